@@ -1,0 +1,34 @@
+#ifndef FETCHBENCH_ENGINE_H
+#define FETCHBENCH_ENGINE_H
+
+struct fb_job;
+struct fb_collector;
+
+/* A concurrency model. Each engine lives in one file of src/engines/ and
+ * exports one const struct fb_engine; fb_engines lists them.
+ */
+struct fb_engine {
+  const char *name;     /* "sequential", "threads", "processes", "async" */
+  const char *summary;  /* one line for --help */
+  unsigned max_workers; /* largest job->workers it accepts */
+
+  /* Runs job and delivers exactly one result per URL index to c, from any
+   * thread it likes; per-engine statistics go to fb_collector_stats(c).
+   * Needs curl_global_init done by the caller (the engines never call it).
+   *
+   * Returns 0 when the machinery worked, however many requests failed.
+   * Returns a negative code when it broke (FB_ECANCELED when job->cancel was
+   * raised, FB_EWORKERS when workers kept dying, -ENOMEM, ...); even then
+   * every URL it did not finish holds a cancelled, not_run or lost result.
+   * Never exits the process and never leaves a thread or child behind.
+   */
+  int (*run)(const struct fb_job *job, struct fb_collector *c);
+};
+
+/* The engines, NULL-terminated, in the order reports list them. */
+extern const struct fb_engine *const fb_engines[];
+
+/* The engine called name, or NULL. */
+const struct fb_engine *fb_engine_find(const char *name);
+
+#endif /* FETCHBENCH_ENGINE_H */

@@ -1,0 +1,30 @@
+#ifndef FETCHBENCH_H
+#define FETCHBENCH_H
+
+/* fetchbench: how one thread, a pool of threads, a pool of processes and an
+ * event loop compare on an I/O-bound job. Data flows one way:
+ * URL set -> job -> engine -> collector -> summary -> report.
+ */
+
+#include "clock.h"
+#include "collector.h"
+#include "corpus.h"
+#include "engine.h"
+#include "error.h"
+#include "histogram.h"
+#include "job.h"
+#include "machine.h"
+#include "origin.h"
+#include "report.h"
+#include "result.h"
+#include "run.h"
+#include "summary.h"
+#include "urlset.h"
+
+/* "fetchbench/VERSION", static. */
+const char *fb_user_agent(void);
+
+/* The version string, static. */
+const char *fb_version(void);
+
+#endif /* FETCHBENCH_H */

@@ -1,0 +1,68 @@
+#ifndef FETCHBENCH_JOB_H
+#define FETCHBENCH_JOB_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fb_urlset;
+
+/* How connections are used. */
+enum fb_connection {
+  FB_CONN_REUSE, /* keep-alive: each worker reuses its connections */
+  FB_CONN_FRESH  /* a new connection per request, closed after it */
+};
+
+/* Everything an engine needs to run, and nothing else. Fill it with
+ * fb_job_init and change what differs; every limit has an explicit default
+ * because libcurl 7.88 has none for several of them.
+ */
+struct fb_job {
+  const struct fb_urlset *urls; /* borrowed; must outlive the run */
+  unsigned workers;             /* most requests in flight, >= 1 */
+  enum fb_connection connection;
+  long connect_timeout_ms; /* TCP + TLS handshake */
+  long timeout_ms;         /* whole request, redirects included */
+  long low_speed_bytes;    /* abort below this rate ... */
+  long low_speed_secs;     /* ... sustained this long (0: off) */
+  uint64_t max_body;       /* body cap in bytes, after decoding */
+  long max_redirects;      /* followed redirects, at most */
+  int follow_redirects;    /* 0: a 3xx is the final answer */
+  int verify_tls;          /* verify peer and host name */
+  const char *user_agent;  /* borrowed */
+  unsigned chunk;          /* processes: URLs per work request */
+  size_t thread_stack;     /* threads: stack bytes per thread */
+  unsigned max_respawns;   /* processes: worker deaths tolerated */
+
+  /* Set to non-zero (from a signal handler, say) to stop the run: engines
+   * stop starting requests, abort those in flight, record every unfinished
+   * URL as cancelled and return FB_ECANCELED. NULL: never cancelled.
+   */
+  volatile sig_atomic_t *cancel;
+
+  /* Test hook: called by the worker (thread, child process or loop) right
+   * before it starts request index. NULL in normal runs.
+   */
+  void (*before_request)(size_t index, void *arg);
+  void *before_request_arg;
+};
+
+#define FB_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define FB_DEFAULT_TIMEOUT_MS 30000L
+#define FB_DEFAULT_MAX_BODY (64ULL << 20)
+#define FB_DEFAULT_MAX_REDIRECTS 5L
+#define FB_DEFAULT_THREAD_STACK (256u << 10)
+#define FB_DEFAULT_LOW_SPEED_BYTES 1L
+#define FB_DEFAULT_LOW_SPEED_SECS 10L
+
+/* Fills job with the defaults above: 1 worker, reuse, redirects followed,
+ * TLS verified, user agent "fetchbench/VERSION", chunk 1, 16 respawns.
+ */
+void fb_job_init(struct fb_job *job);
+
+/* Non-zero when the job's cancel flag is set. */
+static inline int fb_job_cancelled(const struct fb_job *job) {
+  return job->cancel != NULL && *job->cancel != 0;
+}
+
+#endif /* FETCHBENCH_JOB_H */

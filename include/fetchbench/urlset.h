@@ -1,0 +1,47 @@
+#ifndef FETCHBENCH_URLSET_H
+#define FETCHBENCH_URLSET_H
+
+#include <stddef.h>
+
+/* An ordered, validated list of http:// and https:// URLs. URLs live in one
+ * growing arena with an offset per URL, so memory per URL is the URL's bytes
+ * plus one offset, whatever the count.
+ */
+struct fb_urlset;
+
+/* Creates an empty set in *out. Returns 0 or -ENOMEM. */
+int fb_urlset_create(struct fb_urlset **out);
+
+/* Frees the set and every string it handed out. NULL is allowed. */
+void fb_urlset_destroy(struct fb_urlset *set);
+
+/* Validates url (len bytes, no terminating NUL needed) with libcurl's URL
+ * parser and appends it. Only http and https are accepted. On a bad URL,
+ * returns FB_EURL and writes the reason to err (errlen bytes, always
+ * NUL-terminated when errlen > 0). Returns -ENOMEM when out of memory.
+ */
+int fb_urlset_add(struct fb_urlset *set, const char *url, size_t len, char *err,
+                  size_t errlen);
+
+/* Reads URLs from path, or from stdin when path is "-": one URL per line;
+ * blank lines and lines starting with '#' (after leading white space) are
+ * skipped; CRLF line ends and a leading UTF-8 BOM are accepted; surrounding
+ * white space is trimmed.
+ *
+ * Every bad line is diagnosed, not only the first: err receives up to a few
+ * "path:line: reason" messages separated by newlines and a count of the rest.
+ * Returns 0, FB_EURL (bad lines; nothing is added), FB_EEMPTY (no URL at
+ * all), or -errno when the file cannot be read (err names path and errno).
+ */
+int fb_urlset_load(struct fb_urlset *set, const char *path, char *err,
+                   size_t errlen);
+
+/* Number of URLs. */
+size_t fb_urlset_count(const struct fb_urlset *set);
+
+/* The i-th URL (i < count), NUL-terminated and borrowed from the set: valid
+ * until the set is destroyed; adding URLs does not move earlier ones.
+ */
+const char *fb_urlset_get(const struct fb_urlset *set, size_t i);
+
+#endif /* FETCHBENCH_URLSET_H */

@@ -1,0 +1,34 @@
+#include <string.h>
+
+#include "fetchbench/result.h"
+
+static const char *const outcome_names[] = {
+#define FB_OUTCOME_NAME(NAME, name, desc) #name,
+    FB_OUTCOME_MAP(FB_OUTCOME_NAME)
+#undef FB_OUTCOME_NAME
+};
+
+static const char *const outcome_descriptions[] = {
+#define FB_OUTCOME_DESC(NAME, name, desc) desc,
+    FB_OUTCOME_MAP(FB_OUTCOME_DESC)
+#undef FB_OUTCOME_DESC
+};
+
+const char *fb_outcome_name(enum fb_outcome outcome) {
+  if ((unsigned)outcome >= FB_OUTCOME_COUNT)
+    return "?";
+  return outcome_names[outcome];
+}
+
+const char *fb_outcome_describe(enum fb_outcome outcome) {
+  if ((unsigned)outcome >= FB_OUTCOME_COUNT)
+    return "?";
+  return outcome_descriptions[outcome];
+}
+
+int fb_outcome_parse(const char *name) {
+  for (int i = 0; i < FB_OUTCOME_COUNT; i++)
+    if (strcmp(outcome_names[i], name) == 0)
+      return i;
+  return -1;
+}

@@ -1,0 +1,220 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engines/fetch.h"
+#include "fetchbench/clock.h"
+#include "fetchbench/error.h"
+#include "fetchbench/job.h"
+#include "fetchbench/urlset.h"
+
+static size_t write_body(char *data, size_t size, size_t nmemb, void *arg) {
+  struct fb_fetch *f = arg;
+  size_t n = size * nmemb;
+
+  /* The cap applies to decoded bytes, so a gzip bomb stops here too.
+   * Returning less than n makes libcurl fail with CURLE_WRITE_ERROR.
+   */
+  if (n > f->job->max_body - f->bytes) {
+    f->too_large = 1;
+    return 0;
+  }
+  XXH3_64bits_update(&f->hash, data, n);
+  f->bytes += n;
+  return n;
+}
+
+static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                    curl_off_t ultotal, curl_off_t ulnow) {
+  const struct fb_fetch *f = arg;
+
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  return fb_job_cancelled(f->job);
+}
+
+int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
+                   unsigned worker) {
+  CURLcode rc = CURLE_OK;
+  CURL *e;
+
+  memset(f, 0, sizeof(*f));
+  f->job = job;
+  f->t0 = t0;
+  f->worker = worker;
+  f->easy = e = curl_easy_init();
+  if (e == NULL)
+    return -ENOMEM;
+
+  /* Every limit is explicit: libcurl 7.88 follows unlimited redirects and has
+   * no total timeout unless told. The setopt results are OR-ed: any failure
+   * means this libcurl lacks an option we rely on.
+   */
+  rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+  rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+  rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
+  rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+  rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
+                         job->follow_redirects ? 1L : 0L);
+  rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS, job->max_redirects);
+  rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, job->connect_timeout_ms);
+  rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, job->timeout_ms);
+  if (job->low_speed_secs > 0) {
+    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, job->low_speed_bytes);
+    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, job->low_speed_secs);
+  }
+  rc |=
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max_body);
+  rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, job->verify_tls ? 1L : 0L);
+  rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, job->verify_tls ? 2L : 0L);
+  rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, job->user_agent);
+  if (job->connection == FB_CONN_FRESH) {
+    rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
+  /* The progress callback costs a call per socket event; install it only
+   * when the run can be cancelled.
+   */
+  if (job->cancel != NULL) {
+    rc |= curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress);
+    rc |= curl_easy_setopt(e, CURLOPT_XFERINFODATA, f);
+    rc |= curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
+  if (rc != CURLE_OK) {
+    fb__fetch_cleanup(f);
+    return FB_ECURL;
+  }
+  return 0;
+}
+
+int fb__fetch_start(struct fb_fetch *f, size_t index) {
+  const struct fb_job *job = f->job;
+
+  f->index = index;
+  f->bytes = 0;
+  f->too_large = 0;
+  f->errbuf[0] = '\0';
+  XXH3_64bits_reset(&f->hash);
+  if (curl_easy_setopt(f->easy, CURLOPT_URL, fb_urlset_get(job->urls, index)) !=
+      CURLE_OK)
+    return FB_ECURL;
+  if (job->before_request != NULL)
+    job->before_request(index, job->before_request_arg);
+  f->t_start = fb_clock_ns();
+  return 0;
+}
+
+enum fb_outcome fb__fetch_outcome(CURLcode code, long status, int too_large,
+                                  int cancelled) {
+  switch (code) {
+  case CURLE_OK:
+    return status >= 400 ? FB_OUTCOME_HTTP : FB_OUTCOME_OK;
+  case CURLE_WRITE_ERROR:
+    return too_large ? FB_OUTCOME_TOO_LARGE : FB_OUTCOME_OTHER;
+  case CURLE_FILESIZE_EXCEEDED:
+    return FB_OUTCOME_TOO_LARGE;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return FB_OUTCOME_RESOLVE;
+  case CURLE_COULDNT_CONNECT:
+    return FB_OUTCOME_CONNECT;
+  case CURLE_OPERATION_TIMEDOUT:
+    return FB_OUTCOME_TIMEOUT;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_SSL_CLIENTCERT:
+  case CURLE_USE_SSL_FAILED:
+    return FB_OUTCOME_TLS;
+  case CURLE_SEND_ERROR:
+    return FB_OUTCOME_SEND;
+  case CURLE_RECV_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_GOT_NOTHING:
+    return FB_OUTCOME_RECV;
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_BAD_CONTENT_ENCODING:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_HTTP3:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_RANGE_ERROR:
+    return FB_OUTCOME_PROTOCOL;
+  case CURLE_TOO_MANY_REDIRECTS:
+    return FB_OUTCOME_REDIRECT;
+  case CURLE_ABORTED_BY_CALLBACK:
+    return cancelled ? FB_OUTCOME_CANCELLED : FB_OUTCOME_OTHER;
+  default:
+    return FB_OUTCOME_OTHER;
+  }
+}
+
+void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
+  long status = 0;
+  long connects = 0;
+  curl_off_t connect_us = 0;
+  curl_off_t first_byte_us = 0;
+  int64_t start = f->t_start - f->t0;
+
+  /* getinfo on a handle that ran cannot fail for these; if it somehow did,
+   * the zeroes read as "phase not reached".
+   */
+  curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(f->easy, CURLINFO_NUM_CONNECTS, &connects);
+  curl_easy_getinfo(f->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+  curl_easy_getinfo(f->easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us);
+
+  memset(r, 0, sizeof(*r));
+  r->index = (uint32_t)f->index;
+  r->worker = f->worker;
+  r->outcome = (uint16_t)fb__fetch_outcome(code, status, f->too_large,
+                                           fb_job_cancelled(f->job));
+  r->http_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
+  r->error_code = (int32_t)code;
+  r->body_bytes = f->bytes;
+  r->checksum = XXH3_64bits_digest(&f->hash);
+  r->t_start = start;
+  /* A reused connection reports a connect time of 0: connected at start. */
+  if (connect_us > 0 || (connects == 0 && (status > 0 || first_byte_us > 0)))
+    r->t_connected = start + connect_us * 1000;
+  else
+    r->t_connected = -1;
+  r->t_first_byte = first_byte_us > 0 ? start + first_byte_us * 1000 : -1;
+  r->reused = connects == 0 && r->t_connected >= 0;
+  /* Our clock, not curl's TOTAL_TIME: every engine's latency then includes
+   * the time it took to notice the end, as a user of that model would see.
+   */
+  r->t_done = fb_clock_ns() - f->t0;
+
+  if (r->outcome == FB_OUTCOME_TOO_LARGE) {
+    snprintf(f->errbuf, sizeof(f->errbuf), "body over the cap of %llu bytes",
+             (unsigned long long)f->job->max_body);
+    r->message = f->errbuf;
+  } else if (code != CURLE_OK) {
+    r->message = f->errbuf[0] != '\0' ? f->errbuf : curl_easy_strerror(code);
+  }
+}
+
+void fb__fetch_cleanup(struct fb_fetch *f) {
+  if (f->easy != NULL)
+    curl_easy_cleanup(f->easy);
+  f->easy = NULL;
+}

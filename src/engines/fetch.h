@@ -1,0 +1,71 @@
+#ifndef FB_ENGINES_FETCH_H
+#define FB_ENGINES_FETCH_H
+
+/* The one place where a curl easy handle is set up from a job and where
+ * curl's verdict becomes an outcome. Every curl engine (sequential, threads,
+ * processes, async) goes through it, so they differ only in how they schedule
+ * transfers.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t may live on the stack */
+#include <xxhash.h>
+
+#include "fetchbench/result.h"
+
+struct fb_job;
+
+/* One transfer slot: an easy handle and the state of the request it carries.
+ * It is reused request after request; embed it where the engine keeps its
+ * per-worker or per-transfer state.
+ */
+struct fb_fetch {
+  CURL *easy;
+  const struct fb_job *job;
+  int64_t t0; /* the run's clock zero (fb_collector_t0) */
+  unsigned worker;
+  size_t index;    /* URL of the request in flight */
+  int64_t t_start; /* when fb__fetch_start handed it over, ns */
+  uint64_t bytes;  /* body bytes seen by the write callback */
+  int too_large;   /* the write callback refused bytes over the cap */
+  void *owner;     /* the engine's, untouched here */
+  XXH3_state_t hash;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Creates f->easy with every option the job implies: protocols http and
+ * https only (redirects too), timeouts, low-speed limit, redirect limit, body
+ * cap, TLS verification, user agent, connection policy, NOSIGNAL, the write
+ * callback that hashes and caps the body, and a progress callback that aborts
+ * when the job is cancelled. CURLOPT_PRIVATE points to f. Returns 0,
+ * -ENOMEM or FB_ECURL.
+ */
+int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
+                   unsigned worker);
+
+/* Prepares request index: sets the URL, resets the body state, calls the
+ * job's before_request hook, and records t_start. Call it right before
+ * curl_easy_perform or curl_multi_add_handle. Returns 0 or FB_ECURL.
+ */
+int fb__fetch_start(struct fb_fetch *f, size_t index);
+
+/* Fills *r for the request that just ended with code: outcome, status,
+ * curl's message (r->message points into f->errbuf, or to a static string,
+ * until the next start), body bytes and checksum, reuse, and the times
+ * relative to t0.
+ */
+void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r);
+
+/* The outcome for a curl verdict: code, final HTTP status, whether the body
+ * cap was hit and whether the job was cancelled.
+ */
+enum fb_outcome fb__fetch_outcome(CURLcode code, long status, int too_large,
+                                  int cancelled);
+
+/* Frees the easy handle. Safe on a zeroed or already cleaned-up f. */
+void fb__fetch_cleanup(struct fb_fetch *f);
+
+#endif /* FB_ENGINES_FETCH_H */
