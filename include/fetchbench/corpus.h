@@ -39,7 +39,9 @@ int fb_corpus_load(struct fb_corpus **out, const char *dir, char *err,
 int fb_corpus_synthetic(struct fb_corpus **out, uint64_t seed);
 
 /* Opens what a user means by name: NULL or "" for the default (the Django
- * docs when installed, else synthetic), "synthetic", or a directory.
+ * docs when installed, else synthetic), "django" (the docs, or an error
+ * naming the package), "synthetic" (seed 1, as the origin's default), or a
+ * directory.
  */
 int fb_corpus_open(struct fb_corpus **out, const char *name, char *err,
                    size_t errlen);

@@ -9,9 +9,30 @@
  * corpus with emulated latency, bandwidth and faults.
  *
  * Every request may override the server's settings in its query string:
- *   delay=MS  jitter=MS  rate=BYTES_PER_S  fault=NAME
- * e.g. GET /intro/tutorial01.html?delay=50&fault=reset_body. GET /__index
- * lists the corpus paths, one per line.
+ *   delay=MS         before the first byte (at most one hour)
+ *   jitter=MS        delay +/- up to this, from a hash of (seed, target)
+ *   rate=BYTES_PER_S the body paced at this rate
+ *   fault=NAME       one of FB_FAULT_MAP, or "none" to escape the spec
+ *   status=CODE      a small text/plain answer with this status (200-599,
+ *                    not 204 or 304)
+ *   close=1          answer with Connection: close, then close
+ * e.g. GET /intro/tutorial01.html?delay=50&fault=reset_body. Unknown keys
+ * are ignored; a bad value is answered 400. Special paths:
+ *   /__index         the corpus paths, one per line
+ *   /__bytes/N       N bytes (up to 2^40): byte i is
+ *                    "a..z0..9A..Z-_"[i % 64]
+ *   /__stats         counters as JSON (connections, requests, queued_bytes)
+ * Paths are percent-decoded and normalised; a ".." above the root (in any
+ * encoding) is answered 400, a missing page 404. "dir/" is dir/index.html,
+ * and "dir/page/" or "dir/page" also find dir/page.html. Headers carry no
+ * date: the same request gets the same bytes.
+ *
+ * Requests are parsed strictly: llhttp without lenient flags, and before it
+ * a check of the head that refuses bare CR or LF, obs-fold, whitespace
+ * before a colon and control bytes (400); heads over max_header_bytes or
+ * with more than 100 header lines get 431, request lines over it 414;
+ * chunk extensions, trailers and a chunk not followed by CRLF get 400.
+ * Every such error answer closes the connection.
  */
 
 /* Fault modes. XX(NAME, name, description) */
@@ -89,7 +110,8 @@ struct fb_origin;
 
 /* Loads the corpus, binds and listens on a loop of its own. Returns 0 or a
  * negative code with the reason in err (bad fault spec, unreadable corpus,
- * address in use...).
+ * address in use...). Raises the soft RLIMIT_NOFILE to the hard limit, and
+ * ignores SIGPIPE when its action is the default.
  */
 int fb_origin_create(struct fb_origin **out, const struct fb_origin_config *cfg,
                      char *err, size_t errlen);
@@ -98,7 +120,10 @@ int fb_origin_create(struct fb_origin **out, const struct fb_origin_config *cfg,
 int fb_origin_port(const struct fb_origin *o);
 
 /* Serves until fb_origin_stop or SIGINT/SIGTERM (when handle_signals is
- * non-zero), then closes every connection and handle. Returns 0 or -errno.
+ * non-zero), then closes every connection and handle. Returns 0 or -errno
+ * (-EALREADY: a server runs once). With handle_signals, SIGINT and SIGTERM
+ * are unblocked in the calling thread once handled: block them before
+ * fb_origin_create and one that arrives before run is handled, not fatal.
  */
 int fb_origin_run(struct fb_origin *o, int handle_signals);
 
@@ -117,8 +142,12 @@ struct fb_origin_proc {
 };
 
 /* Forks a child that runs the origin (pinned to cfg->cpu when >= 0) and
- * waits until it listens. The child dies with the parent. Returns 0 or a
- * negative code with the reason in err; on error no child is left.
+ * waits until it listens. The child keeps only stderr of the parent's
+ * descriptors and dies with the parent (PR_SET_PDEATHSIG: with the calling
+ * thread, in fact, so spawn from a thread that outlives the child). The
+ * child leads a process group of its own, so a Ctrl-C at the terminal reaches
+ * the client only, which then stops the origin with fb_origin_reap. Returns
+ * 0 or a negative code with the reason in err; on error no child is left.
  */
 int fb_origin_spawn(struct fb_origin_proc *p,
                     const struct fb_origin_config *cfg, char *err,

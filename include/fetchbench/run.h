@@ -13,8 +13,9 @@ struct fb_collector;
  * Returns the engine's code when it broke (the summary is still filled from
  * what was collected), else FB_ELOST or FB_EDUPLICATE when the rule was
  * broken, else 0. FB_ERANGE, without running, when job->workers is outside
- * 1..engine->max_workers. *out receives the collector, which the caller
- * destroys, when out is not NULL (also on error, when one was created).
+ * 1..engine->max_workers; FB_EEMPTY, without running, when the job has no
+ * URLs. *out receives the collector, which the caller destroys, when out is
+ * not NULL (also on error, when one was created).
  */
 int fb_run_measure(const struct fb_engine *engine, const struct fb_job *job,
                    double delay_ms, struct fb_summary *s,

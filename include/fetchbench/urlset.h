@@ -3,9 +3,10 @@
 
 #include <stddef.h>
 
-/* An ordered, validated list of http:// and https:// URLs. URLs live in one
- * growing arena with an offset per URL, so memory per URL is the URL's bytes
- * plus one offset, whatever the count.
+/* An ordered, validated list of http:// and https:// URLs. URLs live in a
+ * chunked arena (chunks never move) with one pointer per URL, so memory per
+ * URL is the URL's bytes plus one pointer and a small fraction, whatever the
+ * count.
  */
 struct fb_urlset;
 
@@ -29,9 +30,11 @@ int fb_urlset_add(struct fb_urlset *set, const char *url, size_t len, char *err,
  * white space is trimmed.
  *
  * Every bad line is diagnosed, not only the first: err receives up to a few
- * "path:line: reason" messages separated by newlines and a count of the rest.
- * Returns 0, FB_EURL (bad lines; nothing is added), FB_EEMPTY (no URL at
- * all), or -errno when the file cannot be read (err names path and errno).
+ * "path:line: reason" messages separated by newlines and a count of the rest
+ * (stdin is named "<stdin>"). Returns 0, FB_EURL (bad lines; nothing is
+ * added), FB_EEMPTY (no URL at all), or -errno when the file cannot be read
+ * (err names path and errno; a directory is -EISDIR). On any error the set is
+ * left as it was. Large files are validated on several threads.
  */
 int fb_urlset_load(struct fb_urlset *set, const char *path, char *err,
                    size_t errlen);
@@ -43,5 +46,8 @@ size_t fb_urlset_count(const struct fb_urlset *set);
  * until the set is destroyed; adding URLs does not move earlier ones.
  */
 const char *fb_urlset_get(const struct fb_urlset *set, size_t i);
+
+/* Bytes the set holds: arena chunks, the pointer array and the set itself. */
+size_t fb_urlset_memory(const struct fb_urlset *set);
 
 #endif /* FETCHBENCH_URLSET_H */

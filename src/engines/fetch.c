@@ -32,7 +32,7 @@ static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   (void)dlnow;
   (void)ultotal;
   (void)ulnow;
-  return fb_job_cancelled(f->job);
+  return fb__fetch_cancelled(f->job);
 }
 
 int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
@@ -186,7 +186,7 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   r->index = (uint32_t)f->index;
   r->worker = f->worker;
   r->outcome = (uint16_t)fb__fetch_outcome(code, status, f->too_large,
-                                           fb_job_cancelled(f->job));
+                                           fb__fetch_cancelled(f->job));
   r->http_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
   r->error_code = (int32_t)code;
   r->body_bytes = f->bytes;
@@ -213,8 +213,59 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   }
 }
 
+CURLcode fb__fetch_perform(struct fb_fetch *f) {
+  CURLcode code = CURLE_OK;
+  CURLMcode mc;
+  CURLMsg *msg;
+  int running = 1;
+  int left;
+  int wait_ms = f->job->cancel != NULL ? FB_FETCH_POLL_MS : 1000;
+
+  if (f->multi == NULL && (f->multi = curl_multi_init()) == NULL)
+    return CURLE_OUT_OF_MEMORY;
+  if (curl_multi_add_handle(f->multi, f->easy) != CURLM_OK)
+    return CURLE_FAILED_INIT;
+
+  for (;;) {
+    mc = curl_multi_perform(f->multi, &running);
+    if (mc != CURLM_OK) {
+      code =
+          mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+      break;
+    }
+    if (running == 0) {
+      /* One handle, so the message, when there is one, is ours. */
+      code = CURLE_FAILED_INIT;
+      while ((msg = curl_multi_info_read(f->multi, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == f->easy)
+          code = msg->data.result;
+      break;
+    }
+    if (fb__fetch_cancelled(f->job)) {
+      code = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    mc = curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL);
+    if (mc != CURLM_OK) {
+      code =
+          mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+      break;
+    }
+  }
+  /* Removing an unfinished transfer aborts it and closes its connection; a
+   * finished one leaves its connection in the multi's pool for the next.
+   */
+  curl_multi_remove_handle(f->multi, f->easy);
+  if (code == CURLE_ABORTED_BY_CALLBACK && fb__fetch_cancelled(f->job))
+    snprintf(f->errbuf, sizeof(f->errbuf), "cancelled");
+  return code;
+}
+
 void fb__fetch_cleanup(struct fb_fetch *f) {
   if (f->easy != NULL)
     curl_easy_cleanup(f->easy);
   f->easy = NULL;
+  if (f->multi != NULL)
+    curl_multi_cleanup(f->multi);
+  f->multi = NULL;
 }

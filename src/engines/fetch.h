@@ -14,9 +14,8 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t may live on the stack */
 #include <xxhash.h>
 
+#include "fetchbench/job.h"
 #include "fetchbench/result.h"
-
-struct fb_job;
 
 /* One transfer slot: an easy handle and the state of the request it carries.
  * It is reused request after request; embed it where the engine keeps its
@@ -32,6 +31,7 @@ struct fb_fetch {
   uint64_t bytes;  /* body bytes seen by the write callback */
   int too_large;   /* the write callback refused bytes over the cap */
   void *owner;     /* the engine's, untouched here */
+  CURLM *multi;    /* fb__fetch_perform's own, created on first use */
   XXH3_state_t hash;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -65,7 +65,31 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r);
 enum fb_outcome fb__fetch_outcome(CURLcode code, long status, int too_large,
                                   int cancelled);
 
-/* Frees the easy handle. Safe on a zeroed or already cleaned-up f. */
+/* Runs the request prepared by fb__fetch_start to its end, like
+ * curl_easy_perform (which is itself a private multi handle polled in a loop)
+ * but on f->multi, polled at most FB_FETCH_POLL_MS apart when the job can be
+ * cancelled, so that a cancelled job aborts a stalled transfer within that
+ * time instead of libcurl's one-second progress tick. Returns the transfer's
+ * CURLcode: CURLE_ABORTED_BY_CALLBACK with "cancelled" in f->errbuf when the
+ * job was cancelled, CURLE_OUT_OF_MEMORY or CURLE_FAILED_INIT when the multi
+ * handle could not be used. For engines that run one transfer per thread.
+ */
+#define FB_FETCH_POLL_MS 100
+CURLcode fb__fetch_perform(struct fb_fetch *f);
+
+/* Non-zero when job's cancel flag is set. Unlike fb_job_cancelled it reads
+ * the flag atomically, so a flag raised by another thread (rather than by a
+ * signal handler) is no data race; raise it with
+ * __atomic_store_n(flag, 1, __ATOMIC_RELAXED) from a thread.
+ */
+static inline int fb__fetch_cancelled(const struct fb_job *job) {
+  return job->cancel != NULL &&
+         __atomic_load_n(job->cancel, __ATOMIC_RELAXED) != 0;
+}
+
+/* Frees the easy handle and f->multi. Safe on a zeroed or already
+ * cleaned-up f.
+ */
 void fb__fetch_cleanup(struct fb_fetch *f);
 
 #endif /* FB_ENGINES_FETCH_H */

@@ -1,0 +1,206 @@
+#ifndef FB_CLI_H
+#define FB_CLI_H
+
+/* The fetchbench command: shared pieces of its subcommands. Only the CLI
+ * exits the process; everything here returns exit statuses instead.
+ */
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "fetchbench/fetchbench.h"
+
+/* Exit statuses, as documented in `fetchbench --help`. */
+#define FB_EXIT_OK 0       /* every request succeeded */
+#define FB_EXIT_FAILED 1   /* some requests failed (report printed) */
+#define FB_EXIT_USAGE 2    /* usage, input or output error */
+#define FB_EXIT_SIGINT 130 /* cancelled by SIGINT */
+#define FB_EXIT_SIGTERM 143
+
+/* --- Options (opts.c) ---------------------------------------------------- */
+
+/* One option of a subcommand. metavar NULL: a flag without a value. */
+struct fb_cli_opt {
+  const char *name; /* long name without "--" */
+  int short_name;   /* 'w', or 0 */
+  const char *metavar;
+  const char *help;
+};
+
+struct fb_cli_cmd {
+  const char *name;
+  const char *summary;                /* one line for `fetchbench --help` */
+  const char *description;            /* paragraph for the command's help */
+  const struct fb_cli_opt *opts;      /* terminated by a zero name */
+  int (*main)(int argc, char **argv); /* argv[0] is the command's name */
+};
+
+/* Walks argv[1..] of a command. */
+struct fb_cli_args {
+  const struct fb_cli_cmd *cmd;
+  int argc;
+  char **argv;
+  int i;
+};
+
+void fb__cli_args_init(struct fb_cli_args *a, const struct fb_cli_cmd *cmd,
+                       int argc, char **argv);
+
+/* The next option: returns its index in cmd->opts with its value in *value
+ * (NULL for flags), -1 when argv is exhausted, or -2 after printing a usage
+ * error (unknown option, missing or unexpected value, stray argument).
+ * Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--".
+ */
+int fb__cli_next(struct fb_cli_args *a, const char **value);
+
+/* Prints "fetchbench CMD: MESSAGE" and a hint to --help on stderr; returns
+ * FB_EXIT_USAGE. cmd may be NULL for the top level.
+ */
+int fb__cli_usage_error(const struct fb_cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "fetchbench CMD: MESSAGE" on stderr (no hint). */
+void fb__cli_error(const struct fb_cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Writes text from column col, wrapped at FB_CLI_WIDTH with continuation
+ * lines indented by indent, then a newline.
+ */
+#define FB_CLI_WIDTH 79
+void fb__cli_wrap(FILE *out, int col, int indent, const char *text);
+
+/* Writes the command's help (usage, description, options) to out. Returns 0
+ * or -EIO.
+ */
+int fb__cli_help(FILE *out, const struct fb_cli_cmd *cmd);
+
+/* Strict numbers: decimal digits only (no sign, space or trailing junk),
+ * then a range check. On error they print a usage error naming the option
+ * and the value ("--workers: 0 is out of range 1..1024") and return
+ * FB_EXIT_USAGE; else 0. what, when not NULL, is appended to the range
+ * message ("for engine threads").
+ */
+int fb__cli_u64(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                uint64_t min, uint64_t max, const char *what, uint64_t *out);
+int fb__cli_uint(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 unsigned min, unsigned max, unsigned *out);
+int fb__cli_long(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 long min, long max, long *out);
+
+/* A byte count: digits with an optional binary suffix k, M or G (also
+ * written K, KiB, MB, ...): "65536", "64k", "1MiB".
+ */
+int fb__cli_bytes(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                  uint64_t min, uint64_t max, uint64_t *out);
+
+/* A probability in [0, 1]: "0.25", "1", ".5". */
+int fb__cli_fraction(const struct fb_cli_cmd *cmd, const char *opt,
+                     const char *s, double *out);
+
+/* Splits a comma-separated list into at most max items (pointers into a
+ * copy the caller frees with free(*storage)). Empty items and lists are
+ * usage errors. Returns 0 or FB_EXIT_USAGE (message printed).
+ */
+int fb__cli_list(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 char **items, size_t max, size_t *n, char **storage);
+
+/* Resolves an engine name, or prints the valid ones and returns NULL. */
+const struct fb_engine *fb__cli_engine(const struct fb_cli_cmd *cmd,
+                                       const char *opt, const char *name);
+
+/* Parses "reuse" or "fresh". */
+int fb__cli_connection(const struct fb_cli_cmd *cmd, const char *opt,
+                       const char *s, enum fb_connection *out);
+
+/* --- Signals (signals.c) ------------------------------------------------- */
+
+/* Raised by SIGINT or SIGTERM; a job's cancel flag points here. */
+extern volatile sig_atomic_t fb__cli_cancel;
+
+/* Ignores SIGPIPE process-wide. Call first thing in main. */
+void fb__signals_ignore_pipe(void);
+
+/* Installs the SIGINT/SIGTERM handler: the first signal raises
+ * fb__cli_cancel (and is forwarded to the process set with
+ * fb__signals_forward); a second SIGINT exits at once with status 130.
+ * Blocking calls are interrupted (no SA_RESTART) so that loops notice.
+ */
+int fb__signals_install(void);
+
+/* In a forked child that must finish its work and report: a second signal
+ * no longer exits, and nothing is forwarded.
+ */
+void fb__signals_child(void);
+
+/* The process a first signal is forwarded to (0: none). */
+void fb__signals_forward(pid_t pid);
+
+/* The signal that cancelled the run (SIGINT, SIGTERM) or 0, and the exit
+ * status that reports it (130, 143).
+ */
+int fb__signals_caught(void);
+int fb__signals_exit_status(void);
+
+/* --- Workload: the embedded origin and the URL set (workload.c) ---------- */
+
+/* What `run` and `compare` fetch, and from where. */
+struct fb_workload {
+  /* Settings, from options. */
+  const char *urls_path;  /* --urls FILE or "-": the user's list */
+  const char *origin_url; /* --origin URL: an origin already running */
+  const char *corpus;     /* --corpus for the embedded origin */
+  int delay_set;          /* --delay given */
+  unsigned delay_ms;      /* embedded origin's delay; known delay */
+  unsigned jitter_ms;     /* embedded origin's jitter */
+  uint64_t seed;          /* embedded origin's seed */
+  size_t pages;           /* --pages N; 0: the ten seed pages */
+  int pin;                /* pin origin and client to different cores */
+
+  /* Results of fb__workload_start. */
+  struct fb_urlset *urls;
+  struct fb_origin_proc origin;
+  int origin_running;
+  int client_cpu; /* -1: not pinned */
+  int origin_cpu;
+  char corpus_name[256]; /* what the origin serves, or "" */
+  char base_url[256];    /* generated URLs start with it, or "" */
+  double known_delay_ms; /* < 0 unknown */
+};
+
+void fb__workload_init(struct fb_workload *w);
+
+/* Starts the embedded origin when no --urls/--origin was given (pinned to
+ * another core than the client when pin), pins the client, and builds the
+ * URL set. Returns 0 or FB_EXIT_USAGE after printing why.
+ */
+int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd);
+
+/* One line saying what runs where: corpus, origin URL, delay, cores. */
+void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len);
+
+/* Stops the origin and frees the URL set. */
+void fb__workload_stop(struct fb_workload *w);
+
+/* --- Output (output.c) --------------------------------------------------- */
+
+/* Opens path for writing ("-" or NULL: stdout). Returns NULL after printing
+ * why.
+ */
+FILE *fb__output_open(const struct fb_cli_cmd *cmd, const char *path);
+
+/* Flushes and closes f (stdout is flushed, not closed) and reports a write
+ * error naming path. Returns 0 or FB_EXIT_USAGE.
+ */
+int fb__output_close(const struct fb_cli_cmd *cmd, FILE *f, const char *path,
+                     int write_err);
+
+/* --- Commands ------------------------------------------------------------ */
+
+extern const struct fb_cli_cmd fb__cmd_run;
+extern const struct fb_cli_cmd fb__cmd_compare;
+extern const struct fb_cli_cmd fb__cmd_origin;
+
+#endif /* FB_CLI_H */

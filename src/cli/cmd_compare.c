@@ -1,0 +1,534 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetchbench/compare.h"
+#include "sweep.h"
+
+enum {
+  O_ENGINES,
+  O_WORKERS,
+  O_REPEAT,
+  O_URLS,
+  O_PAGES,
+  O_SEED_PAGES,
+  O_ORIGIN,
+  O_CORPUS,
+  O_DELAY,
+  O_JITTER,
+  O_SEED,
+  O_CONNECTION,
+  O_TIMEOUT,
+  O_CONNECT_TIMEOUT,
+  O_MAX_BODY,
+  O_CHUNK,
+  O_CELL_TIMEOUT,
+  O_NO_PIN,
+  O_JSON,
+  O_CSV,
+  O_PLOT,
+  O_PLOT_CPU,
+  O_PLOT_RSS,
+  O_PROGRESS,
+  O_QUIET,
+  O_HELP,
+};
+
+static const struct fb_cli_opt compare_opts[] = {
+    [O_ENGINES] = {"engines", 'e', "LIST",
+                   "engines to compare, e.g. threads,async (default: all)"},
+    [O_WORKERS] = {"workers", 'w', "LIST",
+                   "worker counts (default 1,2,4,8,16); engines without "
+                   "workers run once with 1"},
+    [O_REPEAT] = {"repeat", 'r', "K",
+                  "runs per cell, interleaved; median and min-max reported "
+                  "(default 3)"},
+    [O_URLS] = {"urls", 'u', "FILE|-",
+                "compare on the URLs in FILE (- : standard input); "
+                "efficiency needs --delay"},
+    [O_PAGES] = {"pages", 'n', "N",
+                 "fetch N origin pages, seed pages first (beyond the corpus, "
+                 "pages repeat with distinct query strings)"},
+    [O_SEED_PAGES] = {"seed-pages", 0, NULL,
+                      "fetch the ten pages of the original experiment "
+                      "(the default)"},
+    [O_ORIGIN] = {"origin", 0, "URL",
+                  "use a running `fetchbench origin` at URL instead of "
+                  "starting one"},
+    [O_CORPUS] = {"corpus", 0, "DIR|synthetic",
+                  "embedded origin's corpus (default: the Django docs when "
+                  "installed, else synthetic)"},
+    [O_DELAY] = {"delay", 'd', "MS",
+                 "embedded origin's delay per request (default 70); with "
+                 "--urls or --origin: the known delay, for efficiency"},
+    [O_JITTER] = {"jitter", 0, "MS",
+                  "embedded origin's delay varies by +/- MS (default 0)"},
+    [O_SEED] = {"seed", 0, "N",
+                "embedded origin's seed for jitter and the synthetic corpus"},
+    [O_CONNECTION] = {"connection", 'c', "reuse|fresh",
+                      "keep-alive per worker, or a new connection per "
+                      "request (default fresh, reuse with --urls)"},
+    [O_TIMEOUT] = {"timeout", 't', "MS",
+                   "whole-request timeout (default 30000)"},
+    [O_CONNECT_TIMEOUT] = {"connect-timeout", 0, "MS",
+                           "connection timeout (default 10000)"},
+    [O_MAX_BODY] = {"max-body", 0, "BYTES",
+                    "body size cap, e.g. 64M (default 64M)"},
+    [O_CHUNK] = {"chunk", 0, "N",
+                 "processes: URLs handed to a worker at a time (default 1)"},
+    [O_CELL_TIMEOUT] = {"cell-timeout", 0, "S",
+                        "kill a run after S seconds and report it failed "
+                        "(default: derived from --timeout)"},
+    [O_NO_PIN] = {"no-pin", 0, NULL,
+                  "do not pin the client and the embedded origin to "
+                  "different cores"},
+    [O_JSON] = {"json", 0, "FILE",
+                "write JSON Lines to FILE: one object per cell, then a "
+                "verdict (- : standard output, the table then goes to "
+                "standard error)"},
+    [O_CSV] = {"csv", 0, "FILE",
+               "write one CSV row per cell to FILE (- as for --json)"},
+    [O_PLOT] = {"plot", 0, "FILE.svg|.png",
+                "plot wall time vs workers per engine (needs gnuplot)"},
+    [O_PLOT_CPU] = {"plot-cpu", 0, "FILE.svg|.png",
+                    "plot CPU per request vs workers per engine"},
+    [O_PLOT_RSS] = {"plot-rss", 0, "FILE.svg|.png",
+                    "plot peak RSS vs workers per engine"},
+    [O_PROGRESS] = {"progress", 0, NULL,
+                    "show progress on standard error even when it is not a "
+                    "terminal"},
+    [O_QUIET] = {"quiet", 'q', NULL, "no progress line"},
+    [O_HELP] = {"help", 'h', NULL, "show this help and exit"},
+    {0},
+};
+
+static int compare_main(int argc, char **argv);
+
+const struct fb_cli_cmd fb__cmd_compare = {
+    .name = "compare",
+    .summary = "Run every engine at several worker counts, side by side.",
+    .description =
+        "Each cell (engine, workers) runs --repeat times in an interleaved "
+        "order, each\nrun in a forked child so that its CPU and peak RSS "
+        "are its own and a crash\ncannot take the sweep down. The origin runs "
+        "on another core than the client.\nWith no options: the original "
+        "experiment's ten pages from the embedded origin\nwith 70 ms delay "
+        "and fresh connections, all engines at 1, 2, 4, 8 and 16\nworkers, "
+        "3 repeats. The table shows medians with the wall time's min-max; "
+        "the\nverdict under it is computed from those numbers.\n\n"
+        "Exit status: 0 every request of every run succeeded; 1 a cell had "
+        "errors or\nfailed runs; 2 usage, input or output error; 130/143 "
+        "cancelled by\nSIGINT/SIGTERM (the finished cells are reported).",
+    .opts = compare_opts,
+    .main = compare_main,
+};
+
+#define MAX_ENGINES 16
+#define MAX_WORKERS 64
+
+struct compare_args {
+  const char *seen[O_HELP + 1];
+  const struct fb_engine *engines[MAX_ENGINES];
+  size_t nengines;
+  unsigned workers[MAX_WORKERS];
+  size_t nworkers;
+  unsigned repeat;
+  unsigned cell_timeout_s;
+  int progress; /* -1 auto, 0 off, 1 on */
+  struct fb_job job;
+  struct fb_workload w;
+};
+
+static int cmp_unsigned(const void *a, const void *b) {
+  unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+  return (x > y) - (x < y);
+}
+
+static int parse_engines(struct compare_args *a, const char *v) {
+  char *items[MAX_ENGINES], *storage;
+  int rc = fb__cli_list(&fb__cmd_compare, "--engines", v, items, MAX_ENGINES,
+                        &a->nengines, &storage);
+
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; i < a->nengines; i++) {
+    a->engines[i] = fb__cli_engine(&fb__cmd_compare, "--engines", items[i]);
+    if (a->engines[i] == NULL) {
+      rc = FB_EXIT_USAGE;
+      break;
+    }
+  }
+  free(storage);
+  return rc;
+}
+
+/* Parsed once the engines are known: each count must suit every chosen
+ * engine that has workers, and the error names the engine it does not suit.
+ */
+static int parse_workers(struct compare_args *a, const char *v) {
+  char *items[MAX_WORKERS], *storage;
+  const struct fb_engine *tight = NULL;
+  int rc = fb__cli_list(&fb__cmd_compare, "--workers", v, items, MAX_WORKERS,
+                        &a->nworkers, &storage);
+
+  for (size_t e = 0; e < a->nengines; e++)
+    if (a->engines[e]->max_workers > 1 &&
+        (tight == NULL || a->engines[e]->max_workers < tight->max_workers))
+      tight = a->engines[e];
+  for (size_t i = 0; rc == 0 && i < a->nworkers; i++) {
+    char what[64];
+    uint64_t n;
+
+    if (tight != NULL)
+      snprintf(what, sizeof(what), "for engine %s", tight->name);
+    rc = fb__cli_u64(&fb__cmd_compare, "--workers", items[i], 1,
+                     tight != NULL ? tight->max_workers : UINT32_MAX,
+                     tight != NULL ? what : NULL, &n);
+    a->workers[i] = (unsigned)n;
+  }
+  free(storage);
+  if (rc == 0)
+    qsort(a->workers, a->nworkers, sizeof(a->workers[0]), cmp_unsigned);
+  return rc;
+}
+
+static int parse_value(struct compare_args *a, int o, const char *v) {
+  const struct fb_cli_cmd *cmd = &fb__cmd_compare;
+  struct fb_job *job = &a->job;
+  uint64_t u64;
+  int rc;
+
+  switch (o) {
+  case O_ENGINES:
+    return parse_engines(a, v);
+  case O_WORKERS:
+    return 0; /* once the engines are known */
+  case O_REPEAT:
+    return fb__cli_uint(cmd, "--repeat", v, 1, 1000, &a->repeat);
+  case O_URLS:
+    a->w.urls_path = v;
+    return 0;
+  case O_PAGES:
+    rc = fb__cli_u64(cmd, "--pages", v, 1, 10000000, NULL, &u64);
+    a->w.pages = (size_t)u64;
+    return rc;
+  case O_SEED_PAGES:
+    return 0;
+  case O_ORIGIN:
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+      return fb__cli_usage_error(cmd, "--origin: '%s' is not an http(s) URL",
+                                 v);
+    a->w.origin_url = v;
+    return 0;
+  case O_CORPUS:
+    a->w.corpus = v;
+    return 0;
+  case O_DELAY:
+    a->w.delay_set = 1;
+    return fb__cli_uint(cmd, "--delay", v, 0, 600000, &a->w.delay_ms);
+  case O_JITTER:
+    return fb__cli_uint(cmd, "--jitter", v, 0, 600000, &a->w.jitter_ms);
+  case O_SEED:
+    return fb__cli_u64(cmd, "--seed", v, 0, UINT64_MAX, NULL, &a->w.seed);
+  case O_CONNECTION:
+    return fb__cli_connection(cmd, "--connection", v, &job->connection);
+  case O_TIMEOUT:
+    return fb__cli_long(cmd, "--timeout", v, 1, 86400000L, &job->timeout_ms);
+  case O_CONNECT_TIMEOUT:
+    return fb__cli_long(cmd, "--connect-timeout", v, 1, 86400000L,
+                        &job->connect_timeout_ms);
+  case O_MAX_BODY:
+    return fb__cli_bytes(cmd, "--max-body", v, 1, 1ULL << 40, &job->max_body);
+  case O_CHUNK:
+    return fb__cli_uint(cmd, "--chunk", v, 1, 1000000, &job->chunk);
+  case O_CELL_TIMEOUT:
+    return fb__cli_uint(cmd, "--cell-timeout", v, 1, 86400 * 7,
+                        &a->cell_timeout_s);
+  case O_NO_PIN:
+    a->w.pin = 0;
+    return 0;
+  case O_PLOT:
+    return fb__plot_check_path(cmd, "--plot", v);
+  case O_PLOT_CPU:
+    return fb__plot_check_path(cmd, "--plot-cpu", v);
+  case O_PLOT_RSS:
+    return fb__plot_check_path(cmd, "--plot-rss", v);
+  case O_PROGRESS:
+    a->progress = 1;
+    return 0;
+  case O_QUIET:
+    a->progress = 0;
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+static int check_conflicts(const struct compare_args *a) {
+  static const int embedded_only[] = {O_CORPUS, O_JITTER, O_SEED, O_NO_PIN};
+  const char *const *seen = a->seen;
+
+  if (seen[O_URLS] && seen[O_ORIGIN])
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--urls and --origin exclude each other");
+  if (seen[O_PAGES] && seen[O_SEED_PAGES])
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--pages and --seed-pages exclude each other");
+  if (seen[O_URLS] && (seen[O_PAGES] || seen[O_SEED_PAGES]))
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--%s picks origin pages; it does not apply "
+                               "to --urls",
+                               seen[O_PAGES] ? "pages" : "seed-pages");
+  if (seen[O_PROGRESS] && seen[O_QUIET])
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--progress and --quiet exclude each other");
+  if (seen[O_JSON] && seen[O_CSV] && strcmp(seen[O_JSON], "-") == 0 &&
+      strcmp(seen[O_CSV], "-") == 0)
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--json and --csv cannot both be - ");
+  for (size_t i = 0; i < sizeof(embedded_only) / sizeof(embedded_only[0]);
+       i++) {
+    int o = embedded_only[i];
+
+    if (seen[o] && (seen[O_URLS] || seen[O_ORIGIN]))
+      return fb__cli_usage_error(
+          &fb__cmd_compare,
+          "--%s applies to the embedded origin, not with --%s",
+          compare_opts[o].name, seen[O_URLS] ? "urls" : "origin");
+  }
+  return 0;
+}
+
+static int parse(struct compare_args *a, int argc, char **argv, int *help) {
+  static const unsigned default_workers[] = {1, 2, 4, 8, 16};
+  struct fb_cli_args it;
+  const char *v;
+  int o, rc;
+
+  fb__cli_args_init(&it, &fb__cmd_compare, argc, argv);
+  while ((o = fb__cli_next(&it, &v)) >= 0) {
+    if (o == O_HELP) {
+      *help = 1;
+      return 0;
+    }
+    if (a->seen[o] != NULL)
+      return fb__cli_usage_error(&fb__cmd_compare, "--%s given twice",
+                                 compare_opts[o].name);
+    a->seen[o] = v != NULL ? v : "";
+    rc = parse_value(a, o, v);
+    if (rc != 0)
+      return rc;
+  }
+  if (o == -2)
+    return FB_EXIT_USAGE;
+  rc = check_conflicts(a);
+  if (rc != 0)
+    return rc;
+  if (a->nengines == 0)
+    for (size_t i = 0; fb_engines[i] != NULL && i < MAX_ENGINES; i++)
+      a->engines[a->nengines++] = fb_engines[i];
+  if (a->seen[O_WORKERS] != NULL) {
+    rc = parse_workers(a, a->seen[O_WORKERS]);
+    if (rc != 0)
+      return rc;
+  } else {
+    memcpy(a->workers, default_workers, sizeof(default_workers));
+    a->nworkers = sizeof(default_workers) / sizeof(default_workers[0]);
+  }
+  if (a->seen[O_CONNECTION] == NULL)
+    a->job.connection = a->w.urls_path != NULL ? FB_CONN_REUSE : FB_CONN_FRESH;
+  return 0;
+}
+
+/* The cells: each engine at each worker count; an engine without workers
+ * (at most one) once.
+ */
+static int plan(struct compare_args *a, struct fb_compare *cmp,
+                double delay_ms) {
+  size_t n = 0;
+  int rc;
+
+  for (size_t e = 0; e < a->nengines; e++)
+    n += a->engines[e]->max_workers <= 1 ? 1 : a->nworkers;
+  rc = fb_compare_init(cmp, n, a->repeat, delay_ms);
+  if (rc != 0)
+    return rc;
+  n = 0;
+  for (size_t e = 0; e < a->nengines; e++) {
+    size_t k = a->engines[e]->max_workers <= 1 ? 1 : a->nworkers;
+
+    for (size_t i = 0; i < k; i++) {
+      cmp->cells[n].engine = a->engines[e]->name;
+      cmp->cells[n].workers =
+          a->engines[e]->max_workers <= 1 ? 1 : a->workers[i];
+      n++;
+    }
+  }
+  return 0;
+}
+
+/* A bound on a run that no healthy engine reaches: every request of the
+ * slowest round timing out, plus start-up.
+ */
+static unsigned derived_cell_timeout(const struct compare_args *a,
+                                     size_t urls) {
+  unsigned min_workers = a->workers[0];
+  uint64_t rounds, ms;
+
+  for (size_t e = 0; e < a->nengines; e++)
+    if (a->engines[e]->max_workers <= 1)
+      min_workers = 1;
+  rounds = (urls + min_workers - 1) / min_workers;
+  ms = rounds * (uint64_t)a->job.timeout_ms + 60000;
+  return ms / 1000 > 86400 ? 86400 : (unsigned)(ms / 1000);
+}
+
+static int write_file(const struct fb_compare *cmp, const char *path,
+                      int (*writer)(FILE *, const struct fb_compare *)) {
+  FILE *f = fb__output_open(&fb__cmd_compare, path);
+
+  if (f == NULL)
+    return FB_EXIT_USAGE;
+  return fb__output_close(&fb__cmd_compare, f, path, writer(f, cmp));
+}
+
+static int write_reports(const struct compare_args *a,
+                         const struct fb_compare *cmp, const char *header) {
+  const char *json = a->seen[O_JSON], *csv = a->seen[O_CSV];
+  int to_stdout =
+      (json && strcmp(json, "-") == 0) || (csv && strcmp(csv, "-") == 0);
+  FILE *table = to_stdout ? stderr : stdout;
+  int status = 0, err;
+
+  err = fprintf(table, "%s", header) < 0 ? -EIO : 0;
+  if (err == 0)
+    err = fb_report_compare_text(table, cmp);
+  if (fb__output_close(&fb__cmd_compare, table, to_stdout ? "-" : NULL, err))
+    status = FB_EXIT_USAGE;
+  if (json && write_file(cmp, json, fb_report_compare_json) != 0)
+    status = FB_EXIT_USAGE;
+  if (csv && write_file(cmp, csv, fb_report_compare_csv) != 0)
+    status = FB_EXIT_USAGE;
+  if (a->seen[O_PLOT] &&
+      fb__plot(&fb__cmd_compare, cmp, "wall", a->seen[O_PLOT]) != 0)
+    status = FB_EXIT_USAGE;
+  if (a->seen[O_PLOT_CPU] &&
+      fb__plot(&fb__cmd_compare, cmp, "cpu", a->seen[O_PLOT_CPU]) != 0)
+    status = FB_EXIT_USAGE;
+  if (a->seen[O_PLOT_RSS] &&
+      fb__plot(&fb__cmd_compare, cmp, "rss", a->seen[O_PLOT_RSS]) != 0)
+    status = FB_EXIT_USAGE;
+  return status;
+}
+
+static int sweep(struct compare_args *a, struct fb_compare *cmp) {
+  struct fb_sweep sw = {
+      .job = &a->job,
+      .delay_ms = a->w.known_delay_ms,
+      .cell_timeout_s = a->cell_timeout_s,
+      .progress = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress,
+      .tty = isatty(STDERR_FILENO),
+  };
+  size_t total = cmp->ncells * cmp->repeats;
+  int64_t t0 = fb_clock_ns();
+  int rc = 0;
+
+  if (sw.cell_timeout_s == 0)
+    sw.cell_timeout_s = derived_cell_timeout(a, fb_urlset_count(a->w.urls));
+  for (size_t k = 0; k < total && !fb__cli_cancel; k++) {
+    unsigned repeat;
+    size_t cell = fb_compare_order(cmp, k, &repeat);
+
+    fb__sweep_progress(&sw, cmp, k, total, repeat, cell, t0);
+    rc = fb__sweep_cell(&sw, cmp, cell);
+    if (rc == FB_ECANCELED)
+      break;
+    if (rc != 0) {
+      fb__sweep_progress_end(&sw);
+      fb__cli_error(&fb__cmd_compare, "cannot start a run: %s",
+                    fb_strerror(rc));
+      return rc;
+    }
+  }
+  fb__sweep_progress_end(&sw);
+  cmp->elapsed_s = (double)(fb_clock_ns() - t0) / FB_NS_PER_S;
+  cmp->cancelled = fb__cli_cancel != 0;
+  return 0;
+}
+
+static int compare_main(int argc, char **argv) {
+  struct compare_args a;
+  struct fb_compare cmp;
+  char workload[1024], machine[256], header[1536];
+  int help = 0, rc, status;
+
+  memset(&a, 0, sizeof(a));
+  memset(&cmp, 0, sizeof(cmp));
+  a.repeat = 3;
+  a.progress = -1;
+  fb_job_init(&a.job);
+  fb__workload_init(&a.w);
+  rc = parse(&a, argc, argv, &help);
+  if (rc != 0)
+    return rc;
+  if (help)
+    return fb__cli_help(stdout, &fb__cmd_compare) == 0 ? FB_EXIT_OK
+                                                       : FB_EXIT_USAGE;
+  if (fb__signals_install() != 0) {
+    fb__cli_error(&fb__cmd_compare, "cannot install signal handlers");
+    return FB_EXIT_USAGE;
+  }
+  /* Before pinning, which narrows the CPUs this process may use. */
+  fb_machine_describe(machine, sizeof(machine));
+  status = fb__workload_start(&a.w, &fb__cmd_compare);
+  if (status != 0)
+    goto out;
+  a.job.urls = a.w.urls;
+  a.job.cancel = &fb__cli_cancel;
+  rc = plan(&a, &cmp, a.w.known_delay_ms);
+  if (rc != 0) {
+    fb__cli_error(&fb__cmd_compare, "%s", fb_strerror(rc));
+    status = FB_EXIT_USAGE;
+    goto out;
+  }
+  fb__workload_describe(&a.w, workload, sizeof(workload));
+  cmp.ctx.workload = workload;
+  cmp.ctx.machine = machine;
+  cmp.ctx.origin = a.w.base_url[0] ? a.w.base_url : NULL;
+  cmp.ctx.corpus = a.w.corpus_name[0] ? a.w.corpus_name : NULL;
+  cmp.ctx.connection = a.job.connection == FB_CONN_FRESH ? "fresh" : "reuse";
+  cmp.ctx.client_cpu = a.w.client_cpu;
+  cmp.ctx.origin_cpu = a.w.origin_cpu;
+  cmp.ctx.jitter_ms = a.w.jitter_ms;
+
+  rc = sweep(&a, &cmp);
+  if (rc != 0) {
+    status = FB_EXIT_USAGE;
+    goto out;
+  }
+  fb_compare_aggregate(&cmp);
+  snprintf(header, sizeof(header),
+           "# fetchbench compare: %s\n# %s connections; %zu cells x %u "
+           "repeats in %.1f s%s; machine: %s\n",
+           workload, cmp.ctx.connection, cmp.ncells, cmp.repeats, cmp.elapsed_s,
+           cmp.cancelled ? " (cancelled)" : "", machine);
+  status = write_reports(&a, &cmp, header);
+  if (status != 0)
+    goto out;
+  if (cmp.cancelled) {
+    fb__cli_error(&fb__cmd_compare, "cancelled by %s after %zu of %zu runs",
+                  strsignal(fb__signals_caught()), cmp.runs_done,
+                  cmp.ncells * cmp.repeats);
+    status = fb__signals_exit_status();
+    goto out;
+  }
+  for (size_t i = 0; i < cmp.ncells; i++)
+    if (cmp.cells[i].errors > 0 || cmp.cells[i].failed > 0)
+      status = FB_EXIT_FAILED;
+out:
+  fb_compare_cleanup(&cmp);
+  fb__workload_stop(&a.w);
+  return status;
+}

@@ -1,0 +1,183 @@
+#include <sched.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+  O_HOST,
+  O_PORT,
+  O_CORPUS,
+  O_DELAY,
+  O_JITTER,
+  O_RATE,
+  O_FAULT,
+  O_SEED,
+  O_MAX_CONNECTIONS,
+  O_HEADER_TIMEOUT,
+  O_IDLE_TIMEOUT,
+  O_CPU,
+  O_HELP,
+};
+
+static const struct fb_cli_opt origin_opts[] = {
+    [O_HOST] = {"host", 0, "ADDR", "address to bind (default 127.0.0.1)"},
+    [O_PORT] = {"port", 'p', "N", "port to bind (default 0: any free port)"},
+    [O_CORPUS] = {"corpus", 0, "DIR|synthetic",
+                  "pages to serve (default: the Django docs when installed, "
+                  "else synthetic)"},
+    [O_DELAY] = {"delay", 'd', "MS",
+                 "delay before the first byte of every response (default 0)"},
+    [O_JITTER] = {"jitter", 0, "MS", "delay varies by +/- MS (default 0)"},
+    [O_RATE] = {"rate", 0, "BYTES/S",
+                "pace every body at this rate, e.g. 1M (default: unlimited)"},
+    [O_FAULT] = {"fault", 0, "SPEC",
+                 "faults by probability, e.g. reset=0.01,stall=0.002"},
+    [O_SEED] = {"seed", 0, "N",
+                "seed for jitter, faults and the synthetic corpus (default 1)"},
+    [O_MAX_CONNECTIONS] = {"max-connections", 0, "N",
+                           "connections beyond N are closed (default 20000)"},
+    [O_HEADER_TIMEOUT] = {"header-timeout", 0, "MS",
+                          "a request's headers must arrive within MS "
+                          "(default 10000)"},
+    [O_IDLE_TIMEOUT] = {"idle-timeout", 0, "MS",
+                        "idle keep-alive connections are closed after MS "
+                        "(default 60000)"},
+    [O_CPU] = {"cpu", 0, "N", "pin the server to CPU N"},
+    [O_HELP] = {"help", 'h', NULL, "show this help and exit"},
+    {0},
+};
+
+static int origin_main(int argc, char **argv);
+
+const struct fb_cli_cmd fb__cmd_origin = {
+    .name = "origin",
+    .summary = "Serve a corpus on loopback like a slow website.",
+    .description =
+        "An HTTP/1.1 server (libuv + llhttp) that serves the corpus with the "
+        "given\nlatency, bandwidth and faults. It prints its base URL as the "
+        "first line on\nstandard output and serves until SIGINT or SIGTERM.\n\n"
+        "Every request may override the settings in its query string: "
+        "delay=MS,\njitter=MS, rate=BYTES_PER_S, fault=NAME; GET /__index "
+        "lists the pages.\n\nExit status: 0 after a signal; 2 for a usage "
+        "error, an invalid fault spec,\nan unreadable corpus or an address "
+        "that cannot be bound.",
+    .opts = origin_opts,
+    .main = origin_main,
+};
+
+static void list_faults(void) {
+  fprintf(stderr, "Faults:");
+  for (int f = 1; f < FB_FAULT_COUNT; f++)
+    fprintf(stderr, "%s%s", f > 1 ? ", " : " ", fb_fault_name(f));
+  fputc('\n', stderr);
+}
+
+static int parse_value(struct fb_origin_config *cfg, int o, const char *v) {
+  const struct fb_cli_cmd *cmd = &fb__cmd_origin;
+  char err[256] = "";
+  unsigned u;
+  int rc;
+
+  switch (o) {
+  case O_HOST:
+    cfg->host = v;
+    return 0;
+  case O_PORT:
+    rc = fb__cli_uint(cmd, "--port", v, 0, 65535, &u);
+    cfg->port = (int)u;
+    return rc;
+  case O_CORPUS:
+    cfg->corpus = v;
+    return 0;
+  case O_DELAY:
+    return fb__cli_uint(cmd, "--delay", v, 0, 600000, &cfg->delay_ms);
+  case O_JITTER:
+    return fb__cli_uint(cmd, "--jitter", v, 0, 600000, &cfg->jitter_ms);
+  case O_RATE:
+    return fb__cli_bytes(cmd, "--rate", v, 1, 1ULL << 40, &cfg->rate);
+  case O_FAULT:
+    if (fb_origin_check_faults(v, err, sizeof(err)) != 0) {
+      fb__cli_usage_error(cmd, "--fault: '%s': %s", v,
+                          err[0] ? err : "invalid fault spec");
+      list_faults();
+      return FB_EXIT_USAGE;
+    }
+    cfg->faults = v;
+    return 0;
+  case O_SEED:
+    return fb__cli_u64(cmd, "--seed", v, 0, UINT64_MAX, NULL, &cfg->seed);
+  case O_MAX_CONNECTIONS:
+    return fb__cli_uint(cmd, "--max-connections", v, 1, 1000000,
+                        &cfg->max_connections);
+  case O_HEADER_TIMEOUT:
+    return fb__cli_uint(cmd, "--header-timeout", v, 1, 3600000,
+                        &cfg->header_timeout_ms);
+  case O_IDLE_TIMEOUT:
+    return fb__cli_uint(cmd, "--idle-timeout", v, 1, 86400000,
+                        &cfg->idle_timeout_ms);
+  case O_CPU:
+    rc = fb__cli_uint(cmd, "--cpu", v, 0, CPU_SETSIZE - 1, &u);
+    cfg->cpu = (int)u;
+    return rc;
+  default:
+    return 0;
+  }
+}
+
+static int origin_main(int argc, char **argv) {
+  const struct fb_cli_cmd *cmd = &fb__cmd_origin;
+  struct fb_origin_config cfg;
+  struct fb_origin *o = NULL;
+  const char *seen[O_HELP + 1] = {0};
+  struct fb_cli_args it;
+  char err[512] = "";
+  const char *v;
+  int opt, rc, status = FB_EXIT_USAGE;
+
+  fb_origin_config_init(&cfg);
+  fb__cli_args_init(&it, cmd, argc, argv);
+  while ((opt = fb__cli_next(&it, &v)) >= 0) {
+    if (opt == O_HELP)
+      return fb__cli_help(stdout, cmd) == 0 ? FB_EXIT_OK : FB_EXIT_USAGE;
+    if (seen[opt] != NULL)
+      return fb__cli_usage_error(cmd, "--%s given twice",
+                                 origin_opts[opt].name);
+    seen[opt] = v != NULL ? v : "";
+    rc = parse_value(&cfg, opt, v);
+    if (rc != 0)
+      return rc;
+  }
+  if (opt == -2)
+    return FB_EXIT_USAGE;
+  if (cfg.cpu >= 0) {
+    rc = fb_pin_self(cfg.cpu);
+    if (rc != 0) {
+      fb__cli_error(cmd, "--cpu: cannot pin to CPU %d: %s", cfg.cpu,
+                    fb_strerror(rc));
+      return FB_EXIT_USAGE;
+    }
+  }
+  rc = fb_origin_create(&o, &cfg, err, sizeof(err));
+  if (rc != 0) {
+    fb__cli_error(cmd, "%s", err[0] ? err : fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
+  if (strchr(cfg.host, ':') != NULL)
+    printf("http://[%s]:%d\n", cfg.host, fb_origin_port(o));
+  else
+    printf("http://%s:%d\n", cfg.host, fb_origin_port(o));
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fb__cli_error(cmd, "cannot write the base URL to standard output");
+    goto out;
+  }
+  rc = fb_origin_run(o, 1);
+  if (rc != 0) {
+    fb__cli_error(cmd, "server failed: %s", fb_strerror(rc));
+    status = 1;
+    goto out;
+  }
+  status = FB_EXIT_OK;
+out:
+  fb_origin_destroy(o);
+  return status;
+}

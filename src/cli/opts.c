@@ -1,0 +1,385 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void fb__cli_args_init(struct fb_cli_args *a, const struct fb_cli_cmd *cmd,
+                       int argc, char **argv) {
+  a->cmd = cmd;
+  a->argc = argc;
+  a->argv = argv;
+  a->i = 1;
+}
+
+static void vmessage(const struct fb_cli_cmd *cmd, const char *fmt,
+                     va_list ap) {
+  if (cmd != NULL)
+    fprintf(stderr, "fetchbench %s: ", cmd->name);
+  else
+    fprintf(stderr, "fetchbench: ");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
+int fb__cli_usage_error(const struct fb_cli_cmd *cmd, const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  vmessage(cmd, fmt, ap);
+  va_end(ap);
+  if (cmd != NULL)
+    fprintf(stderr, "Try 'fetchbench %s --help'.\n", cmd->name);
+  else
+    fprintf(stderr, "Try 'fetchbench --help'.\n");
+  return FB_EXIT_USAGE;
+}
+
+void fb__cli_error(const struct fb_cli_cmd *cmd, const char *fmt, ...) {
+  va_list ap;
+
+  va_start(ap, fmt);
+  vmessage(cmd, fmt, ap);
+  va_end(ap);
+}
+
+static int find_long(const struct fb_cli_opt *opts, const char *name,
+                     size_t len) {
+  for (int i = 0; opts[i].name != NULL; i++)
+    if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
+      return i;
+  return -1;
+}
+
+static int find_short(const struct fb_cli_opt *opts, int c) {
+  for (int i = 0; opts[i].name != NULL; i++)
+    if (opts[i].short_name != 0 && opts[i].short_name == c)
+      return i;
+  return -1;
+}
+
+static int next_long(struct fb_cli_args *a, const char *arg,
+                     const char **value) {
+  const char *name = arg + 2;
+  const char *eq = strchr(name, '=');
+  size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+  int i = find_long(a->cmd->opts, name, len);
+
+  if (i < 0) {
+    fb__cli_usage_error(a->cmd, "unknown option '--%.*s'", (int)len, name);
+    return -2;
+  }
+  if (a->cmd->opts[i].metavar == NULL) {
+    if (eq != NULL) {
+      fb__cli_usage_error(a->cmd, "--%s takes no value", a->cmd->opts[i].name);
+      return -2;
+    }
+    return i;
+  }
+  if (eq != NULL) {
+    *value = eq + 1;
+    return i;
+  }
+  if (a->i >= a->argc) {
+    fb__cli_usage_error(a->cmd, "--%s needs a value (%s)", a->cmd->opts[i].name,
+                        a->cmd->opts[i].metavar);
+    return -2;
+  }
+  *value = a->argv[a->i++];
+  return i;
+}
+
+static int next_short(struct fb_cli_args *a, const char *arg,
+                      const char **value) {
+  int i = find_short(a->cmd->opts, (unsigned char)arg[1]);
+
+  if (i < 0) {
+    fb__cli_usage_error(a->cmd, "unknown option '-%c'", arg[1]);
+    return -2;
+  }
+  if (a->cmd->opts[i].metavar == NULL) {
+    if (arg[2] != '\0') {
+      fb__cli_usage_error(a->cmd, "unknown option '%s'", arg);
+      return -2;
+    }
+    return i;
+  }
+  if (arg[2] != '\0') {
+    *value = arg + 2;
+    return i;
+  }
+  if (a->i >= a->argc) {
+    fb__cli_usage_error(a->cmd, "-%c needs a value (%s)", arg[1],
+                        a->cmd->opts[i].metavar);
+    return -2;
+  }
+  *value = a->argv[a->i++];
+  return i;
+}
+
+int fb__cli_next(struct fb_cli_args *a, const char **value) {
+  const char *arg;
+
+  *value = NULL;
+  if (a->i >= a->argc)
+    return -1;
+  arg = a->argv[a->i++];
+  if (strcmp(arg, "--") == 0) {
+    if (a->i < a->argc) {
+      fb__cli_usage_error(a->cmd, "unexpected argument '%s'", a->argv[a->i]);
+      return -2;
+    }
+    return -1;
+  }
+  if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0')
+    return next_long(a, arg, value);
+  if (arg[0] == '-' && arg[1] != '\0')
+    return next_short(a, arg, value);
+  fb__cli_usage_error(a->cmd, "unexpected argument '%s'", arg);
+  return -2;
+}
+
+void fb__cli_wrap(FILE *out, int col, int indent, const char *text) {
+  const char *p = text;
+
+  while (*p != '\0') {
+    size_t word = strcspn(p, " ");
+
+    if (col > indent && col + 1 + (int)word > FB_CLI_WIDTH) {
+      fprintf(out, "\n%*s", indent, "");
+      col = indent;
+    } else if (col > indent) {
+      fputc(' ', out);
+      col++;
+    }
+    fprintf(out, "%.*s", (int)word, p);
+    col += (int)word;
+    p += word;
+    p += strspn(p, " ");
+  }
+  fputc('\n', out);
+}
+
+int fb__cli_help(FILE *out, const struct fb_cli_cmd *cmd) {
+  const struct fb_cli_opt *o;
+
+  fprintf(out, "Usage: fetchbench %s [OPTION]...\n%s\n\n%s\n\nOptions:\n",
+          cmd->name, cmd->summary, cmd->description);
+  for (o = cmd->opts; o->name != NULL; o++) {
+    int n;
+
+    if (o->short_name != 0)
+      n = fprintf(out, "  -%c, --%s%s%s", o->short_name, o->name,
+                  o->metavar ? " " : "", o->metavar ? o->metavar : "");
+    else
+      n = fprintf(out, "      --%s%s%s", o->name, o->metavar ? " " : "",
+                  o->metavar ? o->metavar : "");
+    if (n < 0)
+      break;
+    if (n >= 29) {
+      fprintf(out, "\n%30s", "");
+      n = 30;
+    } else {
+      fprintf(out, "%*s", 30 - n, "");
+      n = 30;
+    }
+    fb__cli_wrap(out, n, 30, o->help);
+  }
+  fflush(out);
+  return ferror(out) ? -EIO : 0;
+}
+
+/* Digits only, no overflow. Returns 0, -EINVAL or -ERANGE. */
+static int parse_digits(const char *s, const char **end, uint64_t *out) {
+  uint64_t v = 0;
+  const char *p = s;
+
+  if (*p < '0' || *p > '9')
+    return -EINVAL;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return -ERANGE;
+    v = v * 10 + d;
+  }
+  *end = p;
+  *out = v;
+  return 0;
+}
+
+static int range_error(const struct fb_cli_cmd *cmd, const char *opt,
+                       const char *s, uint64_t min, uint64_t max,
+                       const char *what) {
+  return fb__cli_usage_error(cmd, "%s: %s is out of range %llu..%llu%s%s", opt,
+                             s, (unsigned long long)min,
+                             (unsigned long long)max, what ? " " : "",
+                             what ? what : "");
+}
+
+int fb__cli_u64(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                uint64_t min, uint64_t max, const char *what, uint64_t *out) {
+  const char *end;
+  uint64_t v;
+  int err = parse_digits(s, &end, &v);
+
+  if (err == -ERANGE)
+    return range_error(cmd, opt, s, min, max, what);
+  if (err != 0 || *end != '\0')
+    return fb__cli_usage_error(cmd, "%s: '%s' is not a whole number", opt, s);
+  if (v < min || v > max)
+    return range_error(cmd, opt, s, min, max, what);
+  *out = v;
+  return 0;
+}
+
+int fb__cli_uint(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 unsigned min, unsigned max, unsigned *out) {
+  uint64_t v;
+  int err = fb__cli_u64(cmd, opt, s, min, max, NULL, &v);
+
+  if (err == 0)
+    *out = (unsigned)v;
+  return err;
+}
+
+int fb__cli_long(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 long min, long max, long *out) {
+  uint64_t v;
+  int err;
+
+  /* Every option that takes a long here is a non-negative count. */
+  if (min < 0)
+    min = 0;
+  err = fb__cli_u64(cmd, opt, s, (uint64_t)min, (uint64_t)max, NULL, &v);
+  if (err == 0)
+    *out = (long)v;
+  return err;
+}
+
+int fb__cli_bytes(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                  uint64_t min, uint64_t max, uint64_t *out) {
+  static const struct {
+    const char *suffix;
+    unsigned shift;
+  } units[] = {
+      {"", 0},     {"B", 0},   {"k", 10},   {"K", 10},  {"KB", 10},
+      {"KiB", 10}, {"kB", 10}, {"M", 20},   {"MB", 20}, {"MiB", 20},
+      {"G", 30},   {"GB", 30}, {"GiB", 30},
+  };
+  const char *end;
+  uint64_t v;
+  int err = parse_digits(s, &end, &v);
+
+  if (err == -ERANGE)
+    return range_error(cmd, opt, s, min, max, NULL);
+  if (err != 0)
+    return fb__cli_usage_error(
+        cmd, "%s: '%s' is not a byte count (e.g. 65536, 64k, 16M, 1G)", opt, s);
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    if (strcmp(end, units[i].suffix) != 0)
+      continue;
+    if (v > (UINT64_MAX >> units[i].shift))
+      return range_error(cmd, opt, s, min, max, NULL);
+    v <<= units[i].shift;
+    if (v < min || v > max)
+      return range_error(cmd, opt, s, min, max, NULL);
+    *out = v;
+    return 0;
+  }
+  return fb__cli_usage_error(
+      cmd, "%s: '%s' is not a byte count (e.g. 65536, 64k, 16M, 1G)", opt, s);
+}
+
+int fb__cli_fraction(const struct fb_cli_cmd *cmd, const char *opt,
+                     const char *s, double *out) {
+  double v = 0, scale = 0.1;
+  const char *p = s;
+  int digits = 0;
+
+  for (; *p >= '0' && *p <= '9'; p++, digits++)
+    v = v * 10 + (*p - '0');
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++, scale /= 10)
+      v += (*p - '0') * scale;
+  if (digits == 0 || *p != '\0' || digits > 18)
+    return fb__cli_usage_error(cmd, "%s: '%s' is not a number", opt, s);
+  if (v > 1.0)
+    return fb__cli_usage_error(cmd, "%s: %s is out of range 0..1", opt, s);
+  *out = v;
+  return 0;
+}
+
+int fb__cli_list(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 char **items, size_t max, size_t *n, char **storage) {
+  char *copy, *p;
+
+  *n = 0;
+  *storage = NULL;
+  if (*s == '\0')
+    return fb__cli_usage_error(cmd, "%s: empty list", opt);
+  copy = strdup(s);
+  if (copy == NULL) {
+    fb__cli_error(cmd, "out of memory");
+    return FB_EXIT_USAGE;
+  }
+  for (p = copy;;) {
+    char *comma = strchr(p, ',');
+
+    if (comma != NULL)
+      *comma = '\0';
+    if (*p == '\0') {
+      free(copy);
+      return fb__cli_usage_error(cmd, "%s: empty item in list '%s'", opt, s);
+    }
+    if (*n == max) {
+      free(copy);
+      return fb__cli_usage_error(cmd, "%s: more than %zu items in '%s'", opt,
+                                 max, s);
+    }
+    for (size_t i = 0; i < *n; i++)
+      if (strcmp(items[i], p) == 0) {
+        fb__cli_usage_error(cmd, "%s: '%s' appears twice", opt, p);
+        free(copy);
+        return FB_EXIT_USAGE;
+      }
+    items[(*n)++] = p;
+    if (comma == NULL)
+      break;
+    p = comma + 1;
+  }
+  *storage = copy;
+  return 0;
+}
+
+const struct fb_engine *fb__cli_engine(const struct fb_cli_cmd *cmd,
+                                       const char *opt, const char *name) {
+  const struct fb_engine *e = fb_engine_find(name);
+  char valid[256];
+  size_t used = 0;
+
+  if (e != NULL)
+    return e;
+  valid[0] = '\0';
+  for (size_t i = 0; fb_engines[i] != NULL && used < sizeof(valid); i++) {
+    int n = snprintf(valid + used, sizeof(valid) - used, "%s%s",
+                     i > 0 ? ", " : "", fb_engines[i]->name);
+    if (n < 0)
+      break;
+    used += (size_t)n;
+  }
+  fb__cli_usage_error(cmd, "%s: unknown engine '%s' (valid: %s)", opt, name,
+                      valid);
+  return NULL;
+}
+
+int fb__cli_connection(const struct fb_cli_cmd *cmd, const char *opt,
+                       const char *s, enum fb_connection *out) {
+  if (strcmp(s, "reuse") == 0)
+    *out = FB_CONN_REUSE;
+  else if (strcmp(s, "fresh") == 0)
+    *out = FB_CONN_FRESH;
+  else
+    return fb__cli_usage_error(cmd, "%s: '%s' is not reuse or fresh", opt, s);
+  return 0;
+}

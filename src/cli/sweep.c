@@ -1,0 +1,192 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fetchbench/compare.h"
+#include "sweep.h"
+
+/* What a cell's child sends back: one record, well under PIPE_BUF, so the
+ * write is atomic and a short read means the child died before it.
+ */
+struct cell_msg {
+  int32_t rc;
+  struct fb_summary s;
+};
+
+static void write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+/* The child: measures the cell and reports. It never returns. */
+static void child_main(const struct fb_sweep *sw, const struct fb_engine *e,
+                       unsigned workers, int fd, pid_t parent) {
+  struct fb_job job = *sw->job;
+  struct cell_msg msg;
+
+  fb__signals_child();
+  /* Die with the sweep: a killed parent must not leave cells running. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    _exit(1);
+  memset(&msg, 0, sizeof(msg));
+  job.workers = workers;
+  msg.rc = fb_run_measure(e, &job, sw->delay_ms, &msg.s, NULL);
+  write_all(fd, &msg, sizeof(msg));
+  _exit(0);
+}
+
+static void describe_status(int status, char *buf, size_t len) {
+  if (WIFSIGNALED(status))
+    snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+             strsignal(WTERMSIG(status)),
+             WCOREDUMP(status) ? ", core dumped" : "");
+  else if (WIFEXITED(status))
+    snprintf(buf, len, "exited with status %d before reporting",
+             WEXITSTATUS(status));
+  else
+    snprintf(buf, len, "ended with wait status %#x", status);
+}
+
+/* Reads the child's record until EOF, the deadline or a cancel. Returns the
+ * bytes read.
+ */
+static size_t read_msg(int fd, struct cell_msg *msg, int64_t deadline,
+                       pid_t pid, int *timed_out) {
+  char *p = (char *)msg;
+  size_t got = 0;
+  int64_t grace = -1;
+
+  for (;;) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int64_t now = fb_clock_ns(), end = deadline;
+    int ms, n;
+
+    if (fb__cli_cancel && grace < 0)
+      /* The signal was forwarded; give the cell a moment to report. */
+      grace = now + 5 * FB_NS_PER_S;
+    if (grace >= 0 && (end < 0 || grace < end))
+      end = grace;
+    ms = end < 0 ? -1 : (int)((end - now) / FB_NS_PER_MS);
+    if (end >= 0 && ms <= 0) {
+      kill(pid, SIGKILL);
+      *timed_out = grace < 0 || end != grace;
+      return got;
+    }
+    n = poll(&pfd, 1, ms);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return got;
+    if (n == 0)
+      continue;
+    ssize_t r = read(fd, p + got, sizeof(*msg) - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return got;
+    got += (size_t)r;
+    if (got == sizeof(*msg))
+      return got;
+  }
+}
+
+int fb__sweep_cell(const struct fb_sweep *sw, struct fb_compare *cmp,
+                   size_t i) {
+  struct fb_compare_cell *cell = &cmp->cells[i];
+  const struct fb_engine *e = fb_engine_find(cell->engine);
+  struct cell_msg msg;
+  char note[160] = "";
+  int fds[2], status = 0, timed_out = 0;
+  pid_t pid, parent = getpid();
+  size_t got;
+  int64_t deadline = -1;
+
+  if (e == NULL)
+    return FB_EUSAGE;
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return -errno;
+  /* Nothing buffered may be written twice by the child. */
+  fflush(stdout);
+  fflush(stderr);
+  pid = fork();
+  if (pid < 0) {
+    int err = -errno;
+    close(fds[0]);
+    close(fds[1]);
+    return err;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    child_main(sw, e, cell->workers, fds[1], parent);
+  }
+  close(fds[1]);
+  fb__signals_forward(pid);
+  if (sw->cell_timeout_s > 0)
+    deadline = fb_clock_ns() + (int64_t)sw->cell_timeout_s * FB_NS_PER_S;
+  memset(&msg, 0, sizeof(msg));
+  got = read_msg(fds[0], &msg, deadline, pid, &timed_out);
+  close(fds[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  fb__signals_forward(0);
+
+  if (got == sizeof(msg)) {
+    if (msg.rc == FB_ECANCELED || fb__cli_cancel)
+      return FB_ECANCELED;  /* a partial run is not a measurement */
+    msg.s.engine = e->name; /* the child's pointer, same binary */
+    if (msg.rc != 0)
+      snprintf(note, sizeof(note), "%s", fb_strerror(msg.rc));
+    fb_compare_add(cmp, i, &msg.s, msg.rc, note);
+    return 0;
+  }
+  if (fb__cli_cancel)
+    return FB_ECANCELED;
+  if (timed_out)
+    snprintf(note, sizeof(note), "killed after %u s (--cell-timeout)",
+             sw->cell_timeout_s);
+  else
+    describe_status(status, note, sizeof(note));
+  fb_compare_fail(cmp, i, FB_EWORKERS, note);
+  return 0;
+}
+
+void fb__sweep_progress(const struct fb_sweep *sw, const struct fb_compare *cmp,
+                        size_t k, size_t total, unsigned repeat, size_t cell,
+                        int64_t t0) {
+  double elapsed = (double)(fb_clock_ns() - t0) / FB_NS_PER_S;
+  const struct fb_compare_cell *c = &cmp->cells[cell];
+
+  if (!sw->progress)
+    return;
+  fprintf(stderr, "%scompare: run %zu of %zu: %s, %u worker%s, repeat %u of %u",
+          sw->tty ? "\r\033[K" : "", k + 1, total, c->engine, c->workers,
+          c->workers == 1 ? "" : "s", repeat + 1, cmp->repeats);
+  if (k > 0)
+    fprintf(stderr, ", ETA %.0f s", elapsed / (double)k * (double)(total - k));
+  fprintf(stderr, "%s", sw->tty ? "" : "\n");
+  fflush(stderr);
+}
+
+void fb__sweep_progress_end(const struct fb_sweep *sw) {
+  if (sw->progress && sw->tty) {
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+  }
+}

@@ -1,0 +1,337 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cli.h"
+
+void fb__workload_init(struct fb_workload *w) {
+  memset(w, 0, sizeof(*w));
+  w->delay_ms = 70;
+  w->seed = 1;
+  w->pin = 1;
+  w->client_cpu = -1;
+  w->origin_cpu = -1;
+  w->known_delay_ms = -1;
+}
+
+struct buffer {
+  char *data;
+  size_t len;
+  size_t cap;
+};
+
+#define INDEX_MAX (64u << 20)
+
+static size_t on_index_data(char *ptr, size_t size, size_t nmemb, void *arg) {
+  struct buffer *b = arg;
+  size_t n = size * nmemb;
+
+  if (b->len + n + 1 > INDEX_MAX)
+    return 0;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 65536;
+    char *p;
+
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    p = realloc(b->data, cap);
+    if (p == NULL)
+      return 0;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, ptr, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return n;
+}
+
+/* GET base/__index: the origin's page paths, one per line. */
+static int fetch_index(const char *base, struct buffer *b, char *err,
+                       size_t errlen) {
+  char url[512];
+  char cerr[CURL_ERROR_SIZE] = "";
+  long status = 0;
+  CURLcode code;
+  CURL *easy = curl_easy_init();
+
+  if (easy == NULL) {
+    snprintf(err, errlen, "curl_easy_init failed");
+    return -ENOMEM;
+  }
+  snprintf(url, sizeof(url), "%s/__index", base);
+  curl_easy_setopt(easy, CURLOPT_URL, url);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, fb_user_agent());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, cerr);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_index_data);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
+  /* The index is not delayed on purpose; a delay in the query is ignored
+   * by other servers and overrides the default delay of ours.
+   */
+  code = curl_easy_perform(easy);
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(easy);
+  if (code != CURLE_OK) {
+    snprintf(err, errlen, "%s: %s", url,
+             cerr[0] ? cerr : curl_easy_strerror(code));
+    return FB_ECURL;
+  }
+  if (status != 200 || b->len == 0) {
+    snprintf(err, errlen, "%s: HTTP status %ld (not a fetchbench origin?)", url,
+             status);
+    return FB_ECORPUS;
+  }
+  return 0;
+}
+
+static int ends_with(const char *s, size_t len, const char *suffix) {
+  size_t n = strlen(suffix);
+
+  return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+static int is_seed(const char *s, size_t len) {
+  for (size_t i = 0; i < FB_SEED_PAGE_COUNT; i++)
+    if (strlen(fb_seed_pages[i]) == len &&
+        memcmp(fb_seed_pages[i], s, len) == 0)
+      return 1;
+  return 0;
+}
+
+static int add_url(struct fb_urlset *set, const char *base, const char *path,
+                   size_t len, size_t copy, char *err, size_t errlen) {
+  char url[2048];
+  int n;
+
+  if (copy > 0)
+    n = snprintf(url, sizeof(url), "%s/%.*s?copy=%zu", base, (int)len, path,
+                 copy);
+  else
+    n = snprintf(url, sizeof(url), "%s/%.*s", base, (int)len, path);
+  if (n < 0 || (size_t)n >= sizeof(url)) {
+    snprintf(err, errlen, "page path too long: %.*s", (int)len, path);
+    return FB_EURL;
+  }
+  return fb_urlset_add(set, url, (size_t)n, err, errlen);
+}
+
+struct span {
+  const char *s;
+  size_t len;
+};
+
+/* The first n pages of the origin: the seed pages first, then every other
+ * HTML page in index order, then the same again with distinct query strings
+ * so that no two URLs are equal.
+ */
+static int add_pages(struct fb_workload *w, size_t n, char *err,
+                     size_t errlen) {
+  struct buffer b = {0};
+  struct span *pages = NULL;
+  size_t count = 0, cap = 0;
+  int rc = fetch_index(w->base_url, &b, err, errlen);
+
+  if (rc != 0)
+    goto out;
+  /* Two passes over the lines: seed pages, then the other HTML pages. */
+  for (int pass = 0; pass < 2; pass++) {
+    char *line = b.data;
+
+    while (line < b.data + b.len) {
+      char *nl = memchr(line, '\n', (size_t)(b.data + b.len - line));
+      size_t len = nl ? (size_t)(nl - line) : (size_t)(b.data + b.len - line);
+      const char *p = line;
+
+      line += len + 1;
+      if (len > 0 && p[len - 1] == '\r')
+        len--;
+      if (len > 0 && p[0] == '/') {
+        p++;
+        len--;
+      }
+      if (len == 0 || !ends_with(p, len, ".html"))
+        continue;
+      if ((pass == 0) != (is_seed(p, len) != 0))
+        continue;
+      if (count == cap) {
+        struct span *np;
+
+        cap = cap ? cap * 2 : 1024;
+        np = realloc(pages, cap * sizeof(*pages));
+        if (np == NULL) {
+          rc = -ENOMEM;
+          goto out;
+        }
+        pages = np;
+      }
+      pages[count].s = p;
+      pages[count].len = len;
+      count++;
+    }
+  }
+  if (count == 0) {
+    snprintf(err, errlen, "%s/__index lists no .html page", w->base_url);
+    rc = FB_ECORPUS;
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    rc = add_url(w->urls, w->base_url, pages[i % count].s, pages[i % count].len,
+                 i / count, err, errlen);
+    if (rc != 0)
+      goto out;
+  }
+out:
+  free(pages);
+  free(b.data);
+  return rc;
+}
+
+static int add_seed_pages(struct fb_workload *w, char *err, size_t errlen) {
+  for (size_t i = 0; i < FB_SEED_PAGE_COUNT; i++) {
+    int rc = add_url(w->urls, w->base_url, fb_seed_pages[i],
+                     strlen(fb_seed_pages[i]), 0, err, errlen);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
+  struct fb_origin_config cfg;
+  char err[512] = "";
+  const char *dir;
+  int rc;
+
+  if (w->pin)
+    fb_cpu_plan(&w->client_cpu, &w->origin_cpu);
+  fb_origin_config_init(&cfg);
+  cfg.corpus = w->corpus;
+  cfg.delay_ms = w->delay_ms;
+  cfg.jitter_ms = w->jitter_ms;
+  cfg.seed = w->seed;
+  cfg.cpu = w->origin_cpu;
+  rc = fb_origin_spawn(&w->origin, &cfg, err, sizeof(err));
+  if (rc != 0) {
+    fb__cli_error(cmd, "cannot start the embedded origin: %s",
+                  err[0] ? err : fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
+  w->origin_running = 1;
+  if (w->client_cpu >= 0) {
+    rc = fb_pin_self(w->client_cpu);
+    if (rc != 0) {
+      fb__cli_error(cmd, "warning: cannot pin to CPU %d: %s", w->client_cpu,
+                    fb_strerror(rc));
+      w->client_cpu = -1;
+    }
+  }
+  snprintf(w->base_url, sizeof(w->base_url), "%s", w->origin.base_url);
+  if (w->corpus != NULL && w->corpus[0] != '\0')
+    dir = w->corpus;
+  else
+    dir = fb_corpus_default_dir();
+  snprintf(w->corpus_name, sizeof(w->corpus_name), "%s",
+           dir != NULL ? dir : "synthetic");
+  w->known_delay_ms = w->delay_ms;
+  return 0;
+}
+
+int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
+  char err[2048] = "";
+  int rc = fb_urlset_create(&w->urls);
+
+  if (rc != 0) {
+    fb__cli_error(cmd, "%s", fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
+  if (w->urls_path != NULL) {
+    rc = fb_urlset_load(w->urls, w->urls_path, err, sizeof(err));
+    if (rc != 0) {
+      fb__cli_error(cmd, "%s", err[0] ? err : fb_strerror(rc));
+      return FB_EXIT_USAGE;
+    }
+    w->known_delay_ms = w->delay_set ? (double)w->delay_ms : -1;
+    return 0;
+  }
+  if (w->origin_url != NULL) {
+    size_t len = strlen(w->origin_url);
+
+    while (len > 0 && w->origin_url[len - 1] == '/')
+      len--;
+    snprintf(w->base_url, sizeof(w->base_url), "%.*s", (int)len, w->origin_url);
+    w->known_delay_ms = w->delay_set ? (double)w->delay_ms : -1;
+  } else {
+    rc = spawn_origin(w, cmd);
+    if (rc != 0)
+      return rc;
+  }
+  if (w->pages > 0)
+    rc = add_pages(w, w->pages, err, sizeof(err));
+  else
+    rc = add_seed_pages(w, err, sizeof(err));
+  if (rc != 0) {
+    fb__cli_error(cmd, "cannot build the URL list: %s",
+                  err[0] ? err : fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
+  return 0;
+}
+
+void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len) {
+  char cores[96];
+
+  if (w->client_cpu >= 0)
+    snprintf(cores, sizeof(cores), "client on CPU %d, origin on CPU %d",
+             w->client_cpu, w->origin_cpu);
+  else
+    snprintf(cores, sizeof(cores), "not pinned");
+  if (w->urls_path != NULL) {
+    char delay[48] = "delay unknown";
+
+    if (w->known_delay_ms >= 0)
+      snprintf(delay, sizeof(delay), "delay %.0f ms (given)",
+               w->known_delay_ms);
+    size_t n = fb_urlset_count(w->urls);
+
+    snprintf(buf, len, "%zu URL%s from %s, %s, %s", n, n == 1 ? "" : "s",
+             strcmp(w->urls_path, "-") == 0 ? "standard input" : w->urls_path,
+             delay, cores);
+  } else if (!w->origin_running) {
+    char delay[48] = "delay unknown";
+
+    if (w->known_delay_ms >= 0)
+      snprintf(delay, sizeof(delay), "delay %.0f ms (given)",
+               w->known_delay_ms);
+    size_t n = fb_urlset_count(w->urls);
+
+    snprintf(buf, len, "%zu page%s of the origin at %s, %s, %s", n,
+             n == 1 ? "" : "s", w->base_url, delay, cores);
+  } else {
+    char jitter[32] = "";
+
+    if (w->jitter_ms > 0)
+      snprintf(jitter, sizeof(jitter), " +/- %u ms", w->jitter_ms);
+    size_t n = fb_urlset_count(w->urls);
+
+    snprintf(buf, len,
+             "%zu page%s of corpus %s, embedded origin %s, delay %u ms%s, %s",
+             n, n == 1 ? "" : "s", w->corpus_name, w->base_url, w->delay_ms,
+             jitter, cores);
+  }
+}
+
+void fb__workload_stop(struct fb_workload *w) {
+  if (w->origin_running) {
+    fb_origin_reap(&w->origin);
+    w->origin_running = 0;
+  }
+  fb_urlset_destroy(w->urls);
+  w->urls = NULL;
+}

@@ -1,0 +1,38 @@
+#ifndef FB_CORE_REPORT_INT_H
+#define FB_CORE_REPORT_INT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Internal helpers shared by the report writers. */
+
+/* An output stream with a sticky error: after the first failed write every
+ * further write is skipped, and fb__out_end reports that first error.
+ */
+struct fb__out {
+  FILE *f;
+  int rc; /* 0 or the first -errno */
+};
+
+void fb__out_printf(struct fb__out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Writes v as a JSON number in the fewest digits that read back as v; null
+ * when v is NaN or infinite.
+ */
+void fb__out_json_number(struct fb__out *o, double v);
+
+/* Writes len bytes of s as a JSON string (fb_json_string). */
+void fb__out_json_string(struct fb__out *o, const char *s, size_t len);
+
+/* Flushes the stream and returns 0 or the first write error as -errno (-EIO
+ * when errno tells nothing): ENOSPC on a full disk, EPIPE, ...
+ */
+int fb__out_end(struct fb__out *o);
+
+/* Formats v into buf in the fewest significant digits (%g style) that read
+ * back as v: 0.1, not 0.10000000000000001. Returns buf.
+ */
+char *fb__shortest_double(char *buf, size_t size, double v);
+
+#endif /* FB_CORE_REPORT_INT_H */

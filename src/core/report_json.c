@@ -1,0 +1,94 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/report_int.h"
+#include "fetchbench/report.h"
+#include "fetchbench/summary.h"
+
+/* One object on one line, keys in a fixed order, so that a sweep's reports
+ * form a JSON Lines file.
+ */
+
+static void num(struct fb__out *o, const char *name, double v) {
+  fb__out_printf(o, ",\"%s\":", name);
+  fb__out_json_number(o, v);
+}
+
+static void count(struct fb__out *o, const char *name, uint64_t v) {
+  fb__out_printf(o, ",\"%s\":%" PRIu64, name, v);
+}
+
+/* A figure that may be unknown (negative): null then. */
+static void maybe(struct fb__out *o, const char *name, double v) {
+  if (v < 0)
+    fb__out_printf(o, ",\"%s\":null", name);
+  else
+    num(o, name, v);
+}
+
+static void percentiles(struct fb__out *o, const char *name,
+                        const struct fb_percentiles *p) {
+  fb__out_printf(o, ",\"%s\":{\"p50\":", name);
+  fb__out_json_number(o, p->p50);
+  fb__out_printf(o, ",\"p90\":");
+  fb__out_json_number(o, p->p90);
+  fb__out_printf(o, ",\"p99\":");
+  fb__out_json_number(o, p->p99);
+  fb__out_printf(o, ",\"max\":");
+  fb__out_json_number(o, p->max);
+  fb__out_printf(o, "}");
+}
+
+/* Failed requests by outcome name, non-zero counts only. errors_total is
+ * urls - ok, so it includes the missing results too.
+ */
+static void errors(struct fb__out *o, const struct fb_summary *s) {
+  const char *sep = "";
+
+  fb__out_printf(o, ",\"errors\":{");
+  for (int i = 0; i < FB_OUTCOME_COUNT; i++) {
+    if (i == FB_OUTCOME_OK || s->outcomes[i] == 0)
+      continue;
+    fb__out_printf(o, "%s\"%s\":%zu", sep, fb_outcome_name(i), s->outcomes[i]);
+    sep = ",";
+  }
+  fb__out_printf(o, "}");
+  count(o, "errors_total", s->errors);
+}
+
+int fb_report_json(FILE *out, const struct fb_summary *s) {
+  struct fb__out o = {out, 0};
+
+  fb__out_printf(&o, "{\"schema\":%d,\"engine\":", FB_REPORT_SCHEMA);
+  if (s->engine != NULL)
+    fb__out_json_string(&o, s->engine, strlen(s->engine));
+  else
+    fb__out_printf(&o, "null");
+  count(&o, "workers", s->workers);
+  count(&o, "urls", s->urls);
+  count(&o, "ok", s->ok);
+  errors(&o, s);
+  count(&o, "missing", s->missing);
+  count(&o, "duplicates", s->duplicates);
+  num(&o, "wall_s", s->wall_s);
+  num(&o, "setup_s", s->setup_s);
+  num(&o, "cpu_user_s", s->cpu_user_s);
+  num(&o, "cpu_sys_s", s->cpu_sys_s);
+  num(&o, "child_cpu_user_s", s->child_user_s);
+  num(&o, "child_cpu_sys_s", s->child_sys_s);
+  num(&o, "cpu_per_req_ms", s->cpu_per_req_ms);
+  fb__out_printf(&o, ",\"max_rss_kib\":%ld", s->max_rss_kib);
+  fb__out_printf(&o, ",\"vcsw\":%ld,\"ivcsw\":%ld", s->vcsw, s->ivcsw);
+  num(&o, "req_per_s", s->req_per_s);
+  count(&o, "bytes", s->bytes);
+  num(&o, "bytes_per_s", s->bytes_per_s);
+  count(&o, "reused", s->reused);
+  percentiles(&o, "latency_ms", &s->latency);
+  percentiles(&o, "ttfb_ms", &s->ttfb);
+  maybe(&o, "delay_ms", s->delay_ms);
+  maybe(&o, "ideal_s", s->ideal_s);
+  maybe(&o, "efficiency", s->efficiency);
+  fb__out_printf(&o, "}\n");
+  return fb__out_end(&o);
+}

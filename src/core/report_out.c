@@ -1,0 +1,65 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/report_int.h"
+#include "fetchbench/report.h"
+
+static int write_error(void) {
+  return errno != 0 ? -errno : -EIO;
+}
+
+void fb__out_printf(struct fb__out *o, const char *fmt, ...) {
+  va_list ap;
+  int n;
+
+  if (o->rc != 0)
+    return;
+  errno = 0;
+  va_start(ap, fmt);
+  n = vfprintf(o->f, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    o->rc = write_error();
+}
+
+char *fb__shortest_double(char *buf, size_t size, double v) {
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, size, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v)
+      break;
+  }
+  return buf;
+}
+
+void fb__out_json_number(struct fb__out *o, double v) {
+  char buf[40];
+
+  if (!isfinite(v)) {
+    fb__out_printf(o, "null");
+    return;
+  }
+  if (v == 0)
+    v = 0; /* no "-0" */
+  fb__out_printf(o, "%s", fb__shortest_double(buf, sizeof(buf), v));
+}
+
+void fb__out_json_string(struct fb__out *o, const char *s, size_t len) {
+  if (o->rc == 0)
+    o->rc = fb_json_string(o->f, s, len);
+}
+
+int fb__out_end(struct fb__out *o) {
+  if (o->rc != 0)
+    return o->rc;
+  errno = 0;
+  /* A write that failed in an earlier buffer flush sets the error flag; the
+   * flush retries what is left and fails again with the same errno.
+   */
+  if (fflush(o->f) != 0 || ferror(o->f))
+    o->rc = write_error();
+  return o->rc;
+}

@@ -1,0 +1,168 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetchbench/clock.h"
+#include "fetchbench/collector.h"
+#include "fetchbench/histogram.h"
+#include "fetchbench/summary.h"
+
+void fb_usage_begin(struct fb_usage *u) {
+  int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+
+  /* "5" resets the peak RSS mark (VmHWM) to the current RSS, so the peak read
+   * after the run is the run's own. Without it (not Linux, or no permission)
+   * the peak is the process's lifetime peak: worth having, so ignore errors.
+   */
+  if (fd >= 0) {
+    ssize_t w = write(fd, "5", 1);
+    (void)w;
+    close(fd);
+  }
+  getrusage(RUSAGE_SELF, &u->self);
+  getrusage(RUSAGE_CHILDREN, &u->children);
+  u->t_ns = fb_clock_ns();
+}
+
+void fb_usage_sample(struct fb_usage *u) {
+  u->t_ns = fb_clock_ns();
+  getrusage(RUSAGE_SELF, &u->self);
+  getrusage(RUSAGE_CHILDREN, &u->children);
+}
+
+static double tv_s(const struct timeval *tv) {
+  return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+static double tv_delta_s(const struct timeval *a, const struct timeval *b) {
+  return tv_s(b) - tv_s(a);
+}
+
+/* The process's peak RSS in KiB: VmHWM, which fb_usage_begin resets, else
+ * getrusage's lifetime peak.
+ */
+static long self_peak_kib(const struct fb_usage *end) {
+  char line[256];
+  long kib = -1;
+  FILE *f = fopen("/proc/self/status", "re");
+
+  if (f != NULL) {
+    while (fgets(line, sizeof(line), f) != NULL) {
+      if (strncmp(line, "VmHWM:", 6) == 0) {
+        kib = strtol(line + 6, NULL, 10);
+        break;
+      }
+    }
+    fclose(f);
+  }
+  return kib > 0 ? kib : end->self.ru_maxrss;
+}
+
+static double ns_to_ms(uint64_t ns) {
+  return (double)ns / (double)FB_NS_PER_MS;
+}
+
+static void percentiles(struct fb_percentiles *p,
+                        const struct fb_histogram *h) {
+  p->p50 = ns_to_ms(fb_histogram_percentile(h, 50));
+  p->p90 = ns_to_ms(fb_histogram_percentile(h, 90));
+  p->p99 = ns_to_ms(fb_histogram_percentile(h, 99));
+  p->max = ns_to_ms(h->count > 0 ? h->max : 0);
+}
+
+int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
+                       const char *engine, unsigned workers,
+                       const struct fb_usage *begin, const struct fb_usage *end,
+                       double delay_ms) {
+  const struct fb_engine_stats *st = fb_collector_stats_const(c);
+  struct fb_histogram *h = NULL;
+  double self_user, self_sys, child_user, child_sys, user, sys;
+  size_t n = fb_collector_size(c);
+
+  memset(s, 0, sizeof(*s));
+  s->engine = engine;
+  s->workers = workers;
+  s->urls = n;
+  s->delay_ms = -1;
+  s->ideal_s = -1;
+  s->efficiency = -1;
+
+  /* Two histograms of ~40 KiB each: too big for a worker thread's stack. */
+  h = calloc(2, sizeof(*h));
+  if (h == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const struct fb_result *r = fb_collector_get(c, i);
+
+    if (r == NULL) {
+      s->missing++;
+      continue;
+    }
+    if (r->outcome < FB_OUTCOME_COUNT)
+      s->outcomes[r->outcome]++;
+    else
+      s->outcomes[FB_OUTCOME_OTHER]++;
+    s->bytes += r->body_bytes;
+    s->reused += r->reused != 0;
+    if (r->t_start >= 0 && r->t_done >= r->t_start)
+      fb_histogram_record(&h[0], r->t_done - r->t_start);
+    if (r->t_start >= 0 && r->t_first_byte >= r->t_start)
+      fb_histogram_record(&h[1], r->t_first_byte - r->t_start);
+  }
+  s->ok = s->outcomes[FB_OUTCOME_OK];
+  s->errors = n - s->ok;
+  s->duplicates = fb_collector_duplicates(c);
+  percentiles(&s->latency, &h[0]);
+  percentiles(&s->ttfb, &h[1]);
+  free(h);
+
+  s->wall_s = (double)(end->t_ns - begin->t_ns) / (double)FB_NS_PER_S;
+  if (s->wall_s < 0)
+    s->wall_s = 0;
+  s->setup_s = (double)st->setup_ns / (double)FB_NS_PER_S;
+
+  /* RUSAGE_CHILDREN grows when a child is reaped, so its delta is the CPU of
+   * the workers reaped during the run. An engine's own wait4 figures are the
+   * same processes; take the larger rather than add them.
+   */
+  self_user = tv_delta_s(&begin->self.ru_utime, &end->self.ru_utime);
+  self_sys = tv_delta_s(&begin->self.ru_stime, &end->self.ru_stime);
+  child_user = tv_delta_s(&begin->children.ru_utime, &end->children.ru_utime);
+  child_sys = tv_delta_s(&begin->children.ru_stime, &end->children.ru_stime);
+  if (tv_s(&st->child_utime) > child_user)
+    child_user = tv_s(&st->child_utime);
+  if (tv_s(&st->child_stime) > child_sys)
+    child_sys = tv_s(&st->child_stime);
+  user = self_user + child_user;
+  sys = self_sys + child_sys;
+  s->cpu_user_s = user;
+  s->cpu_sys_s = sys;
+  s->child_user_s = child_user;
+  s->child_sys_s = child_sys;
+  s->cpu_per_req_ms = n > 0 ? (user + sys) * 1000.0 / (double)n : 0;
+
+  s->max_rss_kib = self_peak_kib(end);
+  if (st->child_max_rss_kib > s->max_rss_kib)
+    s->max_rss_kib = st->child_max_rss_kib;
+  s->vcsw = (end->self.ru_nvcsw - begin->self.ru_nvcsw) +
+            (end->children.ru_nvcsw - begin->children.ru_nvcsw);
+  s->ivcsw = (end->self.ru_nivcsw - begin->self.ru_nivcsw) +
+             (end->children.ru_nivcsw - begin->children.ru_nivcsw);
+
+  if (s->wall_s > 0) {
+    s->req_per_s = (double)n / s->wall_s;
+    s->bytes_per_s = (double)s->bytes / s->wall_s;
+  }
+  if (delay_ms >= 0 && isfinite(delay_ms) && workers > 0) {
+    size_t rounds = (n + workers - 1) / workers;
+    s->delay_ms = delay_ms;
+    s->ideal_s = (double)rounds * delay_ms / 1000.0;
+    if (s->wall_s > 0)
+      s->efficiency = s->ideal_s / s->wall_s;
+  }
+  return 0;
+}

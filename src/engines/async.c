@@ -1,0 +1,661 @@
+#include <errno.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "engines/fetch.h"
+#include "engines/polltab.h"
+#include "fetchbench/clock.h"
+#include "fetchbench/collector.h"
+#include "fetchbench/engine.h"
+#include "fetchbench/error.h"
+#include "fetchbench/job.h"
+#include "fetchbench/result.h"
+#include "fetchbench/urlset.h"
+
+/* One libuv loop drives libcurl's multi interface through
+ * curl_multi_socket_action: CURLMOPT_SOCKETFUNCTION maps to one uv_poll_t
+ * per fd (polltab.h), CURLMOPT_TIMERFUNCTION to a uv_timer_t (and, for a
+ * timeout of 0, a uv_idle_t). libcurl is only ever called from the top of a
+ * libuv callback, never from inside one of libcurl's own callbacks, so no
+ * multi call is re-entrant: the socket and timer callbacks only start and
+ * stop libuv handles, and finished transfers are collected and new ones added
+ * after curl_multi_socket_action has returned.
+ */
+
+#define ASYNC_MAX_WORKERS 10000u
+#define CANCEL_CHECK_MS 20
+
+/* What the loop did, for tests (which include this file and point
+ * async_counters_sink at a struct of their own) and for curiosity.
+ */
+struct async_counters {
+  uint64_t actions;           /* curl_multi_socket_action calls */
+  uint64_t timer_fires;       /* uv_timer expiries: timeouts over 0 ms */
+  uint64_t zero_timeouts;     /* timeouts of 0 ms libcurl asked for */
+  uint64_t kicks;             /* ... run on the next loop iteration */
+  uint64_t poll_events;       /* poll callbacks */
+  uint64_t poll_errors;       /* ... with a status < 0 */
+  uint64_t poll_inits;        /* uv_poll_init calls (distinct fd numbers) */
+  uint64_t poll_starts;       /* uv_poll_start calls */
+  uint64_t poll_stops;        /* uv_poll_stop calls */
+  uint64_t idle_events;       /* poll events on sockets libcurl let go of */
+  uint64_t stale_sockets;     /* new sockets on an fd number still polled */
+  uint64_t closes;            /* sockets closed through on_close_socket */
+  uint64_t untracked_sockets; /* sockets not opened through on_sockopt */
+  uint64_t untracked_removes; /* ... and their CURL_POLL_REMOVEs */
+  unsigned max_in_flight;
+  int loop_closed; /* uv_loop_close returned 0 */
+};
+
+static struct async_counters *async_counters_sink;
+
+#define OWNER(ptr, type, member)                                               \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* A transfer slot; fetch.h's struct needs 64-byte alignment (its hash
+ * state), hence aligned_alloc for the pool.
+ */
+struct xfer {
+  struct fb_fetch f;
+  struct xfer *next_free;
+  int busy;
+};
+
+struct async {
+  uv_loop_t loop;
+  uv_timer_t timer; /* libcurl's timeout when over 0 ms */
+  uv_idle_t kick;   /* libcurl's timeout of 0 ms: the next iteration */
+  uv_timer_t watch; /* polls job->cancel */
+  unsigned handles; /* handles initialised besides the polls */
+  unsigned closing; /* their close callbacks still to run */
+  int loop_ready;
+  struct fb__polltab polls;
+
+  CURLM *multi;
+  const struct fb_job *job;
+  struct fb_collector *c;
+  struct xfer *xfers;
+  unsigned nxfers;
+  struct xfer *free;
+  size_t n;    /* URLs */
+  size_t next; /* next URL index to start */
+  unsigned in_flight;
+
+  int err;       /* first failure of the machinery, 0: none */
+  int cancelled; /* job->cancel seen */
+  struct async_counters k;
+};
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Records the machinery's first failure and leaves the loop; run() then
+ * accounts for every transfer still in flight.
+ */
+static void set_error(struct async *a, int err) {
+  if (a->err == 0)
+    a->err = err;
+  uv_stop(&a->loop);
+}
+
+static int finished(const struct async *a) {
+  return a->next == a->n && a->in_flight == 0;
+}
+
+static void release(struct async *a, struct xfer *x) {
+  x->busy = 0;
+  x->next_free = a->free;
+  a->free = x;
+  a->in_flight--;
+}
+
+static void put(struct async *a, const struct fb_result *r) {
+  /* A refused put is counted by the collector and fails the run's check;
+   * -ENOMEM only drops the message copy.
+   */
+  (void)fb_collector_put(a->c, r);
+}
+
+/* Collects every finished transfer. After a timeout-driven action the last
+ * DONE message may be the only sign that a transfer ended, so the queue is
+ * read to its end every time.
+ */
+static void drain(struct async *a) {
+  struct fb_result r;
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read(a->multi, &left)) != NULL) {
+    CURL *easy = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    char *priv = NULL;
+    struct xfer *x;
+
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    /* msg is invalid once its handle is removed: copied above. */
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
+        priv == NULL) {
+      set_error(a, FB_ECURL);
+      return;
+    }
+    x = OWNER(priv, struct xfer, f);
+    if (curl_multi_remove_handle(a->multi, easy) != CURLM_OK) {
+      set_error(a, FB_ECURL);
+      return;
+    }
+    fb__fetch_finish(&x->f, code, &r);
+    put(a, &r);
+    release(a, x);
+  }
+}
+
+/* Starts transfers until `workers` are in flight. Only called when no multi
+ * call is on the stack.
+ */
+static void refill(struct async *a) {
+  while (a->free != NULL && a->next < a->n) {
+    struct xfer *x = a->free;
+    int err;
+
+    if (fb__fetch_cancelled(a->job)) {
+      a->cancelled = 1;
+      uv_stop(&a->loop);
+      return;
+    }
+    err = fb__fetch_start(&x->f, a->next);
+    if (err != 0) {
+      set_error(a, err);
+      return;
+    }
+    /* add_handle asks, through the timer callback, for a 0 ms timeout:
+     * the transfer really starts on the next loop iteration.
+     */
+    if (curl_multi_add_handle(a->multi, x->f.easy) != CURLM_OK) {
+      set_error(a, FB_ECURL);
+      return;
+    }
+    a->free = x->next_free;
+    x->busy = 1;
+    a->next++;
+    a->in_flight++;
+  }
+  if (a->in_flight > a->k.max_in_flight)
+    a->k.max_in_flight = a->in_flight;
+  if (finished(a))
+    uv_stop(&a->loop);
+}
+
+/* One socket action, then what may only follow it: results, new transfers. */
+static void action(struct async *a, curl_socket_t fd, int flags) {
+  int running;
+
+  a->k.actions++;
+  if (curl_multi_socket_action(a->multi, fd, flags, &running) != CURLM_OK) {
+    set_error(a, FB_ECURL);
+    return;
+  }
+  drain(a);
+  if (a->err == 0)
+    refill(a);
+}
+
+static struct async *loop_owner(uv_handle_t *h) {
+  return OWNER(h->loop, struct async, loop);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  struct fb__poll *p = OWNER(h, struct fb__poll, handle);
+  struct async *a = loop_owner((uv_handle_t *)h);
+  int flags = 0;
+  int err;
+
+  a->k.poll_events++;
+  if (status < 0)
+    fb__poll_stopped(p); /* libuv did it before calling us */
+  if (p->want == 0) {
+    /* A socket libcurl let go of (see on_socket) says something: a
+     * keep-alive connection the server closed, say. Nobody waits for it;
+     * libcurl finds out by itself if it ever reuses the connection.
+     */
+    a->k.idle_events++;
+    fb__poll_stop(&a->polls, p);
+    return;
+  }
+  if (status < 0) {
+    /* libuv reports POLLERR as an error status and drops which events were
+     * ready. curl_easy_perform's own poll() would have seen the socket
+     * readable (POLLERR and POLLHUP count as readable there) and read the
+     * error; CURL_CSELECT_ERR alone makes libcurl fail the transfer with
+     * "select/poll returned error" instead, without retrying a keep-alive
+     * connection the server had closed. So the error goes to libcurl
+     * together with the events it was waiting for.
+     */
+    a->k.poll_errors++;
+    flags = CURL_CSELECT_ERR;
+    if (p->want & UV_READABLE)
+      flags |= CURL_CSELECT_IN;
+    if (p->want & UV_WRITABLE)
+      flags |= CURL_CSELECT_OUT;
+  } else {
+    if (events & UV_READABLE)
+      flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+      flags |= CURL_CSELECT_OUT;
+  }
+  action(a, p->fd, flags);
+  /* libcurl only calls the socket callback when what it wants changes: if it
+   * still wants this socket after the error, poll it again ourselves.
+   */
+  if (status < 0 && p->want != 0 && p->active == 0) {
+    err = fb__poll_set(&a->polls, p, p->want, on_poll);
+    if (err != 0)
+      set_error(a, FB_EUV);
+  }
+}
+
+/* CURLMOPT_SOCKETFUNCTION. CURL_POLL_REMOVE is taken lazily for libcurl's
+ * connection sockets: they stay polled, because libcurl removes a keep-alive
+ * connection's socket at the end of every transfer and adds it back for the
+ * next one, and each uv_poll_stop / uv_poll_start pair costs three
+ * epoll_ctl calls (libuv 1.44's uv_poll_start begins with a stop). Polling
+ * stops for real when an event arrives that nobody wants (on_poll), and
+ * always before the fd is closed: libcurl opens these sockets through
+ * on_sockopt (which marks them tracked) and closes them through
+ * on_close_socket. Any other socket (the threaded resolver's socketpair,
+ * which libcurl closes by itself) is stopped at CURL_POLL_REMOVE.
+ */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
+                     void *socketp) {
+  struct async *a = userp;
+  struct fb__poll *p = socketp;
+  int events = 0;
+  int err;
+
+  (void)easy;
+  if (what == CURL_POLL_REMOVE) {
+    if (p != NULL) {
+      p->want = 0;
+      if (!p->tracked) {
+        a->k.untracked_removes++;
+        fb__poll_stop(&a->polls, p);
+      }
+    }
+    return 0;
+  }
+  if (p == NULL) {
+    /* New to libcurl's socket hash: a new socket, or a cached connection
+     * coming back, whose slot may well be polling still.
+     */
+    err = fb__polltab_get(&a->polls, fd, &p);
+    if (err != 0) {
+      set_error(a, err == -ENOMEM ? err : FB_EUV);
+      return 0;
+    }
+    if (p->active != 0 && !p->tracked) {
+      /* An untracked socket on this number was closed without a
+       * CURL_POLL_REMOVE: libuv must forget its registration.
+       */
+      a->k.stale_sockets++;
+      fb__poll_stop(&a->polls, p);
+    }
+    if (!p->tracked)
+      a->k.untracked_sockets++;
+    if (curl_multi_assign(a->multi, fd, p) != CURLM_OK) {
+      set_error(a, FB_ECURL);
+      return 0;
+    }
+  }
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  p->want = events;
+  err = fb__poll_set(&a->polls, p, events, on_poll);
+  if (err != 0)
+    set_error(a, FB_EUV);
+  return 0;
+}
+
+/* CURLOPT_SOCKOPTFUNCTION: libcurl has just created a connection socket,
+ * which it will close through on_close_socket. A slot still polling its fd
+ * number means the previous socket was closed behind our back; libuv must
+ * forget that registration before the new socket's.
+ */
+static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+  struct async *a = clientp;
+  struct fb__poll *p;
+
+  (void)purpose;
+  /* Without a slot (out of memory), the socket is simply not tracked, and
+   * on_socket reports the failure when it cannot get one either.
+   */
+  if (fb__polltab_get(&a->polls, fd, &p) != 0)
+    return CURL_SOCKOPT_OK;
+  if (p->active != 0) {
+    a->k.stale_sockets++;
+    fb__poll_stop(&a->polls, p);
+  }
+  p->want = 0;
+  p->tracked = 1;
+  return CURL_SOCKOPT_OK;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: the fd stops being polled, then closes. */
+static int on_close_socket(void *clientp, curl_socket_t fd) {
+  struct async *a = clientp;
+  struct fb__poll *p = fb__polltab_find(&a->polls, fd);
+
+  if (p != NULL) {
+    p->want = 0;
+    p->tracked = 0;
+    fb__poll_stop(&a->polls, p);
+  }
+  a->k.closes++;
+  return close(fd) == 0 ? 0 : 1;
+}
+
+static void on_kick(uv_idle_t *h) {
+  struct async *a = loop_owner((uv_handle_t *)h);
+
+  (void)uv_idle_stop(h); /* always 0 */
+  a->k.kicks++;
+  action(a, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void on_timer(uv_timer_t *h) {
+  struct async *a = loop_owner((uv_handle_t *)h);
+
+  a->k.timer_fires++;
+  action(a, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int on_timeout(CURLM *multi, long ms, void *userp) {
+  struct async *a = userp;
+  int err = 0;
+
+  (void)multi;
+  /* uv_timer_stop and uv_idle_stop always return 0. */
+  if (ms < 0) {
+    (void)uv_timer_stop(&a->timer);
+    (void)uv_idle_stop(&a->kick);
+  } else if (ms == 0) {
+    /* "As soon as possible", which must not become 1 ms (a closed loop of
+     * small requests would then wait a millisecond per request), nor a 0 ms
+     * uv_timer: libuv 1.44 runs a timer re-armed from a timer callback in
+     * the same pass, so libcurl could be driven over and over without the
+     * loop polling any socket in between. An idle handle runs once in the
+     * next iteration, and makes that iteration's poll not block.
+     */
+    a->k.zero_timeouts++;
+    (void)uv_timer_stop(&a->timer);
+    err = uv_idle_start(&a->kick, on_kick);
+  } else {
+    (void)uv_idle_stop(&a->kick);
+    /* Timers count from the loop's cached time, which may be a whole
+     * iteration old by now.
+     */
+    uv_update_time(&a->loop);
+    err = uv_timer_start(&a->timer, on_timer, (uint64_t)ms, 0);
+  }
+  if (err != 0)
+    set_error(a, FB_EUV);
+  return 0;
+}
+
+static void on_watch(uv_timer_t *h) {
+  struct async *a = loop_owner((uv_handle_t *)h);
+
+  if (fb__fetch_cancelled(a->job)) {
+    a->cancelled = 1;
+    uv_stop(&a->loop);
+  }
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  loop_owner(h)->closing--;
+}
+
+static int setup(struct async *a, const struct fb_job *job,
+                 struct fb_collector *c) {
+  CURLMcode mrc = CURLM_OK;
+  int err;
+
+  a->job = job;
+  a->c = c;
+  a->n = fb_urlset_count(job->urls);
+
+  err = uv_loop_init(&a->loop);
+  if (err != 0)
+    return err == UV_ENOMEM ? -ENOMEM : FB_EUV;
+  a->loop_ready = 1;
+  /* Initialising timer and idle handles cannot fail, but says so with 0. */
+  if (uv_timer_init(&a->loop, &a->timer) != 0)
+    return FB_EUV;
+  a->handles++;
+  if (uv_idle_init(&a->loop, &a->kick) != 0)
+    return FB_EUV;
+  a->handles++;
+  if (uv_timer_init(&a->loop, &a->watch) != 0)
+    return FB_EUV;
+  a->handles++;
+  fb__polltab_init(&a->polls, &a->loop);
+
+  a->multi = curl_multi_init();
+  if (a->multi == NULL)
+    return -ENOMEM;
+  mrc |= curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  mrc |= curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, a);
+  mrc |= curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
+  mrc |= curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a);
+  /* Keep-alive: one idle connection per transfer slot. libcurl's default,
+   * four per easy handle *currently added*, shrinks as a run drains.
+   * The total is capped to the same number: with one host it never binds
+   * (a transfer is only added once another has given its connection back),
+   * and with many hosts it keeps the open fds at `workers` instead of
+   * workers in use plus as many idle ones, libcurl closing the oldest idle
+   * connection to make room. Measured: no cost on the throughput bench.
+   */
+  mrc |= curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)job->workers);
+  mrc |= curl_multi_setopt(a->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                           (long)job->workers);
+  if (mrc != CURLM_OK)
+    return FB_ECURL;
+
+  a->nxfers = job->workers < a->n ? job->workers : (unsigned)a->n;
+  a->xfers = aligned_alloc(alignof(struct xfer), a->nxfers * sizeof(*a->xfers));
+  if (a->xfers == NULL)
+    return -ENOMEM;
+  memset(a->xfers, 0, a->nxfers * sizeof(*a->xfers));
+  for (unsigned i = a->nxfers; i-- > 0;) {
+    struct xfer *x = &a->xfers[i];
+
+    CURLcode rc = CURLE_OK;
+
+    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i);
+    if (err != 0)
+      return err;
+    /* The loop must see every socket libcurl opens and closes. */
+    rc |= curl_easy_setopt(x->f.easy, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    rc |= curl_easy_setopt(x->f.easy, CURLOPT_SOCKOPTDATA, a);
+    rc |= curl_easy_setopt(x->f.easy, CURLOPT_CLOSESOCKETFUNCTION,
+                           on_close_socket);
+    rc |= curl_easy_setopt(x->f.easy, CURLOPT_CLOSESOCKETDATA, a);
+    if (rc != CURLE_OK)
+      return FB_ECURL;
+    x->next_free = a->free;
+    a->free = x;
+  }
+  if (job->cancel != NULL) {
+    err = uv_timer_start(&a->watch, on_watch, CANCEL_CHECK_MS, CANCEL_CHECK_MS);
+    if (err != 0)
+      return FB_EUV;
+  }
+  return 0;
+}
+
+/* Accounts for the transfers still in flight when the loop stopped early:
+ * those libcurl finished keep their result, the others are removed and
+ * recorded as cancelled (or lost, when the machinery broke).
+ */
+static void abandon(struct async *a) {
+  struct fb_result r;
+
+  if (a->multi == NULL)
+    return;
+  if (a->err == 0)
+    drain(a);
+  for (unsigned i = 0; i < a->nxfers; i++) {
+    struct xfer *x = &a->xfers[i];
+
+    if (!x->busy)
+      continue;
+    if (curl_multi_remove_handle(a->multi, x->f.easy) != CURLM_OK &&
+        a->err == 0)
+      a->err = FB_ECURL;
+    fb__fetch_finish(&x->f, CURLE_ABORTED_BY_CALLBACK, &r);
+    if (a->err == 0) {
+      r.outcome = FB_OUTCOME_CANCELLED;
+      r.message = "run cancelled";
+    } else {
+      r.outcome = FB_OUTCOME_LOST;
+      r.message = fb_strerror(a->err);
+    }
+    put(a, &r);
+    release(a, x);
+  }
+}
+
+/* Frees everything in the order libcurl and libuv need: easy handles out of
+ * the multi, the multi handle (whose cleanup may still call the socket and
+ * timer callbacks, so the loop and the polls must be alive), then every
+ * libuv handle closed and the loop run until their close callbacks ran, then
+ * the loop. Returns 0, or FB_ECURL / FB_EUV when one of these failed.
+ */
+static int teardown(struct async *a) {
+  int err = 0;
+
+  for (unsigned i = 0; i < a->nxfers; i++)
+    fb__fetch_cleanup(&a->xfers[i].f);
+  if (a->multi != NULL && curl_multi_cleanup(a->multi) != CURLM_OK)
+    err = FB_ECURL;
+  a->multi = NULL;
+  free(a->xfers);
+  a->xfers = NULL;
+  a->nxfers = 0;
+
+  if (!a->loop_ready)
+    return err;
+  fb__polltab_close(&a->polls);
+  if (a->handles > 0) {
+    a->closing++;
+    uv_close((uv_handle_t *)&a->timer, on_handle_closed);
+  }
+  if (a->handles > 1) {
+    a->closing++;
+    uv_close((uv_handle_t *)&a->kick, on_handle_closed);
+  }
+  if (a->handles > 2) {
+    a->closing++;
+    uv_close((uv_handle_t *)&a->watch, on_handle_closed);
+  }
+  /* Runs the close callbacks. A uv_stop left over from the run (say, the
+   * cancel flag seen before the loop ever ran) makes the first uv_run return
+   * at once, hence the second try.
+   */
+  for (int i = 0; i < 2 && (a->closing != 0 || fb__polltab_closing(&a->polls));
+       i++)
+    (void)uv_run(&a->loop, UV_RUN_DEFAULT);
+  if ((a->closing != 0 || fb__polltab_closing(&a->polls) != 0 ||
+       uv_loop_alive(&a->loop)) &&
+      err == 0)
+    err = FB_EUV;
+  if (uv_loop_close(&a->loop) != 0)
+    return FB_EUV; /* handles still point into a: leave it be */
+  a->loop_ready = 0;
+  fb__polltab_free(&a->polls);
+  return err;
+}
+
+static void publish_counters(const struct async *a, int loop_closed) {
+  struct async_counters k = a->k;
+
+  if (async_counters_sink == NULL)
+    return;
+  k.poll_inits = a->polls.inits;
+  k.poll_starts = a->polls.starts;
+  k.poll_stops = a->polls.stops;
+  k.loop_closed = loop_closed;
+  *async_counters_sink = k;
+}
+
+static int run(const struct fb_job *job, struct fb_collector *c) {
+  struct fb_engine_stats *stats = fb_collector_stats(c);
+  int64_t t = fb_clock_ns();
+  struct async *a;
+  int err;
+  int terr;
+
+  if (job->workers < 1 || job->workers > ASYNC_MAX_WORKERS) {
+    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(FB_ERANGE));
+    return FB_ERANGE;
+  }
+  /* uv_loop_t wants no particular alignment, but fetch slots do: they live
+   * in their own aligned array.
+   */
+  a = calloc(1, sizeof(*a));
+  if (a == NULL) {
+    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(-ENOMEM));
+    return -ENOMEM;
+  }
+  err = setup(a, job, c);
+  stats->setup_ns = fb_clock_ns() - t;
+  if (err != 0) {
+    a->err = err;
+    goto out;
+  }
+  stats->workers_started = a->nxfers;
+
+  refill(a);
+  if (a->err == 0 && !a->cancelled && !finished(a)) {
+    /* Returns after uv_stop (done, cancelled or failed); returning 0 means
+     * it ran out of handles with transfers unfinished, which libcurl's
+     * timers should make impossible.
+     */
+    if (uv_run(&a->loop, UV_RUN_DEFAULT) == 0 && !finished(a) &&
+        !a->cancelled && a->err == 0)
+      a->err = FB_EUV;
+  }
+  if (a->err == 0 && !finished(a) && fb__fetch_cancelled(job))
+    a->cancelled = 1;
+
+out:
+  if (!finished(a) || a->err != 0) {
+    abandon(a);
+    if (a->err == 0 && a->cancelled)
+      fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
+    else
+      fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(a->err));
+  }
+  err = a->err != 0 ? a->err : a->cancelled ? FB_ECANCELED : 0;
+  terr = teardown(a);
+  if (err == 0)
+    err = terr;
+  publish_counters(a, !a->loop_ready);
+  if (!a->loop_ready)
+    free(a);
+  return err;
+}
+
+const struct fb_engine fb_engine_async = {
+    .name = "async",
+    .summary = "one libuv loop drives libcurl's multi interface",
+    .max_workers = ASYNC_MAX_WORKERS,
+    .run = run,
+};

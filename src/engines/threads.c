@@ -1,0 +1,171 @@
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "engines/fetch.h"
+#include "fetchbench/clock.h"
+#include "fetchbench/collector.h"
+#include "fetchbench/engine.h"
+#include "fetchbench/error.h"
+#include "fetchbench/job.h"
+#include "fetchbench/urlset.h"
+
+/* A pool of N pthreads, each with its own easy handle, each taking the next
+ * URL index from one atomic counter until none is left: a
+ * ThreadPoolExecutor without the queue. Results go straight into their
+ * collector slot; the slots are distinct, so no lock is taken.
+ *
+ * This engine relies on its caller for two process-wide things (the CLI
+ * does both before any thread exists): curl_global_init, which is not
+ * thread-safe, and SIGPIPE ignored, because a peer that closes a socket
+ * would otherwise kill the process from any thread. fetch.c sets
+ * CURLOPT_NOSIGNAL so that libcurl itself never raises or handles signals.
+ */
+
+#define THREADS_MAX 1024
+
+struct pool {
+  const struct fb_job *job;
+  struct fb_collector *c;
+  size_t n;
+  atomic_size_t next; /* next URL index to take */
+  atomic_int error;   /* first worker set-up failure, 0 when none */
+};
+
+struct worker {
+  pthread_t tid;
+  unsigned id;
+  struct pool *pool;
+};
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  struct pool *p = w->pool;
+  struct fb_fetch f;
+  struct fb_result r;
+  CURLcode code;
+  size_t i;
+  int err;
+  int expected = 0;
+
+  /* The handle is made here, not by the starting thread, so that its cost
+   * and memory belong to the worker as in any thread pool.
+   */
+  err = fb__fetch_init(&f, p->job, fb_collector_t0(p->c), w->id);
+  if (err != 0)
+    goto out;
+  for (;;) {
+    if (fb__fetch_cancelled(p->job))
+      break;
+    i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+    if (i >= p->n)
+      break;
+    err = fb__fetch_start(&f, i);
+    if (err != 0) {
+      /* The index was taken: give it a result before leaving. */
+      fb__fetch_finish(&f, CURLE_FAILED_INIT, &r);
+      r.message = fb_strerror(err);
+      (void)fb_collector_put(p->c, &r);
+      break;
+    }
+    code = fb__fetch_perform(&f);
+    fb__fetch_finish(&f, code, &r);
+    (void)fb_collector_put(p->c, &r);
+  }
+  fb__fetch_cleanup(&f);
+out:
+  if (err != 0)
+    atomic_compare_exchange_strong(&p->error, &expected, err);
+  return NULL;
+}
+
+static int run(const struct fb_job *job, struct fb_collector *c) {
+  struct fb_engine_stats *stats = fb_collector_stats(c);
+  struct worker *workers = NULL;
+  struct pool pool;
+  pthread_attr_t attr;
+  size_t stack = 0;
+  unsigned started = 0;
+  int64_t t;
+  int err;
+
+  pool.job = job;
+  pool.c = c;
+  pool.n = fb_urlset_count(job->urls);
+  atomic_init(&pool.next, 0);
+  atomic_init(&pool.error, 0);
+
+  if (job->workers < 1 || job->workers > THREADS_MAX) {
+    err = FB_ERANGE;
+    goto out;
+  }
+  workers = calloc(job->workers, sizeof(*workers));
+  if (workers == NULL) {
+    err = -ENOMEM;
+    goto out;
+  }
+  err = -pthread_attr_init(&attr);
+  if (err != 0)
+    goto out;
+  /* glibc's default is the stack rlimit (8 MiB), reserved per thread; an
+   * explicit size keeps 1024 threads affordable. 0 keeps the default.
+   */
+  if (job->thread_stack != 0) {
+    if (job->thread_stack < (size_t)PTHREAD_STACK_MIN)
+      err = FB_ERANGE;
+    else
+      err = -pthread_attr_setstacksize(&attr, job->thread_stack);
+  }
+  if (err == 0)
+    err = -pthread_attr_getstacksize(&attr, &stack);
+  if (err != 0) {
+    pthread_attr_destroy(&attr);
+    goto out;
+  }
+  stats->thread_stack = stack;
+
+  t = fb_clock_ns();
+  for (started = 0; started < job->workers; started++) {
+    workers[started].id = started;
+    workers[started].pool = &pool;
+    err =
+        -pthread_create(&workers[started].tid, &attr, work, &workers[started]);
+    if (err != 0)
+      break;
+  }
+  stats->setup_ns = fb_clock_ns() - t;
+  stats->workers_started = started;
+  pthread_attr_destroy(&attr);
+  /* Fewer threads than asked still finish the job; none is an error. */
+  if (started > 0)
+    err = 0;
+
+  for (unsigned k = 0; k < started; k++)
+    pthread_join(workers[k].tid, NULL);
+
+  /* Workers that could not make a handle leave their share to the others;
+   * it is an error of the run only when nobody fetched at all.
+   */
+  if (err == 0 && atomic_load(&pool.error) != 0 &&
+      fb_collector_filled(c) < pool.n && !fb__fetch_cancelled(job))
+    err = atomic_load(&pool.error);
+
+out:
+  if (err == 0 && fb__fetch_cancelled(job))
+    err = FB_ECANCELED;
+  if (err == FB_ECANCELED)
+    fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
+  else if (err != 0)
+    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(err));
+  free(workers);
+  return err;
+}
+
+const struct fb_engine fb_engine_threads = {
+    .name = "threads",
+    .summary = "a pool of pthreads, one easy handle each, sharing a counter",
+    .max_workers = THREADS_MAX,
+    .run = run,
+};

@@ -1,0 +1,340 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetchbench/clock.h"
+#include "origin/corpus_int.h"
+#include "origin/origin_int.h"
+
+/* Largest /__bytes/N body: 1 TiB is beyond any test and any timeout. */
+#define MAX_BYTES_BODY (1ULL << 40)
+
+static const struct {
+  int status;
+  const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {410, "Gone"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {418, "I'm a teapot"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
+const char *fb__reason(int status) {
+  for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+    if (reasons[i].status == status)
+      return reasons[i].reason;
+  return "Unknown";
+}
+
+const char *fb__conn_line(struct fb__conn *c) {
+  if (!c->keep_alive)
+    return "Connection: close\r\n\r\n";
+  if (c->http_minor == 0)
+    return "Connection: keep-alive\r\n\r\n";
+  return "\r\n";
+}
+
+/* A small text/plain response, "404 Not Found\n", head and body in hbuf. */
+int fb__status_response(struct fb__conn *c, int status, int head_only) {
+  const char *reason = fb__reason(status), *text;
+  int blen = snprintf(NULL, 0, "%d %s\n", status, reason);
+  size_t len;
+
+  text = fb__resp_printf(
+      c, &len,
+      "HTTP/1.1 %d %s\r\nServer: fetchbench-origin\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+      "%s%s%d %s\n",
+      status, reason, blen, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+      fb__conn_line(c), status, reason);
+  if (text == NULL)
+    return -ENOMEM;
+  fb__resp_add(&c->resp, text, head_only ? len - (size_t)blen : len, 0);
+  c->resp.status = status;
+  return 0;
+}
+
+/* GET /__stats: the server's counters as JSON, never faulted. */
+static int stats_response(struct fb__conn *c, int head_only) {
+  struct fb_origin *o = c->o;
+  uint64_t queued = 0;
+  char body[512];
+  const char *text;
+  size_t len;
+  int blen;
+
+  for (struct fb__conn *k = o->conns; k != NULL; k = k->next)
+    queued += uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp);
+  blen = snprintf(body, sizeof(body),
+                  "{\"connections\":%u,\"accepted\":%" PRIu64
+                  ",\"refused\":%" PRIu64 ",\"requests\":%" PRIu64
+                  ",\"responses\":%" PRIu64 ",\"errors\":%" PRIu64
+                  ",\"faults\":%" PRIu64 ",\"queued_bytes\":%" PRIu64
+                  ",\"max_write_queue\":%zu}\n",
+                  o->nconns, o->stats.accepted, o->stats.refused,
+                  o->stats.requests, o->stats.responses, o->stats.errors,
+                  o->stats.faults, queued, o->cfg.max_write_queue);
+  text = fb__resp_printf(c, &len,
+                         "HTTP/1.1 200 OK\r\nServer: fetchbench-origin\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Content-Length: %d\r\n%s%s",
+                         blen, fb__conn_line(c), head_only ? "" : body);
+  if (text == NULL)
+    return -ENOMEM;
+  fb__resp_add(&c->resp, text, len, 0);
+  c->resp.status = 200;
+  return 0;
+}
+
+/* Builds the head of a generated body into hbuf. */
+static int generated_head(struct fb__conn *c, struct fb__route *route) {
+  route->head =
+      fb__resp_printf(c, &route->head_len,
+                      "HTTP/1.1 200 OK\r\nServer: fetchbench-origin\r\n"
+                      "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
+                      route->content_type, route->body_len);
+  return route->head == NULL ? -ENOMEM : 0;
+}
+
+/* A page by path; "dir/" is "dir/index.html" and, Sphinx dirhtml style,
+ * "intro/tutorial01/" is also "intro/tutorial01.html"; "intro/tutorial01"
+ * without a suffix finds the .html page too.
+ */
+static const struct fb_page *find_page(struct fb_origin *o, char *path,
+                                       size_t len, size_t cap) {
+  static const char index[] = "/index.html";
+  const struct fb_page *p = fb_corpus_find(o->corpus, path, len);
+  size_t il = sizeof(index) - 1;
+
+  if (p != NULL)
+    return p;
+  if (len > il && strcmp(path + len - il, index) == 0) {
+    memcpy(path + len - il, ".html", 6);
+    return fb_corpus_find(o->corpus, path, len - il + 5);
+  }
+  if (len + il < cap &&
+      strchr(strrchr(path, '/') ? strrchr(path, '/') : path, '.') == NULL) {
+    memcpy(path + len, ".html", 6);
+    p = fb_corpus_find(o->corpus, path, len + 5);
+    if (p != NULL)
+      return p;
+    memcpy(path + len, index, il + 1);
+    return fb_corpus_find(o->corpus, path, len + il);
+  }
+  return NULL;
+}
+
+/* Fills route for path; returns 0, 404, or -ENOMEM. */
+static int route_path(struct fb__conn *c, char *path, size_t len, size_t cap,
+                      struct fb__route *route) {
+  struct fb_origin *o = c->o;
+  const struct fb_page *page;
+
+  if (strcmp(path, "__index") == 0) {
+    route->head = o->index_head;
+    route->head_len = o->index_head_len;
+    route->body = o->index_body;
+    route->body_len = o->index_body_len;
+    route->content_type = "text/plain; charset=utf-8";
+    return 0;
+  }
+  if (strncmp(path, "__bytes/", 8) == 0) {
+    uint64_t n = 0;
+    const char *d = path + 8;
+
+    if (*d == '\0' || strlen(d) > 13)
+      return 404;
+    for (; *d != '\0'; d++) {
+      if (*d < '0' || *d > '9')
+        return 404;
+      n = n * 10 + (uint64_t)(*d - '0');
+    }
+    if (n > MAX_BYTES_BODY)
+      return 404;
+    route->body = fb__text_pattern();
+    route->body_len = n;
+    route->body_period = FB__PATTERN;
+    route->content_type = "application/octet-stream";
+    return generated_head(c, route);
+  }
+  page = find_page(o, path, len, cap);
+  if (page == NULL)
+    return 404;
+  {
+    size_t i = (size_t)(page - fb_corpus_page(o->corpus, 0));
+    route->head = o->heads + o->head_off[i];
+    route->head_len = o->head_len[i];
+  }
+  route->body = (const char *)page->body;
+  route->body_len = page->len;
+  route->content_type = page->content_type;
+  if (fb__corpus_file(o->corpus, page, &route->body_file_off) < 0)
+    route->body_file_off = -1;
+  return 0;
+}
+
+/* The plain answer: head, connection line, body. */
+static void normal_response(struct fb__conn *c, const struct fb__route *route) {
+  const char *line = fb__conn_line(c);
+
+  fb__resp_add(&c->resp, route->head, route->head_len, 0);
+  fb__resp_add(&c->resp, line, strlen(line), 0);
+  if (!route->head_only && route->body_file_off >= 0)
+    fb__resp_add_file(&c->resp, route->body, route->body_len,
+                      route->body_file_off);
+  else if (!route->head_only)
+    fb__resp_add(&c->resp, route->body, route->body_len, route->body_period);
+  c->resp.status = 200;
+}
+
+/* Paces the body segment at rate, when the response has one. */
+static void pace_body(struct fb__resp *r, const struct fb__route *route,
+                      uint64_t rate) {
+  uint64_t from = 0;
+
+  if (rate == 0 || route->body == NULL)
+    return;
+  for (int i = 0; i < r->nsegs; i++) {
+    if (r->segs[i].base == route->body) {
+      r->rate = rate;
+      r->pace_from = from;
+      r->pace_to = UINT64_MAX;
+      return;
+    }
+    from += r->segs[i].len;
+  }
+}
+
+static int start(struct fb__conn *c) {
+  if (c->resp.delay_ms > 0) {
+    /* Timed on the monotonic clock: the loop's cached millisecond time can
+     * be behind, and a timer on it would fire early.
+     */
+    c->resp.due_ns = fb_clock_ns() + (int64_t)c->resp.delay_ms * FB_NS_PER_MS;
+    fb__conn_timer(c, FB__PH_DELAY, c->resp.delay_ms + 1);
+    return 0;
+  }
+  return fb__resp_pump(c);
+}
+
+int fb__respond(struct fb__conn *c) {
+  struct fb_origin *o = c->o;
+  const struct fb_origin_config *cfg = &o->cfg;
+  struct fb__route route = {.body_file_off = -1};
+  struct fb__resp *r = &c->resp;
+  const char *target = c->url, *q;
+  size_t len = c->url_len, cap = len + 32;
+  char small[512], *path = small;
+  struct fb__query query;
+  unsigned delay, jitter;
+  int plen, rc = 0, fault;
+
+  o->stats.requests++;
+  fb__resp_clear(c);
+  route.head_only = c->method == HTTP_HEAD;
+  q = memchr(target, '?', len);
+  if (q != NULL &&
+      fb__query_parse(q + 1, len - (size_t)(q + 1 - target), &query) < 0)
+    return fb__respond_error(c, 400);
+  if (q == NULL)
+    fb__query_parse("", 0, &query);
+  if (c->method != HTTP_GET && c->method != HTTP_HEAD) {
+    rc = fb__status_response(c, 405, 0);
+    goto out;
+  }
+  if (cap > sizeof(small)) {
+    path = malloc(cap);
+    if (path == NULL) {
+      rc = -ENOMEM;
+      goto out;
+    }
+  }
+  plen = fb__path_normalize(target, len, path, cap);
+  if (plen < 0) {
+    rc = fb__status_response(c, 400, route.head_only);
+    goto out;
+  }
+  if (query.close)
+    c->keep_alive = 0;
+  if (query.has_status) {
+    rc = fb__status_response(c, query.status, route.head_only);
+  } else if (strcmp(path, "__stats") == 0) {
+    rc = stats_response(c, route.head_only);
+  } else {
+    rc = route_path(c, path, (size_t)plen, cap, &route);
+    if (rc == 404)
+      rc = fb__status_response(c, 404, route.head_only);
+    else if (rc == 0) {
+      route.rate = query.has_rate ? query.rate : 0;
+      route.target = target;
+      route.target_len = len;
+      fault = query.fault >= 0
+                  ? query.fault
+                  : (int)fb__faults_pick(&o->faults, cfg->seed, target, len);
+      if (fault != FB_FAULT_NONE) {
+        o->stats.faults++;
+        rc = fb__fault_apply(c, (enum fb_fault)fault, &route);
+      } else {
+        normal_response(c, &route);
+      }
+    }
+  }
+  if (rc < 0)
+    goto out;
+  if (r->rate == 0)
+    pace_body(r, &route, query.has_rate ? query.rate : cfg->rate);
+  delay = query.has_delay ? query.delay_ms : cfg->delay_ms;
+  jitter = query.has_jitter ? query.jitter_ms : cfg->jitter_ms;
+  r->delay_ms = fb__jitter(delay, jitter, cfg->seed, target, len);
+out:
+  if (path != small)
+    free(path);
+  if (rc < 0) {
+    fb__conn_close(c);
+    return -1;
+  }
+  if (r->after == FB__AFTER_KEEP && !c->keep_alive)
+    r->after = FB__AFTER_CLOSE;
+  return start(c);
+}
+
+int fb__respond_error(struct fb__conn *c, int status) {
+  c->o->stats.errors++;
+  c->keep_alive = 0;
+  fb__resp_clear(c);
+  if (fb__status_response(c, status, 0) < 0) {
+    fb__conn_close(c);
+    return -1;
+  }
+  c->resp.after = FB__AFTER_CLOSE;
+  return fb__resp_pump(c);
+}

@@ -1,0 +1,213 @@
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "engines-fixture.h"
+
+void fx_global_init(void) {
+  signal(SIGPIPE, SIG_IGN);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "curl_global_init failed\n");
+    exit(1);
+  }
+}
+
+void fx_global_cleanup(void) {
+  curl_global_cleanup();
+}
+
+int fx_origin_start(struct fx_origin *o, const char *corpus) {
+  struct fb_origin_config cfg;
+  char err[256] = "";
+  int rc;
+
+  memset(o, 0, sizeof(*o));
+  if (strcmp(corpus, "synthetic") == 0)
+    rc = fb_corpus_synthetic(&o->corpus, FX_SEED);
+  else
+    rc = fb_corpus_open(&o->corpus, corpus, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, "corpus %s: %s %s\n", corpus, fb_strerror(rc), err);
+    return rc;
+  }
+  fb_origin_config_init(&cfg);
+  cfg.corpus = corpus;
+  cfg.seed = FX_SEED;
+  rc = fb_origin_spawn(&o->proc, &cfg, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, "origin: %s %s\n", fb_strerror(rc), err);
+    fb_corpus_destroy(o->corpus);
+    o->corpus = NULL;
+  }
+  return rc;
+}
+
+void fx_origin_stop(struct fx_origin *o) {
+  if (o->proc.pid > 0)
+    fb_origin_reap(&o->proc);
+  o->proc.pid = 0;
+  fb_corpus_destroy(o->corpus);
+  o->corpus = NULL;
+}
+
+/* Appends path percent-encoded where a URL needs it. */
+static size_t encode_path(char *out, size_t cap, const char *path) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = 0;
+
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    if (isalnum(*p) || strchr("/-._~", *p) != NULL) {
+      if (n + 1 < cap)
+        out[n] = (char)*p;
+      n++;
+    } else {
+      if (n + 3 < cap) {
+        out[n] = '%';
+        out[n + 1] = hex[*p >> 4];
+        out[n + 2] = hex[*p & 15];
+      }
+      n += 3;
+    }
+  }
+  if (cap > 0)
+    out[n < cap ? n : cap - 1] = '\0';
+  return n;
+}
+
+static void add_url(struct fb_urlset *u, const struct fx_origin *o,
+                    const char *path, const char *query) {
+  char url[4096];
+  char err[256];
+  size_t len = (size_t)snprintf(url, sizeof(url), "%s/", o->proc.base_url);
+
+  len += encode_path(url + len, sizeof(url) - len, path);
+  if (query != NULL)
+    len += (size_t)snprintf(url + len, sizeof(url) - len, "%s", query);
+  assert_true(len < sizeof(url));
+  if (fb_urlset_add(u, url, len, err, sizeof(err)) != 0)
+    fail_msg("bad URL %s: %s", url, err);
+}
+
+void fx_urls_add_pages(struct fb_urlset *u, const struct fx_origin *o,
+                       size_t first, size_t count, const char *query) {
+  size_t total = fb_corpus_count(o->corpus);
+
+  if (count == 0 || first + count > total)
+    count = total - first;
+  for (size_t i = first; i < first + count; i++)
+    add_url(u, o, fb_corpus_page(o->corpus, i)->path, query);
+}
+
+struct fb_urlset *fx_urls_pages(const struct fx_origin *o, size_t first,
+                                size_t count, const char *query) {
+  struct fb_urlset *u = NULL;
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  fx_urls_add_pages(u, o, first, count, query);
+  return u;
+}
+
+struct fb_urlset *fx_urls_seed(const struct fx_origin *o, const char *query) {
+  struct fb_urlset *u = NULL;
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (size_t i = 0; i < FB_SEED_PAGE_COUNT; i++)
+    add_url(u, o, fb_seed_pages[i], query);
+  return u;
+}
+
+static int unhex(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+const struct fb_page *fx_page_of(const struct fx_origin *o, const char *url) {
+  size_t base = strlen(o->proc.base_url);
+  char path[4096];
+  size_t n = 0;
+  const char *p;
+
+  if (strncmp(url, o->proc.base_url, base) != 0 || url[base] != '/')
+    return NULL;
+  for (p = url + base + 1; *p && *p != '?' && n + 1 < sizeof(path); p++) {
+    if (*p == '%' && unhex(p[1]) >= 0 && unhex(p[2]) >= 0) {
+      path[n++] = (char)(unhex(p[1]) * 16 + unhex(p[2]));
+      p += 2;
+    } else {
+      path[n++] = *p;
+    }
+  }
+  path[n] = '\0';
+  return fb_corpus_find(o->corpus, path, n);
+}
+
+int fx_closed_port(void) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port;
+
+  assert_true(fd >= 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+double fx_now(void) {
+  return (double)fb_clock_ns() / 1e9;
+}
+
+size_t fx_assert_all_ok(const struct fx_origin *o, const struct fb_urlset *u,
+                        const struct fb_collector *c, unsigned workers) {
+  size_t n = fb_urlset_count(u);
+  size_t reused = 0;
+  size_t bad = 0;
+
+  assert_int_equal(fb_collector_size(c), n);
+  assert_int_equal(fb_collector_check(c, &bad), 0);
+  for (size_t i = 0; i < n; i++) {
+    const struct fb_result *r = fb_collector_get(c, i);
+    const struct fb_page *pg = fx_page_of(o, fb_urlset_get(u, i));
+
+    assert_non_null(r);
+    assert_non_null(pg);
+    if (r->outcome != FB_OUTCOME_OK || r->http_status != 200 ||
+        r->body_bytes != pg->len || r->checksum != pg->xxh3)
+      fail_msg("%s: %s status %u, %llu bytes (want %zu), xxh3 %016llx "
+               "(want %016llx): %s",
+               fb_urlset_get(u, i), fb_outcome_name(r->outcome), r->http_status,
+               (unsigned long long)r->body_bytes, pg->len,
+               (unsigned long long)r->checksum, (unsigned long long)pg->xxh3,
+               r->message != NULL ? r->message : "");
+    assert_int_equal(r->index, i);
+    assert_true(r->worker < workers);
+    assert_true(r->t_start >= 0);
+    assert_true(r->t_connected >= r->t_start);
+    assert_true(r->t_first_byte >= r->t_connected);
+    assert_true(r->t_done >= r->t_first_byte);
+    reused += r->reused != 0;
+  }
+  return reused;
+}

@@ -1,0 +1,65 @@
+#ifndef FB_TESTS_ENGINES_FIXTURE_H
+#define FB_TESTS_ENGINES_FIXTURE_H
+
+/* What the engine tests share: a loopback origin child serving a corpus the
+ * test also holds in memory (to know every page's bytes and XXH3), URL lists
+ * built from it, and the checks every run must pass.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetchbench/fetchbench.h"
+
+/* The seed of the synthetic corpus, the same in the test and the origin. */
+#define FX_SEED 1
+
+struct fx_origin {
+  struct fb_origin_proc proc;
+  struct fb_corpus *corpus; /* the same pages, in memory */
+};
+
+/* Process-wide set-up for a test program: SIGPIPE ignored and
+ * curl_global_init, as the CLI does.
+ */
+void fx_global_init(void);
+void fx_global_cleanup(void);
+
+/* Starts an origin child on 127.0.0.1:0 serving corpus ("synthetic" or a
+ * directory) and loads the same corpus. Returns 0 or a negative code (the
+ * reason printed).
+ */
+int fx_origin_start(struct fx_origin *o, const char *corpus);
+void fx_origin_stop(struct fx_origin *o);
+
+/* A URL set of pages [first, first + count) of the corpus (count 0: all
+ * from first), each followed by query when not NULL ("?delay=50"). Fails the
+ * test on error.
+ */
+struct fb_urlset *fx_urls_pages(const struct fx_origin *o, size_t first,
+                                size_t count, const char *query);
+
+/* Appends pages [first, first + count) to u, as fx_urls_pages. */
+void fx_urls_add_pages(struct fb_urlset *u, const struct fx_origin *o,
+                       size_t first, size_t count, const char *query);
+
+/* The seed pages of the original experiment, with query. */
+struct fb_urlset *fx_urls_seed(const struct fx_origin *o, const char *query);
+
+/* The corpus page a URL of o names (its path, query stripped), or NULL. */
+const struct fb_page *fx_page_of(const struct fx_origin *o, const char *url);
+
+/* A port on 127.0.0.1 where nothing listens (bound, then closed). */
+int fx_closed_port(void);
+
+/* Seconds on the monotonic clock. */
+double fx_now(void);
+
+/* Asserts the one-result rule and that every result is ok with the body of
+ * its page: status 200, bytes and XXH3 equal, sane times, worker below
+ * workers. Returns how many requests were on a reused connection.
+ */
+size_t fx_assert_all_ok(const struct fx_origin *o, const struct fb_urlset *u,
+                        const struct fb_collector *c, unsigned workers);
+
+#endif /* FB_TESTS_ENGINES_FIXTURE_H */

@@ -1,0 +1,217 @@
+"""Shared pieces of the origin's python tests: start the helper, talk raw
+HTTP/1.1 over sockets, run a list of test functions.
+
+Loaded by the test scripts with importlib (the file name has a dash)."""
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+HELPER = None
+
+
+def setup(argv):
+    """The helper path is the first argument of every origin test script."""
+    global HELPER
+    if len(argv) < 2:
+        sys.exit("usage: %s ORIGIN_HELPER" % argv[0])
+    HELPER = argv[1]
+
+
+class Origin:
+    """The helper serving in its own process; stop() checks a clean exit."""
+
+    def __init__(self, *args, valgrind=None):
+        cmd = [HELPER] + [str(a) for a in args]
+        if valgrind:
+            cmd = valgrind + cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("http://"):
+            err = self.proc.stderr.read().decode()
+            self.proc.wait()
+            raise RuntimeError("origin did not start: %r %s" % (line, err))
+        self.url = line
+        self.host, port = line[len("http://"):].rsplit(":", 1)
+        self.port = int(port)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("origin did not stop on SIGTERM")
+        err = self.proc.stderr.read().decode()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        assert rc == 0, "origin exited with %d: %s" % (rc, err)
+        return err
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.stop()
+        else:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return False
+
+    def connect(self, timeout=10):
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+
+def get_request(path, extra="", method="GET", version="HTTP/1.1"):
+    return ("%s %s %s\r\nHost: origin\r\n%s\r\n" %
+            (method, path, version, extra)).encode()
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class Reader:
+    """Reads HTTP/1.1 responses from a socket, keeping extra bytes."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _more(self):
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def read_until(self, sep):
+        while sep not in self.buf:
+            self._more()
+        i = self.buf.index(sep) + len(sep)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def read_n(self, n):
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def response(self, head_only=False):
+        head = self.read_until(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, reason = lines[0].split(" ", 2)
+        assert version == "HTTP/1.1", lines[0]
+        headers = []
+        for line in lines[1:]:
+            if line:
+                k, v = line.split(":", 1)
+                headers.append((k, v.strip()))
+        r = Response(int(status), reason, headers, b"", head)
+        cl = r.header("Content-Length")
+        if not head_only and cl is not None:
+            r.body = self.read_n(int(cl))
+        return r
+
+    def at_eof(self, timeout=5):
+        """True when the peer closed (after any buffered bytes)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    return True
+                self.buf += data
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+
+def exchange(origin, data, timeout=5):
+    """Sends data on a new connection, returns everything read until the
+    server closes (or timeout), and whether it closed."""
+    s = origin.connect(timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        closed = False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([s], [], [], deadline - time.monotonic())
+            if not r:
+                break
+            try:
+                chunk = s.recv(1 << 16)
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+        return out, closed
+    finally:
+        s.close()
+
+
+def status_of(data):
+    if not data.startswith(b"HTTP/1.1 "):
+        return None
+    return int(data[9:12])
+
+
+def run(tests):
+    failed = 0
+    skipped = 0
+    for t in tests:
+        t0 = time.monotonic()
+        try:
+            t()
+            print("ok   %-40s %.2fs" % (t.__name__, time.monotonic() - t0))
+        except Skip as e:
+            skipped += 1
+            print("skip %-40s %s" % (t.__name__, e))
+        except Exception:
+            failed += 1
+            print("FAIL %s" % t.__name__)
+            traceback.print_exc(file=sys.stdout)
+        sys.stdout.flush()
+    print("%d tests, %d failed, %d skipped" % (len(tests), failed, skipped))
+    if failed:
+        sys.exit(1)
+    if skipped == len(tests):
+        sys.exit(77)
+
+
+class Skip(Exception):
+    pass
+
+
+def django_dir():
+    d = os.environ.get("FB_DJANGO_DOCS", "/usr/share/doc/python-django-doc/html")
+    return d if os.path.isdir(d) else None

@@ -1,0 +1,91 @@
+"""The origin under valgrind: a short mixed load (pages, pipelining,
+malformed requests, faults, client resets, connections still busy at the
+end), then SIGTERM: it must stop cleanly with no leak and no error."""
+
+import importlib.util
+import os
+import shutil
+import socket
+import struct
+import sys
+import time
+
+spec = importlib.util.spec_from_file_location(
+    "origin_common", os.path.join(os.path.dirname(__file__), "origin-common.py"))
+oc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(oc)
+oc.setup(sys.argv)
+
+VALGRIND = ["valgrind", "--quiet", "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+            "--error-exitcode=1"]
+
+
+def load(o):
+    linger = struct.pack("ii", 1, 0)
+    s = o.connect(timeout=30)
+    rd = oc.Reader(s)
+    for path in ["/", "/intro/tutorial01.html", "/__index", "/__stats",
+                 "/missing", "/__bytes/70000", "/index.html?delay=20",
+                 "/index.html?rate=500000", "/x?fault=http503",
+                 "/index.html?fault=huge_header",
+                 "/index.html?fault=many_headers"]:
+        s.sendall(oc.get_request(path))
+        assert rd.response().status in (200, 404, 503), path
+    s.sendall(b"".join(oc.get_request("/__bytes/%d" % i) for i in range(1, 30)))
+    for i in range(1, 30):
+        assert len(rd.response().body) == i
+    for data in [b"GET / HTTP/1.1\r\nX : y\r\n\r\n", b"\x00\x01garbage\r\n\r\n",
+                 b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
+                 b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x\r\n"]:
+        out, closed = oc.exchange(o, data, timeout=20)
+        assert oc.status_of(out) in (400, 431) and closed
+    for f in ["reset", "reset_body", "short", "close", "malformed", "http09",
+              "chunked_cut", "bad_chunk", "bad_length", "redirect_loop",
+              "gzip_bomb", "close_idle"]:
+        oc.exchange(o, oc.get_request("/index.html?fault=" + f,
+                                      "Connection: close\r\n"), timeout=20)
+    for data in [b"GET /index", oc.get_request("/__bytes/30000000")]:
+        c = o.connect()
+        c.sendall(data)
+        time.sleep(0.1)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        c.close()
+    # Left busy for the shutdown: a stall, a delay, a trickle, an endless
+    # body, a huge body nobody reads, a half-sent head.
+    busy = []
+    for path in ["/?fault=stall", "/?delay=60000", "/?fault=trickle",
+                 "/?fault=endless", "/?fault=huge_body", "/?fault=continue"]:
+        c = o.connect()
+        c.sendall(oc.get_request(path))
+        busy.append(c)
+    c = o.connect()
+    c.sendall(b"GET / HTTP/1.1\r\nHost")
+    busy.append(c)
+    time.sleep(0.5)
+    s.close()
+    return busy
+
+
+def test_valgrind_clean_stop():
+    if not shutil.which("valgrind"):
+        raise oc.Skip("valgrind not installed")
+    with open(oc.HELPER, "rb") as f:
+        image = f.read()
+    if b"__asan_init" in image or b"__tsan_init" in image:
+        raise oc.Skip("sanitizer build: valgrind cannot run it")
+    o = oc.Origin("--corpus", "synthetic", valgrind=VALGRIND)
+    try:
+        busy = load(o)
+        err = o.stop(timeout=120)
+    except BaseException:
+        o.proc.kill()
+        o.proc.wait()
+        raise
+    for c in busy:
+        c.close()
+    print(err)
+
+
+oc.run([test_valgrind_clean_stop])

@@ -1,0 +1,662 @@
+/* The async engine's own tests: what the shared conformance and fault tests
+ * cannot see. The engine's source is included so that the tests can read
+ * the loop's counters (how timeouts were served, how polls were used); the
+ * program therefore runs the engine as compiled here, which is the same
+ * source the library links.
+ *
+ * Groups, chosen by the first argument: "loop" (quick), "limits" (the
+ * open-files limit, cancellation, SIGINT) and "scale" (5,000 in flight).
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engines-fixture.h"
+#include "../src/engines/async.c"
+
+static struct fx_origin origin;
+
+struct outcome_counts {
+  size_t n[FB_OUTCOME_COUNT];
+};
+
+static void count_outcomes(const struct fb_collector *c,
+                           struct outcome_counts *oc) {
+  memset(oc, 0, sizeof(*oc));
+  for (size_t i = 0; i < fb_collector_size(c); i++) {
+    const struct fb_result *r = fb_collector_get(c, i);
+
+    if (r != NULL && r->outcome < FB_OUTCOME_COUNT)
+      oc->n[r->outcome]++;
+  }
+}
+
+/* Runs the engine on u and returns its code; *cp receives the collector
+ * and *k the loop's counters.
+ */
+static int run_async(const struct fb_job *job, struct fb_collector **cp,
+                     struct async_counters *k) {
+  struct fb_collector *c = NULL;
+  int rc;
+
+  assert_int_equal(fb_collector_create(&c, fb_urlset_count(job->urls)), 0);
+  memset(k, 0, sizeof(*k));
+  async_counters_sink = k;
+  fb_collector_restart(c);
+  rc = fb_engine_async.run(job, c);
+  async_counters_sink = NULL;
+  *cp = c;
+  return rc;
+}
+
+/* n URLs cycling over the corpus, each with query. */
+static struct fb_urlset *urls_cycle(size_t n, const char *query) {
+  size_t pages = fb_corpus_count(origin.corpus);
+  struct fb_urlset *all = fx_urls_pages(&origin, 0, 0, query);
+  struct fb_urlset *u = NULL;
+  char err[256];
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (size_t i = 0; i < n; i++) {
+    const char *url = fb_urlset_get(all, i % pages);
+
+    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
+  }
+  fb_urlset_destroy(all);
+  return u;
+}
+
+/* The smallest pages first: for tests that count loop events, not bytes. */
+static struct fb_urlset *urls_small(size_t n, const char *query) {
+  size_t pages = fb_corpus_count(origin.corpus);
+  size_t best = 0;
+  struct fb_urlset *u = NULL;
+  struct fb_urlset *one;
+
+  for (size_t i = 1; i < pages; i++)
+    if (fb_corpus_page(origin.corpus, i)->len <
+        fb_corpus_page(origin.corpus, best)->len)
+      best = i;
+  one = fx_urls_pages(&origin, best, 1, query);
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (size_t i = 0; i < n; i++) {
+    const char *url = fb_urlset_get(one, 0);
+    char err[256];
+
+    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
+  }
+  fb_urlset_destroy(one);
+  return u;
+}
+
+/* --- loop ---------------------------------------------------------------- */
+
+/* Keep-alive: every page arrives intact, connections are reused, one poll
+ * handle per fd number served them all, and each stayed registered from one
+ * request to the next (CURL_POLL_REMOVE is taken lazily).
+ */
+static void test_reuse(void **state) {
+  struct fb_urlset *u = urls_cycle(300, NULL);
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+  size_t reused;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 8;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  reused = fx_assert_all_ok(&origin, u, c, job.workers);
+  assert_true(reused >= 300 - 8);
+  assert_true(k.max_in_flight == 8);
+  assert_true(k.poll_inits <= 8);
+  assert_true(k.poll_starts <= 2 * 8);
+  assert_int_equal(k.stale_sockets, 0);
+  assert_true(fb_collector_stats_const(c)->setup_ns > 0);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* Fresh connections: a new socket per request, yet the poll handles are
+ * reused by fd number instead of created per connection.
+ */
+static void test_fresh(void **state) {
+  struct fb_urlset *u = urls_cycle(300, NULL);
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 4;
+  job.connection = FB_CONN_FRESH;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  assert_int_equal(fx_assert_all_ok(&origin, u, c, job.workers), 0);
+  /* 300 connections on a handful of fd numbers. */
+  assert_true(k.poll_inits <= 2 * job.workers);
+  assert_true(k.poll_starts >= 300);
+  /* Every socket was closed through the loop, none behind its back. */
+  assert_true(k.closes >= 300);
+  assert_int_equal(k.stale_sockets, 0);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* The origin closes every keep-alive connection right after its answer:
+ * the socket libcurl let go of but the loop still polls reports it, the
+ * loop stops polling it without bothering libcurl, and libcurl opens a new
+ * connection for the next request. Every page still arrives.
+ */
+static void test_close_idle(void **state) {
+  struct fb_urlset *u = urls_cycle(100, "?fault=close_idle");
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 4;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  fx_assert_all_ok(&origin, u, c, job.workers);
+  assert_true(k.idle_events > 0);
+  assert_int_equal(k.stale_sockets, 0);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* URLs naming this machine instead of 127.0.0.1 go through libcurl's
+ * threaded resolver, whose socketpair libcurl closes without the close
+ * callback: the loop must stop polling it at CURL_POLL_REMOVE, or a later
+ * socket on the same fd number would never be reported. Skipped when the
+ * host name does not resolve to 127.0.0.1.
+ */
+static void test_hostname(void **state) {
+  struct addrinfo hints, *res = NULL;
+  char host[256], url[512], err[256];
+  struct fb_urlset *pages = urls_cycle(200, NULL);
+  struct fb_urlset *u = NULL;
+  const char *port = strrchr(origin.proc.base_url, ':'); /* ":PORT" */
+  int loopback = 0;
+
+  (void)state;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  if (gethostname(host, sizeof(host)) == 0 &&
+      getaddrinfo(host, NULL, &hints, &res) == 0) {
+    const struct sockaddr_in *sin = (const void *)res->ai_addr;
+
+    loopback = sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    freeaddrinfo(res);
+  }
+  if (!loopback) {
+    fb_urlset_destroy(pages);
+    skip();
+  }
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (size_t i = 0; i < fb_urlset_count(pages); i++) {
+    const char *path = strchr(fb_urlset_get(pages, i) + 7, '/');
+    int len = snprintf(url, sizeof(url), "http://%s%s%s", host, port, path);
+
+    assert_int_equal(fb_urlset_add(u, url, (size_t)len, err, sizeof(err)), 0);
+  }
+  for (int fresh = 0; fresh < 2; fresh++) {
+    struct fb_collector *c;
+    struct async_counters k;
+    struct outcome_counts oc;
+    struct fb_job job;
+
+    fb_job_init(&job);
+    job.urls = u;
+    job.workers = 8;
+    job.timeout_ms = 5000; /* a lost poll shows up as timeouts, not a hang */
+    job.connection = fresh ? FB_CONN_FRESH : FB_CONN_REUSE;
+    assert_int_equal(run_async(&job, &c, &k), 0);
+    assert_int_equal(fb_collector_check(c, NULL), 0);
+    count_outcomes(c, &oc);
+    assert_int_equal(oc.n[FB_OUTCOME_OK], fb_urlset_count(u));
+    /* The resolver's sockets (if the loop saw one before the answer came)
+     * were all stopped at CURL_POLL_REMOVE.
+     */
+    assert_int_equal(k.untracked_removes, k.untracked_sockets);
+    fb_collector_destroy(c);
+  }
+  fb_urlset_destroy(u);
+  fb_urlset_destroy(pages);
+}
+
+/* A closed loop of tiny requests: libcurl asks for a 0 ms timeout to start
+ * every transfer, and each one must be served by the next loop iteration
+ * (the idle handle), not by a uv_timer rounded up to 1 ms. Counted, not
+ * timed.
+ */
+static void test_zero_timeout(void **state) {
+  const size_t n = 400;
+  struct fb_urlset *u = urls_small(n, NULL);
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 1;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  fx_assert_all_ok(&origin, u, c, 1);
+  assert_true(k.zero_timeouts >= n);
+  assert_true(k.kicks >= n);
+  /* No request waited on the timer: none of them ran into a timeout. */
+  assert_true(k.timer_fires < n / 10);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* Timeouts over 0 ms go through the uv_timer: requests that outlast
+ * CURLOPT_TIMEOUT end as timeouts when it fires.
+ */
+static void test_timer(void **state) {
+  struct fb_urlset *u = urls_small(6, "?delay=3000");
+  struct fb_collector *c;
+  struct async_counters k;
+  struct outcome_counts oc;
+  struct fb_job job;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 3;
+  job.timeout_ms = 150;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  assert_int_equal(fb_collector_check(c, NULL), 0);
+  count_outcomes(c, &oc);
+  assert_int_equal(oc.n[FB_OUTCOME_TIMEOUT], 6);
+  assert_true(k.timer_fires >= 2);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* A refused connect reaches the poll callback as an error status, which
+ * must go to libcurl as CURL_CSELECT_ERR: ignored, the transfers would sit
+ * until the connect timeout and end as timeouts instead.
+ */
+static void test_poll_error(void **state) {
+  struct fb_urlset *u = NULL;
+  struct fb_collector *c;
+  struct async_counters k;
+  struct outcome_counts oc;
+  struct fb_job job;
+  char url[128];
+  char err[256];
+  int port = fx_closed_port();
+
+  (void)state;
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (int i = 0; i < 20; i++) {
+    int len = snprintf(url, sizeof(url), "http://127.0.0.1:%d/x%d", port, i);
+
+    assert_int_equal(fb_urlset_add(u, url, (size_t)len, err, sizeof(err)), 0);
+  }
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 5;
+  job.connect_timeout_ms = 20000;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  assert_int_equal(fb_collector_check(c, NULL), 0);
+  count_outcomes(c, &oc);
+  assert_int_equal(oc.n[FB_OUTCOME_CONNECT], 20);
+  assert_true(k.poll_errors > 0);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* Outside 1..10,000 workers: refused, every URL accounted as not run. */
+static void test_workers_range(void **state) {
+  struct fb_urlset *u = urls_small(3, NULL);
+  struct fb_collector *c;
+  struct async_counters k;
+  struct outcome_counts oc;
+  struct fb_job job;
+
+  (void)state;
+  assert_int_equal(fb_engine_async.max_workers, 10000);
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 10001;
+  assert_int_equal(run_async(&job, &c, &k), FB_ERANGE);
+  count_outcomes(c, &oc);
+  assert_int_equal(oc.n[FB_OUTCOME_NOT_RUN], 3);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* More workers than URLs: one transfer slot per URL, all in flight. */
+static void test_more_workers_than_urls(void **state) {
+  struct fb_urlset *u = urls_cycle(5, NULL);
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 10000;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  fx_assert_all_ok(&origin, u, c, 5);
+  assert_int_equal(k.max_in_flight, 5);
+  assert_int_equal(fb_collector_stats_const(c)->workers_started, 5);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* --- limits -------------------------------------------------------------- */
+
+static volatile sig_atomic_t cancel_flag;
+
+/* Raises the cancel flag (or sends SIGINT) once request `after_index` has
+ * been started, plus a pause: by then the requests before it have run.
+ */
+struct canceller {
+  pthread_t thread;
+  size_t after_index;
+  int use_signal;
+  int started; /* set by the before_request hook */
+};
+
+static void on_before_request(size_t index, void *arg) {
+  struct canceller *cn = arg;
+
+  if (index == cn->after_index)
+    __atomic_store_n(&cn->started, 1, __ATOMIC_RELEASE);
+}
+
+static void *cancel_later(void *arg) {
+  struct canceller *cn = arg;
+  struct timespec ts = {0, 10 * 1000000L};
+
+  while (!__atomic_load_n(&cn->started, __ATOMIC_ACQUIRE))
+    nanosleep(&ts, NULL);
+  ts.tv_nsec = 200 * 1000000L;
+  nanosleep(&ts, NULL);
+  if (cn->use_signal)
+    kill(getpid(), SIGINT);
+  else
+    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED);
+  return NULL;
+}
+
+static void on_sigint(int sig) {
+  (void)sig;
+  cancel_flag = 1;
+}
+
+/* Quick pages first, then pages that stall: cancelled part-way, the run
+ * returns FB_ECANCELED with every URL accounted for: the quick ones ok, the
+ * stalled ones and the never-started ones cancelled. With 50 in flight,
+ * request 69 can only start once the 20 quick ones have ended.
+ */
+static void cancel_midrun(int use_signal) {
+  struct fb_urlset *quick = urls_small(20, NULL);
+  struct fb_urlset *slow = urls_cycle(200, "?fault=stall");
+  struct fb_urlset *u = NULL;
+  struct fb_collector *c;
+  struct async_counters k;
+  struct outcome_counts oc;
+  struct canceller cn = {.after_index = 69, .use_signal = use_signal};
+  struct sigaction sa, old;
+  struct fb_job job;
+  char err[256];
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (size_t i = 0; i < 20; i++) {
+    const char *url = fb_urlset_get(quick, i);
+
+    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
+  }
+  for (size_t i = 0; i < 200; i++) {
+    const char *url = fb_urlset_get(slow, i);
+
+    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
+  }
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  assert_int_equal(sigaction(SIGINT, &sa, &old), 0);
+  cancel_flag = 0;
+
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 50;
+  job.cancel = &cancel_flag;
+  job.before_request = on_before_request;
+  job.before_request_arg = &cn;
+  assert_int_equal(pthread_create(&cn.thread, NULL, cancel_later, &cn), 0);
+  assert_int_equal(run_async(&job, &c, &k), FB_ECANCELED);
+  assert_int_equal(pthread_join(cn.thread, NULL), 0);
+  assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
+
+  assert_int_equal(fb_collector_check(c, NULL), 0);
+  count_outcomes(c, &oc);
+  assert_int_equal(oc.n[FB_OUTCOME_OK], 20);
+  assert_int_equal(oc.n[FB_OUTCOME_CANCELLED], 200);
+  /* The stalled transfers were in flight, the rest never started. */
+  assert_int_equal(k.max_in_flight, 50);
+  assert_true(k.loop_closed);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+  fb_urlset_destroy(quick);
+  fb_urlset_destroy(slow);
+}
+
+static void test_cancel_flag(void **state) {
+  (void)state;
+  cancel_midrun(0);
+}
+
+static void test_cancel_sigint(void **state) {
+  (void)state;
+  cancel_midrun(1);
+}
+
+/* Cancelled before it starts: nothing runs, everything is cancelled. */
+static void test_cancel_before(void **state) {
+  struct fb_urlset *u = urls_small(10, NULL);
+  struct fb_collector *c;
+  struct async_counters k;
+  struct outcome_counts oc;
+  struct fb_job job;
+
+  (void)state;
+  cancel_flag = 1;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 4;
+  job.cancel = &cancel_flag;
+  assert_int_equal(run_async(&job, &c, &k), FB_ECANCELED);
+  count_outcomes(c, &oc);
+  assert_int_equal(oc.n[FB_OUTCOME_CANCELLED], 10);
+  assert_int_equal(k.actions, 0);
+  assert_true(k.loop_closed);
+  cancel_flag = 0;
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* The open-files limit below the concurrency, in a child so that the limit
+ * stays there: the sockets libcurl cannot open fail their URLs with a
+ * connect error; no crash, one result per URL, the run returns 0.
+ */
+static int nofile_child(void) {
+  struct fb_urlset *u;
+  struct fb_collector *c = NULL;
+  struct async_counters k;
+  struct outcome_counts oc;
+  struct rlimit rl;
+  struct fb_job job;
+  size_t per_url = 0;
+  int rc;
+
+  /* Only the soft limit: valgrind refuses to change the hard one. */
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 2;
+  rl.rlim_cur = 256;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 2;
+  u = urls_cycle(1000, "?delay=300");
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 1000;
+  rc = run_async(&job, &c, &k);
+  count_outcomes(c, &oc);
+  for (int i = FB_OUTCOME_HTTP; i < FB_OUTCOME_LOST; i++)
+    per_url += oc.n[i];
+  per_url += oc.n[FB_OUTCOME_OTHER];
+  fprintf(stderr,
+          "nofile 256, 1000 in flight: rc %d, ok %zu, connect %zu, "
+          "other per-URL errors %zu, loop closed %d\n",
+          rc, oc.n[FB_OUTCOME_OK], oc.n[FB_OUTCOME_CONNECT],
+          per_url - oc.n[FB_OUTCOME_CONNECT], (int)k.loop_closed);
+  if (rc != 0 || fb_collector_check(c, NULL) != 0 ||
+      oc.n[FB_OUTCOME_OK] + per_url != 1000 || oc.n[FB_OUTCOME_OK] == 0 ||
+      oc.n[FB_OUTCOME_CONNECT] == 0 || !k.loop_closed)
+    rc = 1;
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+  return rc;
+}
+
+static void test_nofile(void **state) {
+  int status = 0;
+  pid_t pid;
+
+  (void)state;
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(nofile_child());
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (WIFSIGNALED(status))
+    fail_msg("child killed by signal %d", WTERMSIG(status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* --- scale --------------------------------------------------------------- */
+
+/* 5,000 transfers in flight at once (each page delayed so that they
+ * overlap), every one of them complete and intact.
+ */
+static void test_5000(void **state) {
+  struct fb_urlset *u = urls_cycle(5000, "?delay=500");
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+
+  (void)state;
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 5000;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  fx_assert_all_ok(&origin, u, c, job.workers);
+  assert_int_equal(k.max_in_flight, 5000);
+  assert_true(k.poll_inits >= 5000);
+  assert_true(k.loop_closed);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* ------------------------------------------------------------------------- */
+
+static int raise_nofile(rlim_t need) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return -errno;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      return -errno;
+  }
+  return rl.rlim_cur >= need ? 0 : -EMFILE;
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  return fx_origin_start(&origin, "synthetic") == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  fx_origin_stop(&origin);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest loop[] = {
+      cmocka_unit_test(test_reuse),
+      cmocka_unit_test(test_fresh),
+      cmocka_unit_test(test_close_idle),
+      cmocka_unit_test(test_hostname),
+      cmocka_unit_test(test_zero_timeout),
+      cmocka_unit_test(test_timer),
+      cmocka_unit_test(test_poll_error),
+      cmocka_unit_test(test_workers_range),
+      cmocka_unit_test(test_more_workers_than_urls),
+  };
+  const struct CMUnitTest limits[] = {
+      cmocka_unit_test(test_cancel_flag),
+      cmocka_unit_test(test_cancel_sigint),
+      cmocka_unit_test(test_cancel_before),
+      cmocka_unit_test(test_nofile),
+  };
+  const struct CMUnitTest scale[] = {
+      cmocka_unit_test(test_5000),
+  };
+  const char *group = argc > 1 ? argv[1] : "loop";
+  int rc;
+
+  /* Both sides of 5,000 connections need 5,000 fds and some: the origin
+   * child inherits the limit raised here.
+   */
+  if (raise_nofile(5200) != 0 && strcmp(group, "scale") == 0) {
+    fprintf(stderr, "RLIMIT_NOFILE hard limit below 5200: skipped\n");
+    return 77;
+  }
+  if (getenv("FB_TEST_FILTER") != NULL)
+    cmocka_set_test_filter(getenv("FB_TEST_FILTER"));
+  fx_global_init();
+  if (strcmp(group, "loop") == 0)
+    rc = cmocka_run_group_tests_name("async-loop", loop, group_setup,
+                                     group_teardown);
+  else if (strcmp(group, "limits") == 0)
+    rc = cmocka_run_group_tests_name("async-limits", limits, group_setup,
+                                     group_teardown);
+  else if (strcmp(group, "scale") == 0)
+    rc = cmocka_run_group_tests_name("async-scale", scale, group_setup,
+                                     group_teardown);
+  else {
+    fprintf(stderr, "usage: %s loop|limits|scale\n", argv[0]);
+    rc = 2;
+  }
+  fx_global_cleanup();
+  return rc;
+}

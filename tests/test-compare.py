@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""fetchbench compare: a tiny sweep's JSON, CSV, table, verdict and plot;
+efficiency from the known delay; usage errors; an unreachable origin."""
+
+import csv
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_common import closed_port, engines, fb, require_bin  # noqa: E402
+
+STAT_KEYS = ("wall_s", "cpu_user_s", "cpu_sys_s", "cpu_s", "child_cpu_s",
+             "cpu_per_req_ms", "max_rss_kib", "latency_p50_ms",
+             "latency_p99_ms", "req_per_s")
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def expected_cells(workers):
+    """(engine, workers) pairs a sweep runs: engines without workers once."""
+    cells = set()
+    for name, top in engines().items():
+        for w in ([1] if top == 1 else workers):
+            cells.add((name, w))
+    return cells
+
+
+class TinySweep(unittest.TestCase):
+    PAGES, DELAY_MS, WORKERS, REPEAT = 3, 40, [1, 2], 2
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        d = cls.dir.name
+        cls.json_path = os.path.join(d, "c.jsonl")
+        cls.csv_path = os.path.join(d, "c.csv")
+        cls.plot_path = os.path.join(d, "wall.svg")
+        cls.result = fb("compare", "--corpus", "synthetic", "--pages",
+                        str(cls.PAGES), "--delay", str(cls.DELAY_MS),
+                        "--repeat", str(cls.REPEAT), "--workers",
+                        ",".join(map(str, cls.WORKERS)), "--json",
+                        cls.json_path, "--csv", cls.csv_path, "--plot",
+                        cls.plot_path, timeout=120)
+        with open(cls.json_path) as f:
+            cls.lines = json_lines(f.read())
+        cls.cells = [x for x in cls.lines if x["kind"] == "cell"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def test_exit_and_stdout(self):
+        r = self.result
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("# fetchbench compare: 3 pages"))
+        self.assertIn("Verdict", r.stdout)
+        self.assertIn("fastest:", r.stdout)
+        self.assertIn("cheapest in CPU:", r.stdout)
+        self.assertIn("cheapest in memory:", r.stdout)
+        table = [line.split()[0] for line in r.stdout.splitlines()
+                 if line and not line.startswith(("#", "-", " ", "Verdict"))]
+        for name in engines():
+            self.assertIn(name, table)
+
+    def test_json_cells(self):
+        got = {(c["engine"], c["workers"]) for c in self.cells}
+        self.assertEqual(got, expected_cells(self.WORKERS))
+        self.assertEqual(len(self.cells), len(got))
+        for c in self.cells:
+            self.assertEqual(c["schema"], 1)
+            self.assertEqual(c["runs"], self.REPEAT)
+            self.assertEqual(c["failed_runs"], 0)
+            self.assertEqual(c["urls"], self.PAGES)
+            self.assertEqual(c["errors_total"], 0)
+            self.assertEqual(len(c["runs_wall_s"]), self.REPEAT)
+            for k in STAT_KEYS:
+                st = c[k]
+                self.assertLessEqual(st["min"], st["median"], k)
+                self.assertLessEqual(st["median"], st["max"], k)
+            self.assertEqual(c["wall_s"]["min"], min(c["runs_wall_s"]))
+            self.assertGreater(c["max_rss_kib"]["median"], 0)
+            self.assertEqual(c["delay_ms"], self.DELAY_MS)
+            self.assertIn(c["connection"], ("fresh", "reuse"))
+            self.assertIn("machine", c)
+            self.assertIn("client_cpu", c)
+        verdicts = [x for x in self.lines if x["kind"] == "verdict"]
+        self.assertEqual(len(verdicts), 1)
+        v = verdicts[0]
+        self.assertEqual(v["cells"], len(self.cells))
+        self.assertEqual(v["runs"], len(self.cells) * self.REPEAT)
+        fastest = min(self.cells, key=lambda c: c["wall_s"]["median"])
+        self.assertEqual(v["fastest"]["engine"], fastest["engine"])
+        self.assertEqual(v["fastest"]["workers"], fastest["workers"])
+
+    def test_efficiency_from_delay(self):
+        """ideal = ceil(N / workers) x delay, efficiency = ideal / wall."""
+        for c in self.cells:
+            rounds = math.ceil(self.PAGES / c["workers"])
+            ideal = rounds * self.DELAY_MS / 1000.0
+            self.assertAlmostEqual(c["ideal_s"], ideal, places=9)
+            self.assertAlmostEqual(c["efficiency"],
+                                   ideal / c["wall_s"]["median"], places=9)
+            # Latency-bound: the wall time cannot beat the delays.
+            self.assertGreater(c["wall_s"]["min"], ideal * 0.95)
+
+    def test_csv(self):
+        with open(self.csv_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual({(r["engine"], int(r["workers"])) for r in rows},
+                         expected_cells(self.WORKERS))
+        for r in rows:
+            self.assertEqual(int(r["errors"]), 0)
+            self.assertLessEqual(float(r["wall_min_s"]), float(r["wall_s"]))
+
+    def test_plot(self):
+        if shutil.which("gnuplot") is None:
+            self.assertIn("gnuplot not found", self.result.stderr)
+            return
+        with open(self.plot_path) as f:
+            svg = f.read()
+        self.assertIn("<svg", svg)
+        for name in engines():
+            self.assertIn(name, svg)
+
+
+class Errors(unittest.TestCase):
+    def check(self, args, *needles):
+        r = fb("compare", *args)
+        self.assertEqual(r.returncode, 2, (args, r.stderr))
+        self.assertEqual(r.stdout, "")
+        for n in needles:
+            self.assertIn(n, r.stderr)
+
+    def test_bad_lists(self):
+        self.check(["--engines", "threads,bogus"], "--engines",
+                   "unknown engine 'bogus'", "valid:")
+        self.check(["--workers", "1,x"], "--workers", "'x'")
+        self.check(["--workers", "4,0"], "--workers: 0 is out of range")
+        for name, top in engines().items():
+            if top > 1:
+                self.check(["--engines", name, "--workers",
+                            "1,%d" % (top + 1)],
+                           "--workers: %d is out of range 1..%d for engine %s"
+                           % (top + 1, top, name))
+
+    def test_unreachable(self):
+        """A closed port: every request fails, every cell is in the table
+        with its errors, the exit status is 1, nothing crashes."""
+        port = closed_port()
+        urls = "".join("http://127.0.0.1:%d/p%d\n" % (port, i)
+                       for i in range(3))
+        r = fb("compare", "--urls", "-", "--repeat", "1", "--workers",
+               "1,2", "--json", "-", stdin=urls, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        cells = [x for x in json_lines(r.stdout) if x["kind"] == "cell"]
+        self.assertEqual({(c["engine"], c["workers"]) for c in cells},
+                         expected_cells([1, 2]))
+        for c in cells:
+            self.assertEqual(c["failed_runs"], 0, c)
+            self.assertEqual(c["errors_total"], 3, c)
+            self.assertEqual(c["errors"].get("connect"), 3, c)
+            self.assertIsNone(c["efficiency"])
+        # With --json -, the table goes to standard error.
+        for name in engines():
+            self.assertIn(name, r.stderr)
+        self.assertIn("3/3 !", r.stderr)
+        self.assertIn("no cell ran without errors", r.stderr)
+
+
+if __name__ == "__main__":
+    require_bin()
+    unittest.main(verbosity=2)
