@@ -31,6 +31,7 @@ struct fb_engine_stats {
   struct timeval child_utime; /* CPU of reaped children (wait4) */
   struct timeval child_stime;
   long child_max_rss_kib; /* largest reaped child's peak RSS */
+  long child_rss_sum_kib; /* sum of every reaped child's peak RSS */
 };
 
 /* Creates a collector for n URLs (n >= 1) in *out. Its clock zero t0 is set

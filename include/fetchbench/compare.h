@@ -46,6 +46,7 @@ struct fb_compare_cell {
   struct fb_stat child_cpu_s; /* the children's part of cpu_s */
   struct fb_stat cpu_per_req_ms;
   struct fb_stat max_rss_kib;
+  struct fb_stat rss_sum_kib; /* process + children: what the model took */
   struct fb_stat latency_p50_ms;
   struct fb_stat latency_p99_ms;
   struct fb_stat ttfb_p50_ms;

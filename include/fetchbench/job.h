@@ -60,9 +60,13 @@ struct fb_job {
  */
 void fb_job_init(struct fb_job *job);
 
-/* Non-zero when the job's cancel flag is set. */
+/* Non-zero when the job's cancel flag is set. The read is atomic, so the
+ * flag may be raised by a signal handler or, with
+ * __atomic_store_n(flag, 1, __ATOMIC_RELAXED), by another thread.
+ */
 static inline int fb_job_cancelled(const struct fb_job *job) {
-  return job->cancel != NULL && *job->cancel != 0;
+  return job->cancel != NULL &&
+         __atomic_load_n(job->cancel, __ATOMIC_RELAXED) != 0;
 }
 
 #endif /* FETCHBENCH_JOB_H */

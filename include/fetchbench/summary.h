@@ -46,6 +46,9 @@ struct fb_summary {
   double child_sys_s;
   double cpu_per_req_ms; /* (user + sys) / urls */
   long max_rss_kib;      /* largest of process and any child */
+  long rss_sum_kib;      /* process + every child's peak: an upper bound of
+                          * the memory the model took (shared pages count
+                          * once per process) */
   long vcsw;             /* context switches, process + children */
   long ivcsw;
   struct fb_percentiles latency;

@@ -161,6 +161,7 @@ static void aggregate_cell(struct fb_compare_cell *cell, double delay_ms) {
   STAT(cell, v, child_cpu_s, s->child_user_s + s->child_sys_s);
   STAT(cell, v, cpu_per_req_ms, s->cpu_per_req_ms);
   STAT(cell, v, max_rss_kib, (double)s->max_rss_kib);
+  STAT(cell, v, rss_sum_kib, (double)s->rss_sum_kib);
   STAT(cell, v, latency_p50_ms, s->latency.p50);
   STAT(cell, v, latency_p99_ms, s->latency.p99);
   STAT(cell, v, ttfb_p50_ms, s->ttfb.p50);
@@ -223,7 +224,7 @@ static double key_cpu(const struct fb_compare_cell *c, unsigned workers) {
 }
 
 static double key_rss(const struct fb_compare_cell *c, unsigned workers) {
-  return c->max_rss_kib.median;
+  return c->rss_sum_kib.median;
 }
 
 /* Only cells with `workers` workers compete on efficiency. */

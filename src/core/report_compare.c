@@ -40,7 +40,7 @@ static void row_cells(char cells[COLS][CELL], const struct fb_compare_cell *c) {
   fmt(cells[6], 3, c->cpu_s.median);
   fmt(cells[7], 3, c->child_cpu_s.median);
   fmt(cells[8], 2, c->cpu_per_req_ms.median);
-  fmt(cells[9], 1, c->max_rss_kib.median / 1024.0);
+  fmt(cells[9], 1, c->rss_sum_kib.median / 1024.0);
   fmt(cells[10], 1, c->latency_p50_ms.median);
   fmt(cells[11], 1, c->latency_p99_ms.median);
   fmt(cells[12], 1, c->req_per_s.median);
@@ -186,19 +186,13 @@ static void verdict_cost(struct fb__out *o, const struct fb_compare *cmp,
   }
   fb__out_printf(o, ".\n- cheapest in memory: ");
   who(o, cmp, v->cheapest_memory);
-  fb__out_printf(o, ", %.1f MiB peak RSS", m->max_rss_kib.median / 1024.0);
-  /* A cell whose CPU shows children ran several processes, and peak RSS
-   * is its largest single process, not their sum.
-   */
-  if (m->child_cpu_s.median > 0)
-    fb__out_printf(o, " (its largest process; the cell ran child processes "
-                      "too)");
+  fb__out_printf(o, ", %.1f MiB peak RSS", m->rss_sum_kib.median / 1024.0);
   if (v->hungriest_memory != v->cheapest_memory) {
     fb__out_printf(o, "; most: %s with %u, %.1f MiB", h->engine, h->workers,
-                   h->max_rss_kib.median / 1024.0);
-    if (m->max_rss_kib.median > 0)
+                   h->rss_sum_kib.median / 1024.0);
+    if (m->rss_sum_kib.median > 0)
       fb__out_printf(o, " (%.1fx)",
-                     h->max_rss_kib.median / m->max_rss_kib.median);
+                     h->rss_sum_kib.median / m->rss_sum_kib.median);
   }
   fb__out_printf(o, ".\n");
 }
@@ -341,6 +335,8 @@ int fb_report_compare_text(FILE *out, const struct fb_compare *cmp) {
   }
   for (size_t r = 0; r < cmp->ncells; r++)
     cell_problems(&o, cmp, &cmp->cells[r]);
+  fb__out_printf(&o, "RSS: peak of the client plus the peak of every child "
+                     "process it ran (shared pages count in each).\n");
   verdict(&o, cmp);
   return fb__out_end(&o);
 }
@@ -455,6 +451,7 @@ static void jcell(struct fb__out *o, const struct fb_compare *cmp,
   jstat(o, "child_cpu_s", &c->child_cpu_s);
   jstat(o, "cpu_per_req_ms", &c->cpu_per_req_ms);
   jstat(o, "max_rss_kib", &c->max_rss_kib);
+  jstat(o, "rss_sum_kib", &c->rss_sum_kib);
   jstat(o, "latency_p50_ms", &c->latency_p50_ms);
   jstat(o, "latency_p99_ms", &c->latency_p99_ms);
   jstat(o, "ttfb_p50_ms", &c->ttfb_p50_ms);

@@ -79,6 +79,7 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   num(&o, "child_cpu_sys_s", s->child_sys_s);
   num(&o, "cpu_per_req_ms", s->cpu_per_req_ms);
   fb__out_printf(&o, ",\"max_rss_kib\":%ld", s->max_rss_kib);
+  fb__out_printf(&o, ",\"rss_sum_kib\":%ld", s->rss_sum_kib);
   fb__out_printf(&o, ",\"vcsw\":%ld,\"ivcsw\":%ld", s->vcsw, s->ivcsw);
   num(&o, "req_per_s", s->req_per_s);
   count(&o, "bytes", s->bytes);

@@ -27,6 +27,11 @@ void fb__out_printf(struct fb__out *o, const char *fmt, ...) {
 }
 
 char *fb__shortest_double(char *buf, size_t size, double v) {
+  /* Whole numbers read better as such: %g would write 70 as "7e+01". */
+  if (v == trunc(v) && fabs(v) < 1e15) {
+    snprintf(buf, size, "%.0f", v);
+    return buf;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, size, "%.*g", prec, v);
     if (strtod(buf, NULL) == v)

@@ -146,6 +146,7 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   s->cpu_per_req_ms = n > 0 ? (user + sys) * 1000.0 / (double)n : 0;
 
   s->max_rss_kib = self_peak_kib(end);
+  s->rss_sum_kib = s->max_rss_kib + st->child_rss_sum_kib;
   if (st->child_max_rss_kib > s->max_rss_kib)
     s->max_rss_kib = st->child_max_rss_kib;
   s->vcsw = (end->self.ru_nvcsw - begin->self.ru_nvcsw) +

@@ -164,7 +164,7 @@ static void refill(struct async *a) {
     struct xfer *x = a->free;
     int err;
 
-    if (fb__fetch_cancelled(a->job)) {
+    if (fb_job_cancelled(a->job)) {
       a->cancelled = 1;
       uv_stop(&a->loop);
       return;
@@ -412,7 +412,7 @@ static int on_timeout(CURLM *multi, long ms, void *userp) {
 static void on_watch(uv_timer_t *h) {
   struct async *a = loop_owner((uv_handle_t *)h);
 
-  if (fb__fetch_cancelled(a->job)) {
+  if (fb_job_cancelled(a->job)) {
     a->cancelled = 1;
     uv_stop(&a->loop);
   }
@@ -632,7 +632,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
         !a->cancelled && a->err == 0)
       a->err = FB_EUV;
   }
-  if (a->err == 0 && !finished(a) && fb__fetch_cancelled(job))
+  if (a->err == 0 && !finished(a) && fb_job_cancelled(job))
     a->cancelled = 1;
 
 out:

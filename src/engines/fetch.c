@@ -32,7 +32,7 @@ static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   (void)dlnow;
   (void)ultotal;
   (void)ulnow;
-  return fb__fetch_cancelled(f->job);
+  return fb_job_cancelled(f->job);
 }
 
 int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
@@ -186,7 +186,7 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   r->index = (uint32_t)f->index;
   r->worker = f->worker;
   r->outcome = (uint16_t)fb__fetch_outcome(code, status, f->too_large,
-                                           fb__fetch_cancelled(f->job));
+                                           fb_job_cancelled(f->job));
   r->http_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
   r->error_code = (int32_t)code;
   r->body_bytes = f->bytes;
@@ -241,7 +241,7 @@ CURLcode fb__fetch_perform(struct fb_fetch *f) {
           code = msg->data.result;
       break;
     }
-    if (fb__fetch_cancelled(f->job)) {
+    if (fb_job_cancelled(f->job)) {
       code = CURLE_ABORTED_BY_CALLBACK;
       break;
     }
@@ -256,7 +256,7 @@ CURLcode fb__fetch_perform(struct fb_fetch *f) {
    * finished one leaves its connection in the multi's pool for the next.
    */
   curl_multi_remove_handle(f->multi, f->easy);
-  if (code == CURLE_ABORTED_BY_CALLBACK && fb__fetch_cancelled(f->job))
+  if (code == CURLE_ABORTED_BY_CALLBACK && fb_job_cancelled(f->job))
     snprintf(f->errbuf, sizeof(f->errbuf), "cancelled");
   return code;
 }

@@ -77,16 +77,6 @@ enum fb_outcome fb__fetch_outcome(CURLcode code, long status, int too_large,
 #define FB_FETCH_POLL_MS 100
 CURLcode fb__fetch_perform(struct fb_fetch *f);
 
-/* Non-zero when job's cancel flag is set. Unlike fb_job_cancelled it reads
- * the flag atomically, so a flag raised by another thread (rather than by a
- * signal handler) is no data race; raise it with
- * __atomic_store_n(flag, 1, __ATOMIC_RELAXED) from a thread.
- */
-static inline int fb__fetch_cancelled(const struct fb_job *job) {
-  return job->cancel != NULL &&
-         __atomic_load_n(job->cancel, __ATOMIC_RELAXED) != 0;
-}
-
 /* Frees the easy handle and f->multi. Safe on a zeroed or already
  * cleaned-up f.
  */

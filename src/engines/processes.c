@@ -419,6 +419,7 @@ static int reap(struct pool *p, struct worker *w, int *status) {
   timeradd(&s->child_stime, &ru.ru_stime, &s->child_stime);
   if (ru.ru_maxrss > s->child_max_rss_kib)
     s->child_max_rss_kib = ru.ru_maxrss;
+  s->child_rss_sum_kib += ru.ru_maxrss;
   return 0;
 }
 
@@ -582,7 +583,7 @@ static void loop(struct pool *p) {
   int rc;
 
   while (p->alive > 0) {
-    if (!p->stopping && fb__fetch_cancelled(p->job))
+    if (!p->stopping && fb_job_cancelled(p->job))
       begin_stop(p, FB_ECANCELED);
     timeout = TICK_MS;
     if (p->stopping && !p->hard_killed) {
@@ -642,7 +643,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     p->w[k].id = k;
     p->w[k].task_fd = p->w[k].result_fd = -1;
   }
-  if (fb__fetch_cancelled(job)) {
+  if (fb_job_cancelled(job)) {
     err = FB_ECANCELED;
     goto out;
   }

@@ -30,7 +30,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   stats->workers_started = 1;
 
   for (size_t i = 0; i < n; i++) {
-    if (fb__fetch_cancelled(job)) {
+    if (fb_job_cancelled(job)) {
       err = FB_ECANCELED;
       break;
     }
@@ -45,7 +45,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     (void)fb_collector_put(c, &r);
   }
 
-  if (err == 0 && fb__fetch_cancelled(job))
+  if (err == 0 && fb_job_cancelled(job))
     err = FB_ECANCELED;
   if (err == FB_ECANCELED)
     fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");

@@ -57,7 +57,7 @@ static void *work(void *arg) {
   if (err != 0)
     goto out;
   for (;;) {
-    if (fb__fetch_cancelled(p->job))
+    if (fb_job_cancelled(p->job))
       break;
     i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
     if (i >= p->n)
@@ -149,11 +149,11 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
    * it is an error of the run only when nobody fetched at all.
    */
   if (err == 0 && atomic_load(&pool.error) != 0 &&
-      fb_collector_filled(c) < pool.n && !fb__fetch_cancelled(job))
+      fb_collector_filled(c) < pool.n && !fb_job_cancelled(job))
     err = atomic_load(&pool.error);
 
 out:
-  if (err == 0 && fb__fetch_cancelled(job))
+  if (err == 0 && fb_job_cancelled(job))
     err = FB_ECANCELED;
   if (err == FB_ECANCELED)
     fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
