@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@ enum {
   O_CHUNK,
   O_CELL_TIMEOUT,
   O_NO_PIN,
+  O_ORIGIN_CPU,
+  O_LIST_URLS,
   O_JSON,
   O_CSV,
   O_PLOT,
@@ -83,6 +86,13 @@ static const struct fb_cli_opt compare_opts[] = {
     [O_NO_PIN] = {"no-pin", 0, NULL,
                   "do not pin the client and the embedded origin to "
                   "different cores"},
+    [O_ORIGIN_CPU] = {"origin-cpu", 0, "N",
+                      "with --origin or --urls: the core that origin is "
+                      "pinned to; the client pins itself to another core and "
+                      "the reports say so"},
+    [O_LIST_URLS] = {"list-urls", 0, NULL,
+                     "print the URLs a sweep would fetch, one per line, and "
+                     "exit without running it"},
     [O_JSON] = {"json", 0, "FILE",
                 "write JSON Lines to FILE: one object per cell, then a "
                 "verdict (- : standard output, the table then goes to "
@@ -135,7 +145,8 @@ struct compare_args {
   size_t nworkers;
   unsigned repeat;
   unsigned cell_timeout_s;
-  int progress; /* -1 auto, 0 off, 1 on */
+  unsigned origin_cpu; /* --origin-cpu */
+  int progress;        /* -1 auto, 0 off, 1 on */
   struct fb_job job;
   struct fb_workload w;
 };
@@ -249,6 +260,9 @@ static int parse_value(struct compare_args *a, int o, const char *v) {
   case O_NO_PIN:
     a->w.pin = 0;
     return 0;
+  case O_ORIGIN_CPU:
+    return fb__cli_uint(cmd, "--origin-cpu", v, 0, CPU_SETSIZE - 1,
+                        &a->origin_cpu);
   case O_PLOT:
     return fb__plot_check_path(cmd, "--plot", v);
   case O_PLOT_CPU:
@@ -281,6 +295,10 @@ static int check_conflicts(const struct compare_args *a) {
                                "--%s picks origin pages; it does not apply "
                                "to --urls",
                                seen[O_PAGES] ? "pages" : "seed-pages");
+  if (seen[O_ORIGIN_CPU] && !seen[O_URLS] && !seen[O_ORIGIN])
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--origin-cpu goes with --origin or --urls "
+                               "(the embedded origin is pinned already)");
   if (seen[O_PROGRESS] && seen[O_QUIET])
     return fb__cli_usage_error(&fb__cmd_compare,
                                "--progress and --quiet exclude each other");
@@ -385,6 +403,37 @@ static unsigned derived_cell_timeout(const struct compare_args *a,
   return ms / 1000 > 86400 ? 86400 : (unsigned)(ms / 1000);
 }
 
+/* With --origin-cpu: the client takes the first allowed core other than the
+ * origin's, as the embedded origin's plan does.
+ */
+static void pin_beside_origin(struct compare_args *a) {
+  int cpus[CPU_SETSIZE];
+  int n = fb_cpus_allowed(cpus, CPU_SETSIZE);
+
+  a->w.origin_cpu = (int)a->origin_cpu;
+  a->w.client_cpu = -1;
+  for (int i = 0; i < n && i < CPU_SETSIZE; i++) {
+    if (cpus[i] == (int)a->origin_cpu)
+      continue;
+    if (fb_pin_self(cpus[i]) == 0)
+      a->w.client_cpu = cpus[i];
+    break;
+  }
+  if (a->w.client_cpu < 0)
+    fb__cli_error(&fb__cmd_compare,
+                  "warning: no core other than %u to pin the client to",
+                  a->origin_cpu);
+}
+
+/* --list-urls: the URL set, one per line, on stdout. */
+static int list_urls(const struct fb_urlset *urls) {
+  int err = 0;
+
+  for (size_t i = 0; i < fb_urlset_count(urls) && err == 0; i++)
+    err = printf("%s\n", fb_urlset_get(urls, i)) < 0 ? -EIO : 0;
+  return fb__output_close(&fb__cmd_compare, stdout, NULL, err);
+}
+
 static int write_file(const struct fb_compare *cmp, const char *path,
                       int (*writer)(FILE *, const struct fb_compare *)) {
   FILE *f = fb__output_open(&fb__cmd_compare, path);
@@ -485,6 +534,12 @@ static int compare_main(int argc, char **argv) {
   status = fb__workload_start(&a.w, &fb__cmd_compare);
   if (status != 0)
     goto out;
+  if (a.seen[O_LIST_URLS]) {
+    status = list_urls(a.w.urls);
+    goto out;
+  }
+  if (a.seen[O_ORIGIN_CPU])
+    pin_beside_origin(&a);
   a.job.urls = a.w.urls;
   a.job.cancel = &fb__cli_cancel;
   rc = plan(&a, &cmp, a.w.known_delay_ms);

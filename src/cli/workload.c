@@ -62,7 +62,7 @@ static int fetch_index(const char *base, struct buffer *b, char *err,
     snprintf(err, errlen, "curl_easy_init failed");
     return -ENOMEM;
   }
-  snprintf(url, sizeof(url), "%s/__index", base);
+  snprintf(url, sizeof(url), "%s/__index?delay=0", base);
   curl_easy_setopt(easy, CURLOPT_URL, url);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);

@@ -159,9 +159,7 @@ static void verdict_speed(struct fb__out *o, const struct fb_compare *cmp,
 
 static void verdict_cost(struct fb__out *o, const struct fb_compare *cmp,
                          const struct fb_verdict *v) {
-  const struct fb_compare_cell *c = &cmp->cells[v->cheapest_cpu];
-  const struct fb_compare_cell *m = &cmp->cells[v->cheapest_memory];
-  const struct fb_compare_cell *h = &cmp->cells[v->hungriest_memory];
+  const struct fb_compare_cell *c, *m, *h;
   int dearest = -1;
 
   for (size_t i = 0; i < cmp->ncells; i++) {
@@ -172,19 +170,28 @@ static void verdict_cost(struct fb__out *o, const struct fb_compare *cmp,
         x->cpu_per_req_ms.median > cmp->cells[dearest].cpu_per_req_ms.median)
       dearest = (int)i;
   }
-  fb__out_printf(o, "- cheapest in CPU: ");
-  who(o, cmp, v->cheapest_cpu);
-  fb__out_printf(o, ", %.2f ms CPU per request", c->cpu_per_req_ms.median);
-  if (dearest >= 0 && dearest != v->cheapest_cpu) {
-    const struct fb_compare_cell *d = &cmp->cells[dearest];
+  /* A median lost to a failed allocation (NaN) leaves no cheapest cell. */
+  if (v->cheapest_cpu >= 0) {
+    c = &cmp->cells[v->cheapest_cpu];
+    fb__out_printf(o, "- cheapest in CPU: ");
+    who(o, cmp, v->cheapest_cpu);
+    fb__out_printf(o, ", %.2f ms CPU per request", c->cpu_per_req_ms.median);
+    if (dearest >= 0 && dearest != v->cheapest_cpu) {
+      const struct fb_compare_cell *d = &cmp->cells[dearest];
 
-    fb__out_printf(o, "; dearest: %s with %u, %.2f ms", d->engine, d->workers,
-                   d->cpu_per_req_ms.median);
-    if (c->cpu_per_req_ms.median > 0)
-      fb__out_printf(o, " (%.1fx)",
-                     d->cpu_per_req_ms.median / c->cpu_per_req_ms.median);
+      fb__out_printf(o, "; dearest: %s with %u, %.2f ms", d->engine, d->workers,
+                     d->cpu_per_req_ms.median);
+      if (c->cpu_per_req_ms.median > 0)
+        fb__out_printf(o, " (%.1fx)",
+                       d->cpu_per_req_ms.median / c->cpu_per_req_ms.median);
+    }
+    fb__out_printf(o, ".\n");
   }
-  fb__out_printf(o, ".\n- cheapest in memory: ");
+  if (v->cheapest_memory < 0)
+    return;
+  m = &cmp->cells[v->cheapest_memory];
+  h = &cmp->cells[v->hungriest_memory];
+  fb__out_printf(o, "- cheapest in memory: ");
   who(o, cmp, v->cheapest_memory);
   fb__out_printf(o, ", %.1f MiB peak RSS", m->rss_sum_kib.median / 1024.0);
   if (v->hungriest_memory != v->cheapest_memory) {

@@ -450,7 +450,11 @@ static int read_lines(struct fb_urlset *set, FILE *f, struct lines *lines,
   ssize_t got;
   int rc = 0;
 
-  while ((got = getline(&line, &size, f)) >= 0) {
+  /* errno is cleared before each read: glibc before 2.37 fails a line it
+   * cannot allocate with -1 and ENOMEM but no error flag, which would
+   * otherwise read as the end of the file.
+   */
+  while ((errno = 0, got = getline(&line, &size, f)) >= 0) {
     size_t len = (size_t)got;
     char *s = line;
 
@@ -472,7 +476,7 @@ static int read_lines(struct fb_urlset *set, FILE *f, struct lines *lines,
     if (rc != 0)
       goto out;
   }
-  if (ferror(f))
+  if (ferror(f) || errno == ENOMEM)
     rc = errno != 0 ? -errno : -EIO;
 
 out:

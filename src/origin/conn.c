@@ -419,20 +419,8 @@ static void on_close_refused(uv_handle_t *h) {
   free(h->data);
 }
 
-void fb__conn_accept(struct fb_origin *o) {
-  struct fb__conn *c = calloc(1, sizeof(*c));
-
-  if (c == NULL)
-    return;
-  c->o = o;
-  uv_tcp_init(&o->loop, &c->tcp);
-  c->tcp.data = c;
-  if (uv_accept((uv_stream_t *)&o->listener, (uv_stream_t *)&c->tcp) != 0 ||
-      o->stopping || o->nconns >= o->cfg.max_connections) {
-    o->stats.refused++;
-    uv_close((uv_handle_t *)&c->tcp, on_close_refused);
-    return;
-  }
+/* A new connection, accepted or adopted: its timer, parser and first read. */
+static void conn_start(struct fb_origin *o, struct fb__conn *c) {
   o->stats.accepted++;
   c->next = o->conns;
   if (o->conns != NULL)
@@ -454,4 +442,39 @@ void fb__conn_accept(struct fb_origin *o) {
   read_start(c);
   if (!c->reading)
     fb__conn_close(c);
+}
+
+void fb__conn_accept(struct fb_origin *o) {
+  struct fb__conn *c = calloc(1, sizeof(*c));
+
+  if (c == NULL)
+    return;
+  c->o = o;
+  uv_tcp_init(&o->loop, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept((uv_stream_t *)&o->listener, (uv_stream_t *)&c->tcp) != 0 ||
+      o->stopping || o->nconns >= o->cfg.max_connections) {
+    o->stats.refused++;
+    uv_close((uv_handle_t *)&c->tcp, on_close_refused);
+    return;
+  }
+  conn_start(o, c);
+}
+
+int fb__conn_open(struct fb_origin *o, uv_os_sock_t fd) {
+  struct fb__conn *c = calloc(1, sizeof(*c));
+  int rc;
+
+  if (c == NULL)
+    return -ENOMEM;
+  c->o = o;
+  uv_tcp_init(&o->loop, &c->tcp);
+  c->tcp.data = c;
+  rc = uv_tcp_open(&c->tcp, fd);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)&c->tcp, on_close_refused);
+    return rc;
+  }
+  conn_start(o, c);
+  return 0;
 }

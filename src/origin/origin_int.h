@@ -206,6 +206,12 @@ struct fb_origin {
 /* conn.c */
 void fb__conn_settings(llhttp_settings_t *s);
 void fb__conn_accept(struct fb_origin *o);
+
+/* Serves an already connected stream socket fd as a connection of o, as if
+ * accepted: for the fuzz target, which feeds one end of a socketpair. fd is
+ * the connection's once this returns 0. Returns 0 or a negative errno.
+ */
+int fb__conn_open(struct fb_origin *o, uv_os_sock_t fd);
 void fb__conn_close(struct fb__conn *c);
 void fb__conn_reset(struct fb__conn *c);
 

@@ -1,0 +1,26 @@
+#ifndef FB_FUZZ_H
+#define FB_FUZZ_H
+
+/* What every fuzz target defines: libFuzzer's entry point. The same files
+ * build with libFuzzer (-Dfuzz=enabled, clang) and, in every build, with
+ * replay.c's main() that runs them over their corpus as a regression test.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A check that failed: prints what and aborts, which libFuzzer reports as a
+ * crash and saves the input.
+ */
+#define FZ_CHECK(cond)                                                         \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      fz_fail(__FILE__, __LINE__, #cond);                                      \
+  } while (0)
+
+void fz_fail(const char *file, int line, const char *what)
+    __attribute__((noreturn));
+
+#endif /* FB_FUZZ_H */
