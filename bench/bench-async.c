@@ -355,6 +355,7 @@ static int bench_throughput(int rounds) {
                        "--silent",
                        "--no-progress-meter",
                        "--parallel",
+                       "--parallel-immediate",
                        "--parallel-max",
                        "64",
                        "-K",

@@ -16,7 +16,9 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import FB_BIN, Origin, closed_port, engines, fb, require_bin  # noqa: E402
+from cli_common import (  # noqa: E402
+    FB_BIN, Origin, cancel_while_origin_starts, closed_port, engines, fb,
+    handlers_installed, require_bin)
 
 SCHEMA_KEYS = {"schema", "engine", "workers", "urls", "ok", "errors",
                "wall_s", "cpu_user_s", "cpu_sys_s", "max_rss_kib",
@@ -109,6 +111,12 @@ class UsageErrors(unittest.TestCase):
         self.check(["run", "--urls", "x", "--corpus", "synthetic"],
                    "--corpus")
         self.check(["run", "--origin", "ftp://x"], "--origin", "'ftp://x'")
+        self.check(["run", "--pages", "3", "--seed-pages"],
+                   "--pages and --seed-pages exclude each other")
+        self.check(["run", "--urls", "x", "--seed-pages"],
+                   "--seed-pages picks origin pages")
+        self.check(["run", "--origin-cpu", "0"],
+                   "--origin-cpu goes with --origin or --urls")
 
     def test_origin(self):
         self.check(["origin", "--fault", "bogus=0.5"], "--fault")
@@ -265,6 +273,19 @@ class AgainstOrigin(unittest.TestCase):
         doc = json.loads(r.stdout)
         self.assertEqual(doc["ok"], 4)
 
+    def test_origin_cpu(self):
+        """The client pins itself beside the origin's core and says so."""
+        r = fb("run", "--origin", self.origin.base_url, "--origin-cpu", "0",
+               "--delay", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        header = r.stdout.splitlines()[0]
+        others = sorted(os.sched_getaffinity(0) - {0})
+        if others:
+            self.assertIn("client on CPU %d, origin on CPU 0" % others[0],
+                          header)
+        else:
+            self.assertIn("no core other than 0", r.stderr)
+
     def cancel(self, name, sig, status):
         fast = ["%s/%s" % (self.origin.base_url, p) for p in self.pages[:3]]
         slow = ["%s/%s?delay=5000" % (self.origin.base_url, p)
@@ -301,6 +322,33 @@ class AgainstOrigin(unittest.TestCase):
 
     def test_sigterm(self):
         self.cancel("sequential", signal.SIGTERM, 143)
+
+
+class CancelledEarly(unittest.TestCase):
+    """A signal before any request: one line says so, no report."""
+
+    MESSAGE = "fetchbench run: cancelled before any request was made\n"
+
+    def test_while_origin_starts(self):
+        for sig, status in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            with self.subTest(signal=sig):
+                rc, out, err = cancel_while_origin_starts("run", sig)
+                self.assertEqual((rc, out, err), (status, "", self.MESSAGE))
+
+    def test_while_reading_urls(self):
+        """Whether the signal interrupts the read of standard input or comes
+        just before it, the list that follows is not fetched."""
+        p = subprocess.Popen([FB_BIN, "run", "--urls", "-"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not handlers_installed(p.pid) and p.poll() is None:
+            self.assertLess(time.monotonic(), deadline, "no signal handlers")
+            time.sleep(0.01)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate("http://127.0.0.1:%d/x\n" % closed_port(),
+                                 timeout=20)
+        self.assertEqual((p.returncode, out, err), (130, "", self.MESSAGE))
 
 
 class Unreachable(unittest.TestCase):

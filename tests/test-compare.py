@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """fetchbench compare: a tiny sweep's JSON, CSV, table, verdict and plot;
-efficiency from the known delay; usage errors; an unreachable origin."""
+efficiency from the known delay; usage errors; an unreachable origin;
+--list-urls; --origin-cpu; a signal before any request."""
 
 import csv
+import http.server
 import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import closed_port, engines, fb, require_bin  # noqa: E402
+from cli_common import (  # noqa: E402
+    cancel_while_origin_starts, closed_port, engines, fb, require_bin)
 
 STAT_KEYS = ("wall_s", "cpu_user_s", "cpu_sys_s", "cpu_s", "child_cpu_s",
              "cpu_per_req_ms", "max_rss_kib", "latency_p50_ms",
@@ -151,6 +156,19 @@ class Errors(unittest.TestCase):
                            "--workers: %d is out of range 1..%d for engine %s"
                            % (top + 1, top, name))
 
+    def test_origin_cpu(self):
+        self.check(["--origin-cpu", "1"],
+                   "--origin-cpu goes with --origin or --urls",
+                   "the embedded origin is pinned already")
+        self.check(["--origin-cpu", "1", "--pages", "3"], "--origin-cpu goes")
+        self.check(["--urls", "x", "--origin-cpu", "1024"],
+                   "--origin-cpu: 1024 is out of range 0..1023")
+        self.check(["--origin", "http://127.0.0.1:1", "--origin-cpu", "x"],
+                   "--origin-cpu: 'x' is not a whole number")
+        self.check(["--origin", "http://127.0.0.1:1", "--origin-cpu", "-1"],
+                   "--origin-cpu: '-1'")
+        self.check(["--list-urls=1"], "--list-urls takes no value")
+
     def test_unreachable(self):
         """A closed port: every request fails, every cell is in the table
         with its errors, the exit status is 1, nothing crashes."""
@@ -173,6 +191,133 @@ class Errors(unittest.TestCase):
             self.assertIn(name, r.stderr)
         self.assertIn("3/3 !", r.stderr)
         self.assertIn("no cell ran without errors", r.stderr)
+
+
+class IndexServer(http.server.ThreadingHTTPServer):
+    """A stand-in origin on 127.0.0.1: GET /__index lists index (one path a
+    line), any other path answers a page; every request path is kept."""
+
+    def __init__(self, index):
+        self.index, self.paths = index, []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.paths.append(self.path)
+                body = ("\n".join(server.index) + "\n"
+                        if self.path.split("?")[0] == "/__index"
+                        else "<html>page</html>").encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.base_url = "http://127.0.0.1:%d" % self.server_address[1]
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+        self.thread.join()
+
+
+class ListUrls(unittest.TestCase):
+    """--list-urls prints the URL set, one per line, and fetches none of it
+    (the only request it may make is GET /__index, for --pages)."""
+
+    def setUp(self):
+        self.server = IndexServer([])
+        self.addCleanup(self.server.close)
+
+    def list_urls(self, *args, stdin=None):
+        r = fb("compare", *args, "--list-urls", stdin=stdin)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        self.assertTrue(r.stdout.endswith("\n"), r.stdout)
+        return r.stdout.splitlines()
+
+    def seed_paths(self):
+        """The ten seed pages: the default URL set, which needs no index."""
+        base = self.server.base_url + "/"
+        urls = self.list_urls("--origin", base)
+        self.assertEqual(len(urls), 10, urls)
+        self.assertTrue(all(u.startswith(base) and u.endswith(".html")
+                            for u in urls), urls)
+        self.assertEqual(len(set(urls)), 10)
+        self.assertEqual(self.list_urls("--origin", base, "--seed-pages"),
+                         urls)
+        self.assertEqual(self.server.paths, [])
+        return [u[len(base):] for u in urls]
+
+    def test_pages(self):
+        """--pages N: the seed pages first, then the other HTML pages in
+        index order."""
+        seed = self.seed_paths()
+        self.server.index = (["/extra/a.html", "/style.css"] +
+                             ["/" + p for p in seed] + ["/extra/b.html"])
+        base = self.server.base_url
+        self.assertEqual(self.list_urls("--origin", base, "--pages", "3"),
+                         ["%s/%s" % (base, p) for p in seed[:3]])
+        self.assertEqual(self.list_urls("--origin", base, "--pages", "12"),
+                         ["%s/%s" % (base, p) for p in seed] +
+                         [base + "/extra/a.html", base + "/extra/b.html"])
+        self.assertEqual([p.split("?")[0] for p in self.server.paths],
+                         ["/__index", "/__index"])
+
+    def test_urls_file(self):
+        urls = ["http://127.0.0.1:%d/a" % closed_port(),
+                self.server.base_url + "/b?x=1"]
+        got = self.list_urls("--urls", "-",
+                             stdin="# list\n\n%s\n  %s  \n" % tuple(urls))
+        self.assertEqual(got, urls)
+        self.assertEqual(self.server.paths, [])
+
+    def test_embedded_origin(self):
+        """--pages 3 of the embedded origin: three of the seed pages, and
+        no sweep runs."""
+        seed = set(self.seed_paths())
+        got = self.list_urls("--corpus", "synthetic", "--pages", "3")
+        self.assertEqual(len(got), 3, got)
+        self.assertEqual(len(set(got)), 3, got)
+        for u in got:
+            self.assertRegex(u, r"^http://127\.0\.0\.1:\d+/")
+            self.assertIn(u.split("/", 3)[3], seed)
+
+
+class OriginCpu(unittest.TestCase):
+    def test_pins_beside(self):
+        """With --origin-cpu N the client takes the first other core, and the
+        reports carry both."""
+        urls = "http://127.0.0.1:%d/x\n" % closed_port()
+        r = fb("compare", "--urls", "-", "--origin-cpu", "0", "--engines",
+               "sequential", "--repeat", "1", "--json", "-", stdin=urls,
+               timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        cells = [x for x in json_lines(r.stdout) if x["kind"] == "cell"]
+        self.assertEqual(len(cells), 1, cells)
+        self.assertEqual(cells[0]["origin_cpu"], 0)
+        others = sorted(os.sched_getaffinity(0) - {0})
+        if others:
+            self.assertEqual(cells[0]["client_cpu"], others[0])
+            self.assertIn("client on CPU %d, origin on CPU 0" % others[0],
+                          r.stderr)
+        else:
+            self.assertIn("no core other than 0", r.stderr)
+
+
+class CancelledEarly(unittest.TestCase):
+    def test_while_origin_starts(self):
+        """A signal while the embedded origin starts: one line, no table."""
+        rc, out, err = cancel_while_origin_starts("compare", signal.SIGINT,
+                                                  "--repeat", "1")
+        self.assertEqual((rc, out, err), (130, "", "fetchbench compare: "
+                                          "cancelled before any request was "
+                                          "made\n"))
 
 
 if __name__ == "__main__":

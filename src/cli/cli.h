@@ -24,37 +24,45 @@
 
 /* One option of a subcommand. metavar NULL: a flag without a value. */
 struct fb_cli_opt {
+  int id;           /* what fb__cli_parse reports: unique within a command */
   const char *name; /* long name without "--" */
   int short_name;   /* 'w', or 0 */
   const char *metavar;
   const char *help;
 };
 
+/* Options that several commands share, under a heading of their help. */
+struct fb_cli_group {
+  const char *heading;           /* "Workload options" */
+  const struct fb_cli_opt *opts; /* terminated by a zero name */
+};
+
 struct fb_cli_cmd {
   const char *name;
   const char *summary;                /* one line for `fetchbench --help` */
   const char *description;            /* paragraph for the command's help */
-  const struct fb_cli_opt *opts;      /* terminated by a zero name */
+  const struct fb_cli_opt *opts;      /* its own, terminated by a zero name */
+  const struct fb_cli_group *groups;  /* then these, ended by a zero heading;
+                                        or NULL */
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
-/* Walks argv[1..] of a command. */
-struct fb_cli_args {
-  const struct fb_cli_cmd *cmd;
-  int argc;
-  char **argv;
-  int i;
-};
+/* Returned by fb__cli_parse when the command is to go on. */
+#define FB_CLI_GO (-1)
 
-void fb__cli_args_init(struct fb_cli_args *a, const struct fb_cli_cmd *cmd,
-                       int argc, char **argv);
-
-/* The next option: returns its index in cmd->opts with its value in *value
- * (NULL for flags), -1 when argv is exhausted, or -2 after printing a usage
- * error (unknown option, missing or unexpected value, stray argument).
- * Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--".
+/* Parses argv[1..] of cmd (argv[0] is its name). Each option's value ("" for
+ * a flag) goes to seen[id] (nseen entries, NULL when not given) and to
+ * parse(ctx, id, value), which returns 0 or FB_EXIT_USAGE after printing
+ * why. Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--"; an
+ * option given twice, an unknown option, a missing or unexpected value and a
+ * stray argument are usage errors. Every command has -h, --help.
+ * Returns FB_CLI_GO, or the status to exit with at once: FB_EXIT_OK after
+ * printing the help for --help, FB_EXIT_USAGE after printing an error.
  */
-int fb__cli_next(struct fb_cli_args *a, const char **value);
+int fb__cli_parse(const struct fb_cli_cmd *cmd, int argc, char **argv,
+                  const char **seen, size_t nseen,
+                  int (*parse)(void *ctx, int id, const char *value),
+                  void *ctx);
 
 /* Prints "fetchbench CMD: MESSAGE" and a hint to --help on stderr; returns
  * FB_EXIT_USAGE. cmd may be NULL for the top level.
@@ -158,6 +166,7 @@ struct fb_workload {
   uint64_t seed;          /* embedded origin's seed */
   size_t pages;           /* --pages N; 0: the ten seed pages */
   int pin;                /* pin origin and client to different cores */
+  int given_origin_cpu;   /* --origin-cpu: the running origin's core, or -1 */
 
   /* Results of fb__workload_start. */
   struct fb_urlset *urls;
@@ -173,8 +182,10 @@ struct fb_workload {
 void fb__workload_init(struct fb_workload *w);
 
 /* Starts the embedded origin when no --urls/--origin was given (pinned to
- * another core than the client when pin), pins the client, and builds the
- * URL set. Returns 0 or FB_EXIT_USAGE after printing why.
+ * another core than the client when pin), pins the client (beside
+ * given_origin_cpu when set), and builds the URL set. Returns 0;
+ * FB_EXIT_USAGE after printing why; or, when a signal came meanwhile, the
+ * status that reports it after saying that nothing ran.
  */
 int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd);
 
@@ -183,6 +194,52 @@ void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len);
 
 /* Stops the origin and frees the URL set. */
 void fb__workload_stop(struct fb_workload *w);
+
+/* --- Options of the job, shared by run and compare (jobopts.c) ---------- */
+
+/* Their ids; a command's own ids start at FB_JOBOPT_COUNT. */
+enum fb_jobopt {
+  FB_JOBOPT_URLS,
+  FB_JOBOPT_PAGES,
+  FB_JOBOPT_SEED_PAGES,
+  FB_JOBOPT_ORIGIN,
+  FB_JOBOPT_ORIGIN_CPU,
+  FB_JOBOPT_CORPUS,
+  FB_JOBOPT_DELAY,
+  FB_JOBOPT_JITTER,
+  FB_JOBOPT_SEED,
+  FB_JOBOPT_NO_PIN,
+  FB_JOBOPT_CONNECTION,
+  FB_JOBOPT_TIMEOUT,
+  FB_JOBOPT_CONNECT_TIMEOUT,
+  FB_JOBOPT_LOW_SPEED_TIME,
+  FB_JOBOPT_MAX_BODY,
+  FB_JOBOPT_MAX_REDIRECTS,
+  FB_JOBOPT_NO_REDIRECTS,
+  FB_JOBOPT_USER_AGENT,
+  FB_JOBOPT_CHUNK,
+  FB_JOBOPT_THREAD_STACK,
+  FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_COUNT
+};
+
+/* Their help: what is fetched from where, then how. */
+extern const struct fb_cli_group fb__jobopt_groups[];
+
+/* Sets the job or workload setting of option id (< FB_JOBOPT_COUNT) from
+ * value. Returns 0 or FB_EXIT_USAGE after printing why.
+ */
+int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *value,
+                     struct fb_job *job, struct fb_workload *w);
+
+/* Once every option is parsed (seen as for fb__cli_parse): rejects the
+ * options that exclude each other (--urls and --origin; --pages with --urls;
+ * an embedded origin's option with --urls or --origin; ...), then sets the
+ * defaults that depend on others (connections are reused with --urls).
+ * Returns 0 or FB_EXIT_USAGE after printing why.
+ */
+int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
+                      struct fb_job *job, struct fb_workload *w);
 
 /* --- Output (output.c) --------------------------------------------------- */
 

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,25 +7,10 @@
 #include "sweep.h"
 
 enum {
-  O_ENGINES,
+  O_ENGINES = FB_JOBOPT_COUNT,
   O_WORKERS,
   O_REPEAT,
-  O_URLS,
-  O_PAGES,
-  O_SEED_PAGES,
-  O_ORIGIN,
-  O_CORPUS,
-  O_DELAY,
-  O_JITTER,
-  O_SEED,
-  O_CONNECTION,
-  O_TIMEOUT,
-  O_CONNECT_TIMEOUT,
-  O_MAX_BODY,
-  O_CHUNK,
   O_CELL_TIMEOUT,
-  O_NO_PIN,
-  O_ORIGIN_CPU,
   O_LIST_URLS,
   O_JSON,
   O_CSV,
@@ -35,81 +19,37 @@ enum {
   O_PLOT_RSS,
   O_PROGRESS,
   O_QUIET,
-  O_HELP,
+  O_COUNT,
 };
 
 static const struct fb_cli_opt compare_opts[] = {
-    [O_ENGINES] = {"engines", 'e', "LIST",
-                   "engines to compare, e.g. threads,async (default: all)"},
-    [O_WORKERS] = {"workers", 'w', "LIST",
-                   "worker counts (default 1,2,4,8,16); engines without "
-                   "workers run once with 1"},
-    [O_REPEAT] = {"repeat", 'r', "K",
-                  "runs per cell, interleaved; median and min-max reported "
-                  "(default 3)"},
-    [O_URLS] = {"urls", 'u', "FILE|-",
-                "compare on the URLs in FILE (- : standard input); "
-                "efficiency needs --delay"},
-    [O_PAGES] = {"pages", 'n', "N",
-                 "fetch N origin pages, seed pages first (beyond the corpus, "
-                 "pages repeat with distinct query strings)"},
-    [O_SEED_PAGES] = {"seed-pages", 0, NULL,
-                      "fetch the ten pages of the original experiment "
-                      "(the default)"},
-    [O_ORIGIN] = {"origin", 0, "URL",
-                  "use a running `fetchbench origin` at URL instead of "
-                  "starting one"},
-    [O_CORPUS] = {"corpus", 0, "DIR|synthetic",
-                  "embedded origin's corpus (default: the Django docs when "
-                  "installed, else synthetic)"},
-    [O_DELAY] = {"delay", 'd', "MS",
-                 "embedded origin's delay per request (default 70); with "
-                 "--urls or --origin: the known delay, for efficiency"},
-    [O_JITTER] = {"jitter", 0, "MS",
-                  "embedded origin's delay varies by +/- MS (default 0)"},
-    [O_SEED] = {"seed", 0, "N",
-                "embedded origin's seed for jitter and the synthetic corpus"},
-    [O_CONNECTION] = {"connection", 'c', "reuse|fresh",
-                      "keep-alive per worker, or a new connection per "
-                      "request (default fresh, reuse with --urls)"},
-    [O_TIMEOUT] = {"timeout", 't', "MS",
-                   "whole-request timeout (default 30000)"},
-    [O_CONNECT_TIMEOUT] = {"connect-timeout", 0, "MS",
-                           "connection timeout (default 10000)"},
-    [O_MAX_BODY] = {"max-body", 0, "BYTES",
-                    "body size cap, e.g. 64M (default 64M)"},
-    [O_CHUNK] = {"chunk", 0, "N",
-                 "processes: URLs handed to a worker at a time (default 1)"},
-    [O_CELL_TIMEOUT] = {"cell-timeout", 0, "S",
-                        "kill a run after S seconds and report it failed "
-                        "(default: derived from --timeout)"},
-    [O_NO_PIN] = {"no-pin", 0, NULL,
-                  "do not pin the client and the embedded origin to "
-                  "different cores"},
-    [O_ORIGIN_CPU] = {"origin-cpu", 0, "N",
-                      "with --origin or --urls: the core that origin is "
-                      "pinned to; the client pins itself to another core and "
-                      "the reports say so"},
-    [O_LIST_URLS] = {"list-urls", 0, NULL,
-                     "print the URLs a sweep would fetch, one per line, and "
-                     "exit without running it"},
-    [O_JSON] = {"json", 0, "FILE",
-                "write JSON Lines to FILE: one object per cell, then a "
-                "verdict (- : standard output, the table then goes to "
-                "standard error)"},
-    [O_CSV] = {"csv", 0, "FILE",
-               "write one CSV row per cell to FILE (- as for --json)"},
-    [O_PLOT] = {"plot", 0, "FILE.svg|.png",
-                "plot wall time vs workers per engine (needs gnuplot)"},
-    [O_PLOT_CPU] = {"plot-cpu", 0, "FILE.svg|.png",
-                    "plot CPU per request vs workers per engine"},
-    [O_PLOT_RSS] = {"plot-rss", 0, "FILE.svg|.png",
-                    "plot peak RSS vs workers per engine"},
-    [O_PROGRESS] = {"progress", 0, NULL,
-                    "show progress on standard error even when it is not a "
-                    "terminal"},
-    [O_QUIET] = {"quiet", 'q', NULL, "no progress line"},
-    [O_HELP] = {"help", 'h', NULL, "show this help and exit"},
+    {O_ENGINES, "engines", 'e', "LIST",
+     "engines to compare, e.g. threads,async (default: all)"},
+    {O_WORKERS, "workers", 'w', "LIST",
+     "worker counts (default 1,2,4,8,16); engines without workers run once "
+     "with 1"},
+    {O_REPEAT, "repeat", 'r', "K",
+     "runs per cell, interleaved; median and min-max reported (default 3)"},
+    {O_CELL_TIMEOUT, "cell-timeout", 0, "S",
+     "kill a run after S seconds and report it failed (default: derived from "
+     "--timeout)"},
+    {O_LIST_URLS, "list-urls", 0, NULL,
+     "print the URLs a sweep would fetch, one per line, and exit without "
+     "running it"},
+    {O_JSON, "json", 0, "FILE",
+     "write JSON Lines to FILE: one object per cell, then a verdict (- : "
+     "standard output, the table then goes to standard error)"},
+    {O_CSV, "csv", 0, "FILE",
+     "write one CSV row per cell to FILE (- as for --json)"},
+    {O_PLOT, "plot", 0, "FILE.svg|.png",
+     "plot wall time vs workers per engine (needs gnuplot)"},
+    {O_PLOT_CPU, "plot-cpu", 0, "FILE.svg|.png",
+     "plot CPU per request vs workers per engine"},
+    {O_PLOT_RSS, "plot-rss", 0, "FILE.svg|.png",
+     "plot peak RSS vs workers per engine"},
+    {O_PROGRESS, "progress", 0, NULL,
+     "show progress on standard error even when it is not a terminal"},
+    {O_QUIET, "quiet", 'q', NULL, "no progress line"},
     {0},
 };
 
@@ -131,6 +71,7 @@ const struct fb_cli_cmd fb__cmd_compare = {
         "errors or\nfailed runs; 2 usage, input or output error; 130/143 "
         "cancelled by\nSIGINT/SIGTERM (the finished cells are reported).",
     .opts = compare_opts,
+    .groups = fb__jobopt_groups,
     .main = compare_main,
 };
 
@@ -138,15 +79,14 @@ const struct fb_cli_cmd fb__cmd_compare = {
 #define MAX_WORKERS 64
 
 struct compare_args {
-  const char *seen[O_HELP + 1];
+  const char *seen[O_COUNT];
   const struct fb_engine *engines[MAX_ENGINES];
   size_t nengines;
   unsigned workers[MAX_WORKERS];
   size_t nworkers;
   unsigned repeat;
   unsigned cell_timeout_s;
-  unsigned origin_cpu; /* --origin-cpu */
-  int progress;        /* -1 auto, 0 off, 1 on */
+  int progress; /* -1 auto, 0 off, 1 on */
   struct fb_job job;
   struct fb_workload w;
 };
@@ -205,64 +145,18 @@ static int parse_workers(struct compare_args *a, const char *v) {
   return rc;
 }
 
-static int parse_value(struct compare_args *a, int o, const char *v) {
+static int parse_value(void *ctx, int id, const char *v) {
   const struct fb_cli_cmd *cmd = &fb__cmd_compare;
-  struct fb_job *job = &a->job;
-  uint64_t u64;
-  int rc;
+  struct compare_args *a = ctx;
 
-  switch (o) {
+  switch (id) {
   case O_ENGINES:
     return parse_engines(a, v);
-  case O_WORKERS:
-    return 0; /* once the engines are known */
   case O_REPEAT:
     return fb__cli_uint(cmd, "--repeat", v, 1, 1000, &a->repeat);
-  case O_URLS:
-    a->w.urls_path = v;
-    return 0;
-  case O_PAGES:
-    rc = fb__cli_u64(cmd, "--pages", v, 1, 10000000, NULL, &u64);
-    a->w.pages = (size_t)u64;
-    return rc;
-  case O_SEED_PAGES:
-    return 0;
-  case O_ORIGIN:
-    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-      return fb__cli_usage_error(cmd, "--origin: '%s' is not an http(s) URL",
-                                 v);
-    a->w.origin_url = v;
-    return 0;
-  case O_CORPUS:
-    a->w.corpus = v;
-    return 0;
-  case O_DELAY:
-    a->w.delay_set = 1;
-    return fb__cli_uint(cmd, "--delay", v, 0, 600000, &a->w.delay_ms);
-  case O_JITTER:
-    return fb__cli_uint(cmd, "--jitter", v, 0, 600000, &a->w.jitter_ms);
-  case O_SEED:
-    return fb__cli_u64(cmd, "--seed", v, 0, UINT64_MAX, NULL, &a->w.seed);
-  case O_CONNECTION:
-    return fb__cli_connection(cmd, "--connection", v, &job->connection);
-  case O_TIMEOUT:
-    return fb__cli_long(cmd, "--timeout", v, 1, 86400000L, &job->timeout_ms);
-  case O_CONNECT_TIMEOUT:
-    return fb__cli_long(cmd, "--connect-timeout", v, 1, 86400000L,
-                        &job->connect_timeout_ms);
-  case O_MAX_BODY:
-    return fb__cli_bytes(cmd, "--max-body", v, 1, 1ULL << 40, &job->max_body);
-  case O_CHUNK:
-    return fb__cli_uint(cmd, "--chunk", v, 1, 1000000, &job->chunk);
   case O_CELL_TIMEOUT:
     return fb__cli_uint(cmd, "--cell-timeout", v, 1, 86400 * 7,
                         &a->cell_timeout_s);
-  case O_NO_PIN:
-    a->w.pin = 0;
-    return 0;
-  case O_ORIGIN_CPU:
-    return fb__cli_uint(cmd, "--origin-cpu", v, 0, CPU_SETSIZE - 1,
-                        &a->origin_cpu);
   case O_PLOT:
     return fb__plot_check_path(cmd, "--plot", v);
   case O_PLOT_CPU:
@@ -275,30 +169,19 @@ static int parse_value(struct compare_args *a, int o, const char *v) {
   case O_QUIET:
     a->progress = 0;
     return 0;
-  default:
+  case O_WORKERS: /* once the engines are known */
+  case O_LIST_URLS:
+  case O_JSON:
+  case O_CSV:
     return 0;
+  default:
+    return fb__jobopt_parse(cmd, id, v, &a->job, &a->w);
   }
 }
 
-static int check_conflicts(const struct compare_args *a) {
-  static const int embedded_only[] = {O_CORPUS, O_JITTER, O_SEED, O_NO_PIN};
+static int check_conflicts(struct compare_args *a) {
   const char *const *seen = a->seen;
 
-  if (seen[O_URLS] && seen[O_ORIGIN])
-    return fb__cli_usage_error(&fb__cmd_compare,
-                               "--urls and --origin exclude each other");
-  if (seen[O_PAGES] && seen[O_SEED_PAGES])
-    return fb__cli_usage_error(&fb__cmd_compare,
-                               "--pages and --seed-pages exclude each other");
-  if (seen[O_URLS] && (seen[O_PAGES] || seen[O_SEED_PAGES]))
-    return fb__cli_usage_error(&fb__cmd_compare,
-                               "--%s picks origin pages; it does not apply "
-                               "to --urls",
-                               seen[O_PAGES] ? "pages" : "seed-pages");
-  if (seen[O_ORIGIN_CPU] && !seen[O_URLS] && !seen[O_ORIGIN])
-    return fb__cli_usage_error(&fb__cmd_compare,
-                               "--origin-cpu goes with --origin or --urls "
-                               "(the embedded origin is pinned already)");
   if (seen[O_PROGRESS] && seen[O_QUIET])
     return fb__cli_usage_error(&fb__cmd_compare,
                                "--progress and --quiet exclude each other");
@@ -306,58 +189,30 @@ static int check_conflicts(const struct compare_args *a) {
       strcmp(seen[O_CSV], "-") == 0)
     return fb__cli_usage_error(&fb__cmd_compare,
                                "--json and --csv cannot both be - ");
-  for (size_t i = 0; i < sizeof(embedded_only) / sizeof(embedded_only[0]);
-       i++) {
-    int o = embedded_only[i];
-
-    if (seen[o] && (seen[O_URLS] || seen[O_ORIGIN]))
-      return fb__cli_usage_error(
-          &fb__cmd_compare,
-          "--%s applies to the embedded origin, not with --%s",
-          compare_opts[o].name, seen[O_URLS] ? "urls" : "origin");
-  }
-  return 0;
+  return fb__jobopt_finish(&fb__cmd_compare, seen, &a->job, &a->w);
 }
 
-static int parse(struct compare_args *a, int argc, char **argv, int *help) {
+/* Returns FB_CLI_GO or the status to exit with. */
+static int parse(struct compare_args *a, int argc, char **argv) {
   static const unsigned default_workers[] = {1, 2, 4, 8, 16};
-  struct fb_cli_args it;
-  const char *v;
-  int o, rc;
+  int rc = fb__cli_parse(&fb__cmd_compare, argc, argv, a->seen, O_COUNT,
+                         parse_value, a);
 
-  fb__cli_args_init(&it, &fb__cmd_compare, argc, argv);
-  while ((o = fb__cli_next(&it, &v)) >= 0) {
-    if (o == O_HELP) {
-      *help = 1;
-      return 0;
-    }
-    if (a->seen[o] != NULL)
-      return fb__cli_usage_error(&fb__cmd_compare, "--%s given twice",
-                                 compare_opts[o].name);
-    a->seen[o] = v != NULL ? v : "";
-    rc = parse_value(a, o, v);
-    if (rc != 0)
-      return rc;
-  }
-  if (o == -2)
-    return FB_EXIT_USAGE;
-  rc = check_conflicts(a);
-  if (rc != 0)
+  if (rc != FB_CLI_GO)
     return rc;
+  if (check_conflicts(a) != 0)
+    return FB_EXIT_USAGE;
   if (a->nengines == 0)
     for (size_t i = 0; fb_engines[i] != NULL && i < MAX_ENGINES; i++)
       a->engines[a->nengines++] = fb_engines[i];
   if (a->seen[O_WORKERS] != NULL) {
-    rc = parse_workers(a, a->seen[O_WORKERS]);
-    if (rc != 0)
-      return rc;
+    if (parse_workers(a, a->seen[O_WORKERS]) != 0)
+      return FB_EXIT_USAGE;
   } else {
     memcpy(a->workers, default_workers, sizeof(default_workers));
     a->nworkers = sizeof(default_workers) / sizeof(default_workers[0]);
   }
-  if (a->seen[O_CONNECTION] == NULL)
-    a->job.connection = a->w.urls_path != NULL ? FB_CONN_REUSE : FB_CONN_FRESH;
-  return 0;
+  return FB_CLI_GO;
 }
 
 /* The cells: each engine at each worker count; an engine without workers
@@ -401,28 +256,6 @@ static unsigned derived_cell_timeout(const struct compare_args *a,
   rounds = (urls + min_workers - 1) / min_workers;
   ms = rounds * (uint64_t)a->job.timeout_ms + 60000;
   return ms / 1000 > 86400 ? 86400 : (unsigned)(ms / 1000);
-}
-
-/* With --origin-cpu: the client takes the first allowed core other than the
- * origin's, as the embedded origin's plan does.
- */
-static void pin_beside_origin(struct compare_args *a) {
-  int cpus[CPU_SETSIZE];
-  int n = fb_cpus_allowed(cpus, CPU_SETSIZE);
-
-  a->w.origin_cpu = (int)a->origin_cpu;
-  a->w.client_cpu = -1;
-  for (int i = 0; i < n && i < CPU_SETSIZE; i++) {
-    if (cpus[i] == (int)a->origin_cpu)
-      continue;
-    if (fb_pin_self(cpus[i]) == 0)
-      a->w.client_cpu = cpus[i];
-    break;
-  }
-  if (a->w.client_cpu < 0)
-    fb__cli_error(&fb__cmd_compare,
-                  "warning: no core other than %u to pin the client to",
-                  a->origin_cpu);
 }
 
 /* --list-urls: the URL set, one per line, on stdout. */
@@ -511,7 +344,7 @@ static int compare_main(int argc, char **argv) {
   struct compare_args a;
   struct fb_compare cmp;
   char workload[1024], machine[256], header[1536];
-  int help = 0, rc, status;
+  int rc, status;
 
   memset(&a, 0, sizeof(a));
   memset(&cmp, 0, sizeof(cmp));
@@ -519,12 +352,9 @@ static int compare_main(int argc, char **argv) {
   a.progress = -1;
   fb_job_init(&a.job);
   fb__workload_init(&a.w);
-  rc = parse(&a, argc, argv, &help);
-  if (rc != 0)
-    return rc;
-  if (help)
-    return fb__cli_help(stdout, &fb__cmd_compare) == 0 ? FB_EXIT_OK
-                                                       : FB_EXIT_USAGE;
+  status = parse(&a, argc, argv);
+  if (status != FB_CLI_GO)
+    return status;
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_compare, "cannot install signal handlers");
     return FB_EXIT_USAGE;
@@ -538,8 +368,6 @@ static int compare_main(int argc, char **argv) {
     status = list_urls(a.w.urls);
     goto out;
   }
-  if (a.seen[O_ORIGIN_CPU])
-    pin_beside_origin(&a);
   a.job.urls = a.w.urls;
   a.job.cancel = &fb__cli_cancel;
   rc = plan(&a, &cmp, a.w.known_delay_ms);

@@ -16,34 +16,31 @@ enum {
   O_HEADER_TIMEOUT,
   O_IDLE_TIMEOUT,
   O_CPU,
-  O_HELP,
+  O_COUNT,
 };
 
 static const struct fb_cli_opt origin_opts[] = {
-    [O_HOST] = {"host", 0, "ADDR", "address to bind (default 127.0.0.1)"},
-    [O_PORT] = {"port", 'p', "N", "port to bind (default 0: any free port)"},
-    [O_CORPUS] = {"corpus", 0, "DIR|synthetic",
-                  "pages to serve (default: the Django docs when installed, "
-                  "else synthetic)"},
-    [O_DELAY] = {"delay", 'd', "MS",
-                 "delay before the first byte of every response (default 0)"},
-    [O_JITTER] = {"jitter", 0, "MS", "delay varies by +/- MS (default 0)"},
-    [O_RATE] = {"rate", 0, "BYTES/S",
-                "pace every body at this rate, e.g. 1M (default: unlimited)"},
-    [O_FAULT] = {"fault", 0, "SPEC",
-                 "faults by probability, e.g. reset=0.01,stall=0.002"},
-    [O_SEED] = {"seed", 0, "N",
-                "seed for jitter, faults and the synthetic corpus (default 1)"},
-    [O_MAX_CONNECTIONS] = {"max-connections", 0, "N",
-                           "connections beyond N are closed (default 20000)"},
-    [O_HEADER_TIMEOUT] = {"header-timeout", 0, "MS",
-                          "a request's headers must arrive within MS "
-                          "(default 10000)"},
-    [O_IDLE_TIMEOUT] = {"idle-timeout", 0, "MS",
-                        "idle keep-alive connections are closed after MS "
-                        "(default 60000)"},
-    [O_CPU] = {"cpu", 0, "N", "pin the server to CPU N"},
-    [O_HELP] = {"help", 'h', NULL, "show this help and exit"},
+    {O_HOST, "host", 0, "ADDR", "address to bind (default 127.0.0.1)"},
+    {O_PORT, "port", 'p', "N", "port to bind (default 0: any free port)"},
+    {O_CORPUS, "corpus", 0, "DIR|synthetic",
+     "pages to serve (default: the Django docs when installed, else "
+     "synthetic)"},
+    {O_DELAY, "delay", 'd', "MS",
+     "delay before the first byte of every response (default 0)"},
+    {O_JITTER, "jitter", 0, "MS", "delay varies by +/- MS (default 0)"},
+    {O_RATE, "rate", 0, "BYTES/S",
+     "pace every body at this rate, e.g. 1M (default: unlimited)"},
+    {O_FAULT, "fault", 0, "SPEC",
+     "faults by probability, e.g. reset=0.01,stall=0.002"},
+    {O_SEED, "seed", 0, "N",
+     "seed for jitter, faults and the synthetic corpus (default 1)"},
+    {O_MAX_CONNECTIONS, "max-connections", 0, "N",
+     "connections beyond N are closed (default 20000)"},
+    {O_HEADER_TIMEOUT, "header-timeout", 0, "MS",
+     "a request's headers must arrive within MS (default 10000)"},
+    {O_IDLE_TIMEOUT, "idle-timeout", 0, "MS",
+     "idle keep-alive connections are closed after MS (default 60000)"},
+    {O_CPU, "cpu", 0, "N", "pin the server to CPU N"},
     {0},
 };
 
@@ -72,8 +69,9 @@ static void list_faults(void) {
   fputc('\n', stderr);
 }
 
-static int parse_value(struct fb_origin_config *cfg, int o, const char *v) {
+static int parse_value(void *ctx, int o, const char *v) {
   const struct fb_cli_cmd *cmd = &fb__cmd_origin;
+  struct fb_origin_config *cfg = ctx;
   char err[256] = "";
   unsigned u;
   int rc;
@@ -128,27 +126,15 @@ static int origin_main(int argc, char **argv) {
   const struct fb_cli_cmd *cmd = &fb__cmd_origin;
   struct fb_origin_config cfg;
   struct fb_origin *o = NULL;
-  const char *seen[O_HELP + 1] = {0};
-  struct fb_cli_args it;
+  const char *seen[O_COUNT] = {0};
   char err[512] = "";
-  const char *v;
-  int opt, rc, status = FB_EXIT_USAGE;
+  int rc, status;
 
   fb_origin_config_init(&cfg);
-  fb__cli_args_init(&it, cmd, argc, argv);
-  while ((opt = fb__cli_next(&it, &v)) >= 0) {
-    if (opt == O_HELP)
-      return fb__cli_help(stdout, cmd) == 0 ? FB_EXIT_OK : FB_EXIT_USAGE;
-    if (seen[opt] != NULL)
-      return fb__cli_usage_error(cmd, "--%s given twice",
-                                 origin_opts[opt].name);
-    seen[opt] = v != NULL ? v : "";
-    rc = parse_value(&cfg, opt, v);
-    if (rc != 0)
-      return rc;
-  }
-  if (opt == -2)
-    return FB_EXIT_USAGE;
+  status = fb__cli_parse(cmd, argc, argv, seen, O_COUNT, parse_value, &cfg);
+  if (status != FB_CLI_GO)
+    return status;
+  status = FB_EXIT_USAGE;
   if (cfg.cpu >= 0) {
     rc = fb_pin_self(cfg.cpu);
     if (rc != 0) {

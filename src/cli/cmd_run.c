@@ -5,89 +5,22 @@
 #include "cli.h"
 
 enum {
-  O_ENGINE,
+  O_ENGINE = FB_JOBOPT_COUNT,
   O_WORKERS,
-  O_URLS,
-  O_PAGES,
-  O_ORIGIN,
-  O_CORPUS,
-  O_DELAY,
-  O_JITTER,
-  O_SEED,
-  O_CONNECTION,
-  O_TIMEOUT,
-  O_CONNECT_TIMEOUT,
-  O_LOW_SPEED_TIME,
-  O_MAX_BODY,
-  O_MAX_REDIRECTS,
-  O_NO_REDIRECTS,
-  O_USER_AGENT,
-  O_CHUNK,
-  O_THREAD_STACK,
-  O_MAX_RESPAWNS,
-  O_NO_PIN,
   O_FORMAT,
   O_OUTPUT,
-  O_HELP,
+  O_COUNT,
 };
 
 static const struct fb_cli_opt run_opts[] = {
-    [O_ENGINE] = {"engine", 'e', "NAME",
-                  "concurrency model (default sequential)"},
-    [O_WORKERS] = {"workers", 'w', "N",
-                   "most requests in flight (default 8, or the engine's "
-                   "maximum when lower)"},
-    [O_URLS] = {"urls", 'u', "FILE|-",
-                "fetch the URLs listed in FILE (- : standard input) instead "
-                "of the embedded origin's pages"},
-    [O_PAGES] = {"pages", 'n', "N",
-                 "fetch N pages of the origin (seed pages first; default: "
-                 "the ten seed pages)"},
-    [O_ORIGIN] = {"origin", 0, "URL",
-                  "use a running `fetchbench origin` at URL instead of "
-                  "starting one"},
-    [O_CORPUS] = {"corpus", 0, "DIR|synthetic",
-                  "embedded origin's corpus (default: the Django docs when "
-                  "installed, else synthetic)"},
-    [O_DELAY] = {"delay", 'd', "MS",
-                 "embedded origin's delay per request (default 70); with "
-                 "--urls or --origin: the known delay, for efficiency"},
-    [O_JITTER] = {"jitter", 0, "MS",
-                  "embedded origin's delay varies by +/- MS (default 0)"},
-    [O_SEED] = {"seed", 0, "N",
-                "embedded origin's seed for jitter and the synthetic corpus"},
-    [O_CONNECTION] = {"connection", 'c', "reuse|fresh",
-                      "keep-alive per worker, or a new connection per "
-                      "request (default fresh, reuse with --urls)"},
-    [O_TIMEOUT] = {"timeout", 't', "MS",
-                   "whole-request timeout (default 30000)"},
-    [O_CONNECT_TIMEOUT] = {"connect-timeout", 0, "MS",
-                           "connection timeout (default 10000)"},
-    [O_LOW_SPEED_TIME] = {"low-speed-time", 0, "S",
-                          "abort a transfer stalled this long (default 10; "
-                          "0: never)"},
-    [O_MAX_BODY] = {"max-body", 0, "BYTES",
-                    "body size cap, e.g. 64M (default 64M)"},
-    [O_MAX_REDIRECTS] = {"max-redirects", 0, "N",
-                         "redirects followed at most (default 5)"},
-    [O_NO_REDIRECTS] = {"no-redirects", 0, NULL,
-                        "do not follow redirects: a 3xx is the answer"},
-    [O_USER_AGENT] = {"user-agent", 0, "STRING",
-                      "User-Agent header (default fetchbench/VERSION)"},
-    [O_CHUNK] = {"chunk", 0, "N",
-                 "processes: URLs handed to a worker at a time (default 1)"},
-    [O_THREAD_STACK] = {"thread-stack", 0, "BYTES",
-                        "threads: stack size per thread (default 256k)"},
-    [O_MAX_RESPAWNS] = {"max-respawns", 0, "N",
-                        "processes: worker deaths tolerated (default 16)"},
-    [O_NO_PIN] = {"no-pin", 0, NULL,
-                  "do not pin the client and the embedded origin to "
-                  "different cores"},
-    [O_FORMAT] = {"format", 'f', "text|json|csv",
-                  "report format: a table, one JSON object, or one CSV row "
-                  "per request (default text)"},
-    [O_OUTPUT] = {"output", 'o', "FILE", "write the report to FILE"},
-    [O_HELP] = {"help", 'h', NULL, "show this help and exit"},
+    {O_ENGINE, "engine", 'e', "NAME", "concurrency model (default sequential)"},
+    {O_WORKERS, "workers", 'w', "N",
+     "most requests in flight (default 8, or the engine's maximum when "
+     "lower)"},
+    {O_FORMAT, "format", 'f', "text|json|csv",
+     "report format: a table, one JSON object, or one CSV row per request "
+     "(default text)"},
+    {O_OUTPUT, "output", 'o', "FILE", "write the report to FILE"},
     {0},
 };
 
@@ -107,114 +40,29 @@ const struct fb_cli_cmd fb__cmd_run = {
         "written;\n130/143 cancelled by SIGINT/SIGTERM (a partial report is "
         "printed; a second\nSIGINT exits at once).",
     .opts = run_opts,
+    .groups = fb__jobopt_groups,
     .main = run_main,
 };
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
 
 struct run_args {
+  const char *seen[O_COUNT]; /* the value (or "") of each option given */
   const struct fb_engine *engine;
-  const char *workers_arg;
-  const char *connection_arg;
-  const char *seen[O_HELP + 1]; /* the value (or "") of each option given */
   enum format format;
-  const char *output;
   struct fb_job job;
   struct fb_workload w;
 };
 
-/* Options that only make sense for the embedded origin. */
-static int check_conflicts(const struct run_args *a) {
-  static const int embedded_only[] = {O_CORPUS, O_JITTER, O_SEED, O_NO_PIN};
+static int parse_value(void *ctx, int id, const char *v) {
+  struct run_args *a = ctx;
 
-  if (a->seen[O_URLS] && a->seen[O_ORIGIN])
-    return fb__cli_usage_error(&fb__cmd_run,
-                               "--urls and --origin exclude each other");
-  if (a->seen[O_URLS] && a->seen[O_PAGES])
-    return fb__cli_usage_error(&fb__cmd_run,
-                               "--pages picks origin pages; it does not "
-                               "apply to --urls");
-  for (size_t i = 0; i < sizeof(embedded_only) / sizeof(embedded_only[0]);
-       i++) {
-    int o = embedded_only[i];
-
-    if (a->seen[o] && (a->seen[O_URLS] || a->seen[O_ORIGIN]))
-      return fb__cli_usage_error(
-          &fb__cmd_run, "--%s applies to the embedded origin, not with --%s",
-          run_opts[o].name, a->seen[O_URLS] ? "urls" : "origin");
-  }
-  return 0;
-}
-
-static int parse_value(struct run_args *a, int o, const char *v) {
-  const struct fb_cli_cmd *cmd = &fb__cmd_run;
-  struct fb_job *job = &a->job;
-  uint64_t u64;
-  int rc = 0;
-
-  switch (o) {
+  switch (id) {
   case O_ENGINE:
-    a->engine = fb__cli_engine(cmd, "--engine", v);
+    a->engine = fb__cli_engine(&fb__cmd_run, "--engine", v);
     return a->engine != NULL ? 0 : FB_EXIT_USAGE;
-  case O_WORKERS:
-    a->workers_arg = v;
-    return 0;
-  case O_URLS:
-    a->w.urls_path = v;
-    return 0;
-  case O_PAGES:
-    rc = fb__cli_u64(cmd, "--pages", v, 1, 10000000, NULL, &u64);
-    a->w.pages = (size_t)u64;
-    return rc;
-  case O_ORIGIN:
-    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-      return fb__cli_usage_error(cmd, "--origin: '%s' is not an http(s) URL",
-                                 v);
-    a->w.origin_url = v;
-    return 0;
-  case O_CORPUS:
-    a->w.corpus = v;
-    return 0;
-  case O_DELAY:
-    a->w.delay_set = 1;
-    return fb__cli_uint(cmd, "--delay", v, 0, 600000, &a->w.delay_ms);
-  case O_JITTER:
-    return fb__cli_uint(cmd, "--jitter", v, 0, 600000, &a->w.jitter_ms);
-  case O_SEED:
-    return fb__cli_u64(cmd, "--seed", v, 0, UINT64_MAX, NULL, &a->w.seed);
-  case O_CONNECTION:
-    a->connection_arg = v;
-    return fb__cli_connection(cmd, "--connection", v, &job->connection);
-  case O_TIMEOUT:
-    return fb__cli_long(cmd, "--timeout", v, 1, 86400000L, &job->timeout_ms);
-  case O_CONNECT_TIMEOUT:
-    return fb__cli_long(cmd, "--connect-timeout", v, 1, 86400000L,
-                        &job->connect_timeout_ms);
-  case O_LOW_SPEED_TIME:
-    return fb__cli_long(cmd, "--low-speed-time", v, 0, 86400L,
-                        &job->low_speed_secs);
-  case O_MAX_BODY:
-    return fb__cli_bytes(cmd, "--max-body", v, 1, 1ULL << 40, &job->max_body);
-  case O_MAX_REDIRECTS:
-    return fb__cli_long(cmd, "--max-redirects", v, 0, 1000,
-                        &job->max_redirects);
-  case O_NO_REDIRECTS:
-    job->follow_redirects = 0;
-    return 0;
-  case O_USER_AGENT:
-    job->user_agent = v;
-    return 0;
-  case O_CHUNK:
-    return fb__cli_uint(cmd, "--chunk", v, 1, 1000000, &job->chunk);
-  case O_THREAD_STACK:
-    rc = fb__cli_bytes(cmd, "--thread-stack", v, 16384, 1ULL << 30, &u64);
-    job->thread_stack = (size_t)u64;
-    return rc;
-  case O_MAX_RESPAWNS:
-    return fb__cli_uint(cmd, "--max-respawns", v, 0, 1000000,
-                        &job->max_respawns);
-  case O_NO_PIN:
-    a->w.pin = 0;
+  case O_WORKERS: /* once the engine is known */
+  case O_OUTPUT:
     return 0;
   case O_FORMAT:
     if (strcmp(v, "text") == 0)
@@ -224,61 +72,40 @@ static int parse_value(struct run_args *a, int o, const char *v) {
     else if (strcmp(v, "csv") == 0)
       a->format = FORMAT_CSV;
     else
-      return fb__cli_usage_error(cmd, "--format: '%s' is not text, json or csv",
-                                 v);
-    return 0;
-  case O_OUTPUT:
-    a->output = v;
+      return fb__cli_usage_error(&fb__cmd_run,
+                                 "--format: '%s' is not text, json or csv", v);
     return 0;
   default:
-    return 0;
+    return fb__jobopt_parse(&fb__cmd_run, id, v, &a->job, &a->w);
   }
 }
 
-static int parse(struct run_args *a, int argc, char **argv, int *help) {
-  struct fb_cli_args it;
-  const char *v;
-  int o, rc;
+/* Returns FB_CLI_GO or the status to exit with. */
+static int parse(struct run_args *a, int argc, char **argv) {
+  int rc =
+      fb__cli_parse(&fb__cmd_run, argc, argv, a->seen, O_COUNT, parse_value, a);
 
-  fb__cli_args_init(&it, &fb__cmd_run, argc, argv);
-  while ((o = fb__cli_next(&it, &v)) >= 0) {
-    if (o == O_HELP) {
-      *help = 1;
-      return 0;
-    }
-    if (a->seen[o] != NULL)
-      return fb__cli_usage_error(&fb__cmd_run, "--%s given twice",
-                                 run_opts[o].name);
-    a->seen[o] = v != NULL ? v : "";
-    rc = parse_value(a, o, v);
-    if (rc != 0)
-      return rc;
-  }
-  if (o == -2)
-    return FB_EXIT_USAGE;
-  rc = check_conflicts(a);
-  if (rc != 0)
+  if (rc != FB_CLI_GO)
     return rc;
+  if (fb__jobopt_finish(&fb__cmd_run, a->seen, &a->job, &a->w) != 0)
+    return FB_EXIT_USAGE;
   if (a->engine == NULL)
     a->engine = fb_engine_find("sequential");
   if (a->engine == NULL)
     a->engine = fb_engines[0];
-  if (a->workers_arg != NULL) {
+  if (a->seen[O_WORKERS] != NULL) {
     uint64_t n;
     char what[64];
 
     snprintf(what, sizeof(what), "for engine %s", a->engine->name);
-    rc = fb__cli_u64(&fb__cmd_run, "--workers", a->workers_arg, 1,
-                     a->engine->max_workers, what, &n);
-    if (rc != 0)
-      return rc;
+    if (fb__cli_u64(&fb__cmd_run, "--workers", a->seen[O_WORKERS], 1,
+                    a->engine->max_workers, what, &n) != 0)
+      return FB_EXIT_USAGE;
     a->job.workers = (unsigned)n;
   } else {
     a->job.workers = a->engine->max_workers < 8 ? a->engine->max_workers : 8;
   }
-  if (a->connection_arg == NULL)
-    a->job.connection = a->w.urls_path != NULL ? FB_CONN_REUSE : FB_CONN_FRESH;
-  return 0;
+  return FB_CLI_GO;
 }
 
 /* Below the table (which counts failures by kind): one example of each
@@ -316,7 +143,8 @@ static void write_failures(FILE *out, const struct fb_summary *s,
 static int write_report(const struct run_args *a, const struct fb_summary *s,
                         const struct fb_collector *c) {
   char line[1024];
-  FILE *out = fb__output_open(&fb__cmd_run, a->output);
+  const char *output = a->seen[O_OUTPUT];
+  FILE *out = fb__output_open(&fb__cmd_run, output);
   int err = 0;
 
   if (out == NULL)
@@ -339,24 +167,22 @@ static int write_report(const struct run_args *a, const struct fb_summary *s,
     err = c != NULL ? fb_report_csv(out, c, a->w.urls, s->engine) : FB_ELOST;
     break;
   }
-  return fb__output_close(&fb__cmd_run, out, a->output, err);
+  return fb__output_close(&fb__cmd_run, out, output, err);
 }
 
 static int run_main(int argc, char **argv) {
   struct run_args a;
   struct fb_summary s;
   struct fb_collector *c = NULL;
-  int help = 0, rc, status;
+  int rc, status;
 
   memset(&a, 0, sizeof(a));
   memset(&s, 0, sizeof(s));
   fb_job_init(&a.job);
   fb__workload_init(&a.w);
-  rc = parse(&a, argc, argv, &help);
-  if (rc != 0)
-    return rc;
-  if (help)
-    return fb__cli_help(stdout, &fb__cmd_run) == 0 ? FB_EXIT_OK : FB_EXIT_USAGE;
+  status = parse(&a, argc, argv);
+  if (status != FB_CLI_GO)
+    return status;
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_run, "cannot install signal handlers");
     return FB_EXIT_USAGE;
@@ -364,10 +190,6 @@ static int run_main(int argc, char **argv) {
   status = fb__workload_start(&a.w, &fb__cmd_run);
   if (status != 0)
     goto out;
-  if (fb__cli_cancel) {
-    status = fb__signals_exit_status();
-    goto out;
-  }
   a.job.urls = a.w.urls;
   a.job.cancel = &fb__cli_cancel;
   rc = fb_run_measure(a.engine, &a.job, a.w.known_delay_ms, &s, &c);

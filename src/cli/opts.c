@@ -5,14 +5,6 @@
 
 #include "cli.h"
 
-void fb__cli_args_init(struct fb_cli_args *a, const struct fb_cli_cmd *cmd,
-                       int argc, char **argv) {
-  a->cmd = cmd;
-  a->argc = argc;
-  a->argv = argv;
-  a->i = 1;
-}
-
 static void vmessage(const struct fb_cli_cmd *cmd, const char *fmt,
                      va_list ap) {
   if (cmd != NULL)
@@ -44,100 +36,145 @@ void fb__cli_error(const struct fb_cli_cmd *cmd, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int find_long(const struct fb_cli_opt *opts, const char *name,
-                     size_t len) {
-  for (int i = 0; opts[i].name != NULL; i++)
-    if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0)
-      return i;
-  return -1;
+/* Every command's -h, --help: looked up and shown after its own options. */
+static const struct fb_cli_opt help_opts[] = {
+    {-1, "help", 'h', NULL, "show this help and exit"},
+    {0},
+};
+
+/* The option tables of cmd in help order: its own, help, then the groups'.
+ * NULL past the last.
+ */
+static const struct fb_cli_opt *table(const struct fb_cli_cmd *cmd, size_t t) {
+  if (t == 0)
+    return cmd->opts;
+  if (t == 1)
+    return help_opts;
+  if (cmd->groups == NULL || cmd->groups[t - 2].heading == NULL)
+    return NULL;
+  return cmd->groups[t - 2].opts;
 }
 
-static int find_short(const struct fb_cli_opt *opts, int c) {
-  for (int i = 0; opts[i].name != NULL; i++)
-    if (opts[i].short_name != 0 && opts[i].short_name == c)
-      return i;
-  return -1;
+/* By long name (name, len) or, when name is NULL, by short name c. */
+static const struct fb_cli_opt *find(const struct fb_cli_cmd *cmd,
+                                     const char *name, size_t len, int c) {
+  const struct fb_cli_opt *o;
+
+  for (size_t t = 0; (o = table(cmd, t)) != NULL; t++)
+    for (; o->name != NULL; o++)
+      if (name != NULL
+              ? strlen(o->name) == len && memcmp(o->name, name, len) == 0
+              : o->short_name != 0 && o->short_name == c)
+        return o;
+  return NULL;
 }
 
-static int next_long(struct fb_cli_args *a, const char *arg,
-                     const char **value) {
-  const char *name = arg + 2;
-  const char *eq = strchr(name, '=');
-  size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-  int i = find_long(a->cmd->opts, name, len);
+/* Walks argv[1..] of a command. */
+struct args {
+  const struct fb_cli_cmd *cmd;
+  int argc;
+  char **argv;
+  int i;
+};
 
-  if (i < 0) {
-    fb__cli_usage_error(a->cmd, "unknown option '--%.*s'", (int)len, name);
-    return -2;
+/* The value of o: after '=' (eq), glued to a short option (glued), or the
+ * next argument. Returns o, or NULL after a usage error.
+ */
+static const struct fb_cli_opt *take_value(struct args *a,
+                                           const struct fb_cli_opt *o,
+                                           const char *given, const char *as,
+                                           const char **value) {
+  if (o->metavar == NULL) {
+    if (given == NULL)
+      return o;
+    if (as[1] == '-')
+      fb__cli_usage_error(a->cmd, "%s takes no value", as);
+    else
+      fb__cli_usage_error(a->cmd, "unknown option '%s%s'", as, given);
+    return NULL;
   }
-  if (a->cmd->opts[i].metavar == NULL) {
-    if (eq != NULL) {
-      fb__cli_usage_error(a->cmd, "--%s takes no value", a->cmd->opts[i].name);
-      return -2;
-    }
-    return i;
-  }
-  if (eq != NULL) {
-    *value = eq + 1;
-    return i;
+  if (given != NULL) {
+    *value = given;
+    return o;
   }
   if (a->i >= a->argc) {
-    fb__cli_usage_error(a->cmd, "--%s needs a value (%s)", a->cmd->opts[i].name,
-                        a->cmd->opts[i].metavar);
-    return -2;
+    fb__cli_usage_error(a->cmd, "%s needs a value (%s)", as, o->metavar);
+    return NULL;
   }
   *value = a->argv[a->i++];
-  return i;
+  return o;
 }
 
-static int next_short(struct fb_cli_args *a, const char *arg,
-                      const char **value) {
-  int i = find_short(a->cmd->opts, (unsigned char)arg[1]);
-
-  if (i < 0) {
-    fb__cli_usage_error(a->cmd, "unknown option '-%c'", arg[1]);
-    return -2;
-  }
-  if (a->cmd->opts[i].metavar == NULL) {
-    if (arg[2] != '\0') {
-      fb__cli_usage_error(a->cmd, "unknown option '%s'", arg);
-      return -2;
-    }
-    return i;
-  }
-  if (arg[2] != '\0') {
-    *value = arg + 2;
-    return i;
-  }
-  if (a->i >= a->argc) {
-    fb__cli_usage_error(a->cmd, "-%c needs a value (%s)", arg[1],
-                        a->cmd->opts[i].metavar);
-    return -2;
-  }
-  *value = a->argv[a->i++];
-  return i;
-}
-
-int fb__cli_next(struct fb_cli_args *a, const char **value) {
+/* The next option with its value in *value (NULL for flags); NULL when argv
+ * is exhausted or, with *err set, after a usage error.
+ */
+static const struct fb_cli_opt *next(struct args *a, const char **value,
+                                     int *err) {
+  const struct fb_cli_opt *o;
   const char *arg;
+  char as[64];
 
   *value = NULL;
+  *err = 0;
   if (a->i >= a->argc)
-    return -1;
+    return NULL;
   arg = a->argv[a->i++];
   if (strcmp(arg, "--") == 0) {
-    if (a->i < a->argc) {
-      fb__cli_usage_error(a->cmd, "unexpected argument '%s'", a->argv[a->i]);
-      return -2;
+    if (a->i >= a->argc)
+      return NULL;
+    arg = a->argv[a->i];
+  } else if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
+    const char *eq = strchr(arg + 2, '=');
+    size_t len = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+
+    o = find(a->cmd, arg + 2, len, 0);
+    if (o == NULL) {
+      fb__cli_usage_error(a->cmd, "unknown option '--%.*s'", (int)len, arg + 2);
+      *err = 1;
+      return NULL;
     }
-    return -1;
+    snprintf(as, sizeof(as), "--%s", o->name);
+    o = take_value(a, o, eq != NULL ? eq + 1 : NULL, as, value);
+    *err = o == NULL;
+    return o;
+  } else if (arg[0] == '-' && arg[1] != '\0') {
+    o = find(a->cmd, NULL, 0, (unsigned char)arg[1]);
+    if (o == NULL) {
+      fb__cli_usage_error(a->cmd, "unknown option '-%c'", arg[1]);
+      *err = 1;
+      return NULL;
+    }
+    snprintf(as, sizeof(as), "-%c", arg[1]);
+    o = take_value(a, o, arg[2] != '\0' ? arg + 2 : NULL, as, value);
+    *err = o == NULL;
+    return o;
   }
-  if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0')
-    return next_long(a, arg, value);
-  if (arg[0] == '-' && arg[1] != '\0')
-    return next_short(a, arg, value);
   fb__cli_usage_error(a->cmd, "unexpected argument '%s'", arg);
-  return -2;
+  *err = 1;
+  return NULL;
+}
+
+int fb__cli_parse(const struct fb_cli_cmd *cmd, int argc, char **argv,
+                  const char **seen, size_t nseen,
+                  int (*parse)(void *ctx, int id, const char *value),
+                  void *ctx) {
+  struct args a = {.cmd = cmd, .argc = argc, .argv = argv, .i = 1};
+  const struct fb_cli_opt *o;
+  const char *v;
+  int err;
+
+  while ((o = next(&a, &v, &err)) != NULL) {
+    if (o == help_opts)
+      return fb__cli_help(stdout, cmd) == 0 ? FB_EXIT_OK : FB_EXIT_USAGE;
+    if (o->id < 0 || (size_t)o->id >= nseen)
+      abort(); /* a table's id beyond the command's: a bug */
+    if (seen[o->id] != NULL)
+      return fb__cli_usage_error(cmd, "--%s given twice", o->name);
+    seen[o->id] = v != NULL ? v : "";
+    if (parse(ctx, o->id, v) != 0)
+      return FB_EXIT_USAGE;
+  }
+  return err ? FB_EXIT_USAGE : FB_CLI_GO;
 }
 
 void fb__cli_wrap(FILE *out, int col, int indent, const char *text) {
@@ -161,30 +198,34 @@ void fb__cli_wrap(FILE *out, int col, int indent, const char *text) {
   fputc('\n', out);
 }
 
+static void print_opt(FILE *out, const struct fb_cli_opt *o) {
+  int n;
+
+  if (o->short_name != 0)
+    n = fprintf(out, "  -%c, --%s%s%s", o->short_name, o->name,
+                o->metavar ? " " : "", o->metavar ? o->metavar : "");
+  else
+    n = fprintf(out, "      --%s%s%s", o->name, o->metavar ? " " : "",
+                o->metavar ? o->metavar : "");
+  if (n < 0)
+    return;
+  if (n >= 29)
+    fprintf(out, "\n%30s", "");
+  else
+    fprintf(out, "%*s", 30 - n, "");
+  fb__cli_wrap(out, 30, 30, o->help);
+}
+
 int fb__cli_help(FILE *out, const struct fb_cli_cmd *cmd) {
   const struct fb_cli_opt *o;
 
   fprintf(out, "Usage: fetchbench %s [OPTION]...\n%s\n\n%s\n\nOptions:\n",
           cmd->name, cmd->summary, cmd->description);
-  for (o = cmd->opts; o->name != NULL; o++) {
-    int n;
-
-    if (o->short_name != 0)
-      n = fprintf(out, "  -%c, --%s%s%s", o->short_name, o->name,
-                  o->metavar ? " " : "", o->metavar ? o->metavar : "");
-    else
-      n = fprintf(out, "      --%s%s%s", o->name, o->metavar ? " " : "",
-                  o->metavar ? o->metavar : "");
-    if (n < 0)
-      break;
-    if (n >= 29) {
-      fprintf(out, "\n%30s", "");
-      n = 30;
-    } else {
-      fprintf(out, "%*s", 30 - n, "");
-      n = 30;
-    }
-    fb__cli_wrap(out, n, 30, o->help);
+  for (size_t t = 0; (o = table(cmd, t)) != NULL; t++) {
+    if (t >= 2)
+      fprintf(out, "\n%s:\n", cmd->groups[t - 2].heading);
+    for (; o->name != NULL; o++)
+      print_opt(out, o);
   }
   fflush(out);
   return ferror(out) ? -EIO : 0;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@ void fb__workload_init(struct fb_workload *w) {
   w->pin = 1;
   w->client_cpu = -1;
   w->origin_cpu = -1;
+  w->given_origin_cpu = -1;
   w->known_delay_ms = -1;
 }
 
@@ -203,9 +205,39 @@ static int add_seed_pages(struct fb_workload *w, char *err, size_t errlen) {
   return 0;
 }
 
-static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
+static void pin_client(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
+  int rc = fb_pin_self(w->client_cpu);
+
+  if (rc != 0) {
+    fb__cli_error(cmd, "warning: cannot pin to CPU %d: %s", w->client_cpu,
+                  fb_strerror(rc));
+    w->client_cpu = -1;
+  }
+}
+
+/* With --origin-cpu: the client takes the first allowed core other than the
+ * origin's, as the embedded origin's plan does.
+ */
+static void pin_beside_origin(struct fb_workload *w,
+                              const struct fb_cli_cmd *cmd) {
+  int cpus[CPU_SETSIZE];
+  int n = fb_cpus_allowed(cpus, CPU_SETSIZE);
+
+  w->origin_cpu = w->given_origin_cpu;
+  for (int i = 0; i < n && i < CPU_SETSIZE; i++)
+    if (cpus[i] != w->origin_cpu) {
+      w->client_cpu = cpus[i];
+      pin_client(w, cmd);
+      return;
+    }
+  fb__cli_error(cmd, "warning: no core other than %d to pin the client to",
+                w->origin_cpu);
+}
+
+static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd,
+                        char *err, size_t errlen) {
   struct fb_origin_config cfg;
-  char err[512] = "";
+  char why[512] = "";
   const char *dir;
   int rc;
 
@@ -217,21 +249,15 @@ static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
   cfg.jitter_ms = w->jitter_ms;
   cfg.seed = w->seed;
   cfg.cpu = w->origin_cpu;
-  rc = fb_origin_spawn(&w->origin, &cfg, err, sizeof(err));
+  rc = fb_origin_spawn(&w->origin, &cfg, why, sizeof(why));
   if (rc != 0) {
-    fb__cli_error(cmd, "cannot start the embedded origin: %s",
-                  err[0] ? err : fb_strerror(rc));
-    return FB_EXIT_USAGE;
+    snprintf(err, errlen, "cannot start the embedded origin: %s",
+             why[0] ? why : fb_strerror(rc));
+    return rc;
   }
   w->origin_running = 1;
-  if (w->client_cpu >= 0) {
-    rc = fb_pin_self(w->client_cpu);
-    if (rc != 0) {
-      fb__cli_error(cmd, "warning: cannot pin to CPU %d: %s", w->client_cpu,
-                    fb_strerror(rc));
-      w->client_cpu = -1;
-    }
-  }
+  if (w->client_cpu >= 0)
+    pin_client(w, cmd);
   snprintf(w->base_url, sizeof(w->base_url), "%s", w->origin.base_url);
   if (w->corpus != NULL && w->corpus[0] != '\0')
     dir = w->corpus;
@@ -243,22 +269,20 @@ static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
   return 0;
 }
 
-int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
-  char err[2048] = "";
+/* The URL set: the user's list or the origin's pages. Returns 0 or a
+ * negative code with the reason in err.
+ */
+static int start(struct fb_workload *w, const struct fb_cli_cmd *cmd, char *err,
+                 size_t errlen) {
+  char why[2048] = "";
   int rc = fb_urlset_create(&w->urls);
 
-  if (rc != 0) {
-    fb__cli_error(cmd, "%s", fb_strerror(rc));
-    return FB_EXIT_USAGE;
-  }
+  if (rc != 0)
+    return rc;
   if (w->urls_path != NULL) {
-    rc = fb_urlset_load(w->urls, w->urls_path, err, sizeof(err));
-    if (rc != 0) {
-      fb__cli_error(cmd, "%s", err[0] ? err : fb_strerror(rc));
-      return FB_EXIT_USAGE;
-    }
+    rc = fb_urlset_load(w->urls, w->urls_path, err, errlen);
     w->known_delay_ms = w->delay_set ? (double)w->delay_ms : -1;
-    return 0;
+    return rc;
   }
   if (w->origin_url != NULL) {
     size_t len = strlen(w->origin_url);
@@ -268,19 +292,37 @@ int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
     snprintf(w->base_url, sizeof(w->base_url), "%.*s", (int)len, w->origin_url);
     w->known_delay_ms = w->delay_set ? (double)w->delay_ms : -1;
   } else {
-    rc = spawn_origin(w, cmd);
+    rc = spawn_origin(w, cmd, err, errlen);
     if (rc != 0)
       return rc;
   }
   if (w->pages > 0)
-    rc = add_pages(w, w->pages, err, sizeof(err));
+    rc = add_pages(w, w->pages, why, sizeof(why));
   else
-    rc = add_seed_pages(w, err, sizeof(err));
+    rc = add_seed_pages(w, why, sizeof(why));
+  if (rc != 0)
+    snprintf(err, errlen, "cannot build the URL list: %s",
+             why[0] ? why : fb_strerror(rc));
+  return rc;
+}
+
+int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
+  char err[2048] = "";
+  int rc = start(w, cmd, err, sizeof(err));
+
+  /* A signal while the origin starts or the list loads: whatever that did
+   * to the start, the user asked to stop before anything was measured.
+   */
+  if (fb__cli_cancel) {
+    fb__cli_error(cmd, "cancelled before any request was made");
+    return fb__signals_exit_status();
+  }
   if (rc != 0) {
-    fb__cli_error(cmd, "cannot build the URL list: %s",
-                  err[0] ? err : fb_strerror(rc));
+    fb__cli_error(cmd, "%s", err[0] ? err : fb_strerror(rc));
     return FB_EXIT_USAGE;
   }
+  if (w->given_origin_cpu >= 0)
+    pin_beside_origin(w, cmd);
   return 0;
 }
 
