@@ -25,8 +25,9 @@
  * timeout of 0, a uv_idle_t). libcurl is only ever called from the top of a
  * libuv callback, never from inside one of libcurl's own callbacks, so no
  * multi call is re-entrant: the socket and timer callbacks only start and
- * stop libuv handles, and finished transfers are collected and new ones added
- * after curl_multi_socket_action has returned.
+ * stop libuv handles, and finished transfers are collected after every
+ * curl_multi_socket_action, new ones added in the loop's check phase (a
+ * uv_check_t), once the iteration's socket actions have all returned.
  */
 
 #define ASYNC_MAX_WORKERS 10000u
@@ -40,6 +41,7 @@ struct async_counters {
   uint64_t timer_fires;       /* uv_timer expiries: timeouts over 0 ms */
   uint64_t zero_timeouts;     /* timeouts of 0 ms libcurl asked for */
   uint64_t kicks;             /* ... run on the next loop iteration */
+  uint64_t refills;           /* batches of new transfers added */
   uint64_t poll_events;       /* poll callbacks */
   uint64_t poll_errors;       /* ... with a status < 0 */
   uint64_t poll_inits;        /* uv_poll_init calls (distinct fd numbers) */
@@ -73,6 +75,7 @@ struct async {
   uv_timer_t timer; /* libcurl's timeout when over 0 ms */
   uv_idle_t kick;   /* libcurl's timeout of 0 ms: the next iteration */
   uv_timer_t watch; /* polls job->cancel */
+  uv_check_t batch; /* refills once the poll phase has run its callbacks */
   unsigned handles; /* handles initialised besides the polls */
   unsigned closing; /* their close callbacks still to run */
   int loop_ready;
@@ -192,8 +195,29 @@ static void refill(struct async *a) {
     uv_stop(&a->loop);
 }
 
-/* One socket action, then what may only follow it: results, new transfers. */
-static void action(struct async *a, curl_socket_t fd, int flags) {
+static void on_batch(uv_check_t *h) {
+  struct async *a = OWNER(h, struct async, batch);
+
+  (void)uv_check_stop(h); /* always 0 */
+  /* A later callback of the same iteration may have stopped the run. */
+  if (a->err != 0 || a->cancelled || a->multi == NULL)
+    return;
+  a->k.refills++;
+  refill(a);
+}
+
+/* One socket action, then what may only follow it: results, and new
+ * transfers. From a poll callback, new transfers wait until every socket
+ * ready in this iteration had its action: added right away, they would be
+ * started by the next socket's action, one request between every two
+ * responses read, each waking the server up again (measured: 4 times the
+ * server's context switches, 15% more client CPU per page). Added together in
+ * the check phase, one timeout action on the next iteration starts them all
+ * and their requests leave in a burst, as in a curl_multi_perform loop.
+ * Timer and idle callbacks run before the poll phase, which may block: they
+ * refill at once.
+ */
+static void action(struct async *a, curl_socket_t fd, int flags, int batch) {
   int running;
 
   a->k.actions++;
@@ -202,8 +226,14 @@ static void action(struct async *a, curl_socket_t fd, int flags) {
     return;
   }
   drain(a);
-  if (a->err == 0)
+  if (a->err != 0)
+    return;
+  if (!batch)
     refill(a);
+  else if (finished(a))
+    uv_stop(&a->loop);
+  else if (a->free != NULL && a->next < a->n)
+    (void)uv_check_start(&a->batch, on_batch); /* always 0 */
 }
 
 static struct async *loop_owner(uv_handle_t *h) {
@@ -249,7 +279,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     if (events & UV_WRITABLE)
       flags |= CURL_CSELECT_OUT;
   }
-  action(a, p->fd, flags);
+  action(a, p->fd, flags, 1);
   /* libcurl only calls the socket callback when what it wants changes: if it
    * still wants this socket after the error, poll it again ourselves.
    */
@@ -366,14 +396,14 @@ static void on_kick(uv_idle_t *h) {
 
   (void)uv_idle_stop(h); /* always 0 */
   a->k.kicks++;
-  action(a, CURL_SOCKET_TIMEOUT, 0);
+  action(a, CURL_SOCKET_TIMEOUT, 0, 0);
 }
 
 static void on_timer(uv_timer_t *h) {
   struct async *a = loop_owner((uv_handle_t *)h);
 
   a->k.timer_fires++;
-  action(a, CURL_SOCKET_TIMEOUT, 0);
+  action(a, CURL_SOCKET_TIMEOUT, 0, 0);
 }
 
 static int on_timeout(CURLM *multi, long ms, void *userp) {
@@ -435,7 +465,9 @@ static int setup(struct async *a, const struct fb_job *job,
   if (err != 0)
     return err == UV_ENOMEM ? -ENOMEM : FB_EUV;
   a->loop_ready = 1;
-  /* Initialising timer and idle handles cannot fail, but says so with 0. */
+  /* Initialising timer, idle and check handles cannot fail, but says so
+   * with 0.
+   */
   if (uv_timer_init(&a->loop, &a->timer) != 0)
     return FB_EUV;
   a->handles++;
@@ -443,6 +475,9 @@ static int setup(struct async *a, const struct fb_job *job,
     return FB_EUV;
   a->handles++;
   if (uv_timer_init(&a->loop, &a->watch) != 0)
+    return FB_EUV;
+  a->handles++;
+  if (uv_check_init(&a->loop, &a->batch) != 0)
     return FB_EUV;
   a->handles++;
   fb__polltab_init(&a->polls, &a->loop);
@@ -564,6 +599,10 @@ static int teardown(struct async *a) {
   if (a->handles > 2) {
     a->closing++;
     uv_close((uv_handle_t *)&a->watch, on_handle_closed);
+  }
+  if (a->handles > 3) {
+    a->closing++;
+    uv_close((uv_handle_t *)&a->batch, on_handle_closed);
   }
   /* Runs the close callbacks. A uv_stop left over from the run (say, the
    * cancel flag seen before the loop ever ran) makes the first uv_run return
