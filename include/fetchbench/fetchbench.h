@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "collector.h"
+#include "compare.h"
 #include "corpus.h"
 #include "engine.h"
 #include "error.h"
