@@ -161,32 +161,61 @@ static void test_fresh(void **state) {
 }
 
 /* The origin closes every keep-alive connection right after its answer:
- * the socket libcurl let go of but the loop still polls reports it, the
- * loop stops polling it without bothering libcurl, and libcurl opens a new
- * connection for the next request. Every page still arrives. (libcurl finds
- * a dead connection by itself when a new transfer would reuse it, so the
- * last page comes late: the loop then polls the others' closed connections
- * with no transfer left to take them.)
+ * libcurl opens a new connection for the next request (it finds the dead
+ * one itself when a new transfer would reuse it), and every page arrives.
  */
 static void test_close_idle(void **state) {
   struct fb_urlset *u = urls_cycle(100, "?fault=close_idle");
   struct fb_collector *c;
   struct async_counters k;
   struct fb_job job;
-  char url[4200], err[256];
 
   (void)state;
-  snprintf(url, sizeof(url), "%s&delay=200", fb_urlset_get(u, 0));
-  assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
   fb_job_init(&job);
   job.urls = u;
   job.workers = 4;
   assert_int_equal(run_async(&job, &c, &k), 0);
   fx_assert_all_ok(&origin, u, c, job.workers);
+  assert_int_equal(k.stale_sockets, 0);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+/* A connection the server closes while libcurl holds it idle reports on a
+ * socket libcurl let go of (CURL_POLL_REMOVE) but the loop still polls: the
+ * loop must stop polling it without calling libcurl. To make that happen
+ * every time, an origin of its own closes keep-alive connections idle for
+ * 100 ms, while the last request (400 ms) keeps the run going with three
+ * idle connections.
+ */
+static void test_idle_closed_by_server(void **state) {
+  struct fx_origin idle = {.corpus = origin.corpus};
+  struct fb_origin_config cfg;
+  struct fb_urlset *u;
+  struct fb_collector *c;
+  struct async_counters k;
+  struct fb_job job;
+  char err[512];
+
+  (void)state;
+  fb_origin_config_init(&cfg);
+  cfg.corpus = "synthetic";
+  cfg.seed = FX_SEED;
+  cfg.idle_timeout_ms = 100;
+  if (fb_origin_spawn(&idle.proc, &cfg, err, sizeof(err)) != 0)
+    fail_msg("origin: %s", err);
+  u = fx_urls_pages(&idle, 0, 40, NULL);
+  fx_urls_add_pages(u, &idle, 40, 1, "?delay=400");
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = 4;
+  assert_int_equal(run_async(&job, &c, &k), 0);
+  fx_assert_all_ok(&idle, u, c, job.workers);
   assert_true(k.idle_events > 0);
   assert_int_equal(k.stale_sockets, 0);
   fb_collector_destroy(c);
   fb_urlset_destroy(u);
+  assert_int_equal(fb_origin_reap(&idle.proc), 0);
 }
 
 /* URLs naming this machine instead of 127.0.0.1 go through libcurl's
@@ -621,6 +650,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_reuse),
       cmocka_unit_test(test_fresh),
       cmocka_unit_test(test_close_idle),
+      cmocka_unit_test(test_idle_closed_by_server),
       cmocka_unit_test(test_hostname),
       cmocka_unit_test(test_zero_timeout),
       cmocka_unit_test(test_timer),
