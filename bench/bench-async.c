@@ -10,8 +10,9 @@
  *               <= 1.1x multi-poll's.
  *   latency     10,000 URLs at 100 ms, 1,000 in flight: efficiency =
  *               ideal / wall, goal >= 0.95, on small pages (the Django mix
- *               reported beside it), with wrk's rate on the same origin as
- *               a reference for what the machine allows.
+ *               reported beside it), each round paired with raw-client
+ *               (plain sockets, the floor: what any client can reach on
+ *               this machine and origin), and wrk's rate as a reference.
  *   memory      peak RSS with 5,000 in flight minus the peak of the same
  *               URLs one at a time, per in-flight transfer; goal <= 32 KiB.
  *   epoll       epoll_ctl calls per request (strace -c), keep-alive and
@@ -22,7 +23,8 @@
  * FB_BENCH_ROUNDS sets the rounds (default 5), FB_BENCH_VERBOSE=1 prints
  * every run.
  *
- *   bench-async [all|throughput|latency|memory|epoll] [MULTI_POLL_PATH]
+ *   bench-async [all|throughput|latency|memory|epoll] [MULTI_POLL_PATH
+ *               [RAW_CLIENT_PATH]]
  *   bench-async client URLFILE WORKERS reuse|fresh   (what the others run)
  *
  * Every client is a child process started with posix_spawn, so all three
@@ -53,6 +55,7 @@ extern char **environ;
 static char tmpdir[] = "/tmp/fb-bench-async-XXXXXX";
 static char self_path[4096];
 static const char *multi_poll_path;
+static const char *raw_client_path;
 static struct fb_origin_proc origin;
 static int client_cpu = -1;
 static int origin_cpu = -1;
@@ -480,19 +483,22 @@ static void wrk_reference(void) {
   free_urls(&u);
 }
 
-/* One latency-bound run, median of rounds: pages of at most max_len bytes
- * (0: the whole mix).
+/* One latency-bound run: each round runs the async engine and then
+ * raw-client, the floor (plain sockets, nothing but the bytes), on the same
+ * URLs; medians of the rounds, and async's efficiency as a fraction of the
+ * floor's, paired by round. Pages of at most max_len bytes (0: the mix).
  */
 static int latency_run(int rounds, const char *what, size_t max_len,
                        int judged) {
   const size_t n = 10000;
   const unsigned workers = 1000;
   const double delay_ms = 100;
-  double eff[MAX_ROUNDS], wall[MAX_ROUNDS];
+  double eff[MAX_ROUNDS], wall[MAX_ROUNDS], floor_eff[MAX_ROUNDS];
+  double of_floor[MAX_ROUNDS];
   char list[4200];
   struct urls u;
   uint64_t bytes;
-  int rc = make_urls(&u, n, "?delay=100", max_len);
+  int rc = make_urls(&u, n, "?delay=100", max_len), have_floor;
 
   if (rc != 0)
     return rc;
@@ -504,8 +510,10 @@ static int latency_run(int rounds, const char *what, size_t max_len,
     return rc;
 
   char *argv[] = {self_path, "client", list, "1000", "reuse", NULL};
+  char *argv_raw[] = {(char *)raw_client_path, list, "1000", NULL};
   double ideal = (double)((n + workers - 1) / workers) * delay_ms / 1000;
 
+  have_floor = raw_client_path != NULL;
   for (int r = 0; r < rounds; r++) {
     struct child ch;
 
@@ -515,6 +523,14 @@ static int latency_run(int rounds, const char *what, size_t max_len,
     }
     wall[r] = parse_field(ch.out, "run_s ");
     eff[r] = ideal / wall[r];
+    if (have_floor) {
+      if (spawn_wait(argv_raw, &ch) != 0) {
+        fprintf(stderr, "raw-client failed: %s\n", ch.out);
+        return -EIO;
+      }
+      floor_eff[r] = ideal / parse_field(ch.out, "run_s ");
+      of_floor[r] = eff[r] / floor_eff[r];
+    }
   }
   struct stat3 se = stat3(eff, rounds), sw = stat3(wall, rounds);
 
@@ -535,6 +551,19 @@ static int latency_run(int rounds, const char *what, size_t max_len,
          what, n, (unsigned long long)bytes, delay_ms, workers, rounds, ideal,
          sw.med, se.med, se.min, se.max, judged ? "\"goal\":0.95," : "",
          client_cpu, origin_cpu);
+  if (have_floor) {
+    struct stat3 sf = stat3(floor_eff, rounds), so = stat3(of_floor, rounds);
+
+    fprintf(stderr,
+            "  floor (raw-client, plain sockets): efficiency %.3f "
+            "[%.3f-%.3f]; async reaches %.3f [%.3f-%.3f] of it\n",
+            sf.med, sf.min, sf.max, so.med, so.min, so.max);
+    printf("{\"bench\":\"async-latency-floor\",\"pages\":\"%s\","
+           "\"floor_efficiency\":%.4f,\"floor_efficiency_min\":%.4f,"
+           "\"floor_efficiency_max\":%.4f,\"async_of_floor\":%.4f,"
+           "\"async_of_floor_min\":%.4f,\"async_of_floor_max\":%.4f}\n",
+           what, sf.med, sf.min, sf.max, so.med, so.min, so.max);
+  }
   return 0;
 }
 
@@ -733,6 +762,8 @@ int main(int argc, char **argv) {
     return client_main(argc, argv);
   if (argc > 2)
     multi_poll_path = realpath(argv[2], NULL);
+  if (argc > 3)
+    raw_client_path = realpath(argv[3], NULL);
   if (getenv("FB_BENCH_ROUNDS") != NULL)
     rounds = atoi(getenv("FB_BENCH_ROUNDS"));
   if (rounds < 1 || rounds > MAX_ROUNDS)
@@ -777,6 +808,7 @@ int main(int argc, char **argv) {
 
   remove_tmp();
   free((char *)multi_poll_path);
+  free((char *)raw_client_path);
   fb_origin_reap(&origin);
   curl_global_cleanup();
   if (rc != 0)

@@ -88,6 +88,36 @@ def test_jitter():
         assert abs(a - b) < 0.04 or max(a, b) > 0.16, (a, b)
 
 
+def test_delays_across_connections():
+    """Responses due at different times on different connections go out in
+    due order, none early, whatever order the requests came in."""
+    import select
+    delays = [250, 50, 200, 100, 150, 50]
+    with oc.Origin("--corpus", "synthetic") as o:
+        socks = [o.connect() for _ in delays]
+        t0 = time.monotonic()
+        for s, d in zip(socks, delays):
+            s.sendall(oc.get_request("/__bytes/10?delay=%d" % d))
+        first = {}  # socket index -> (select round, seconds)
+        rounds = 0
+        while len(first) < len(socks):
+            ready, _, _ = select.select(
+                [s for i, s in enumerate(socks) if i not in first], [], [],
+                5 + SLACK)
+            assert ready, "no response within 5 s"
+            rounds += 1
+            now = time.monotonic() - t0
+            for s in ready:
+                first[socks.index(s)] = (rounds, now)
+        for i, d in enumerate(delays):
+            assert first[i][1] >= d / 1000, (d, first[i])
+        by_due = sorted(range(len(delays)), key=lambda i: delays[i])
+        seen = [first[i][0] for i in by_due]
+        assert seen == sorted(seen), (delays, first)
+        for s in socks:
+            s.close()
+
+
 def test_rate():
     with oc.Origin("--corpus", "synthetic") as o:
         s = o.connect()
@@ -120,4 +150,5 @@ def test_curl_sees_delay():
 
 
 oc.run([test_query_delay, test_server_delay_and_override, test_delay_pipelined,
-        test_jitter, test_rate, test_curl_sees_delay])
+        test_delays_across_connections, test_jitter, test_rate,
+        test_curl_sees_delay])

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fetchbench/clock.h"
 #include "origin/origin_int.h"
 
 /* One connection's life: read, check the head strictly, parse with llhttp,
@@ -40,6 +41,7 @@ void fb__conn_close(struct fb__conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  fb__alarm_cancel(&c->o->alarms, c);
   uv_close((uv_handle_t *)&c->timer, on_close);
   uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -48,15 +50,14 @@ void fb__conn_reset(struct fb__conn *c) {
   if (c->closing)
     return;
   c->closing = 1;
+  fb__alarm_cancel(&c->o->alarms, c);
   uv_close((uv_handle_t *)&c->timer, on_close);
   /* SO_LINGER {1, 0} and close: the peer gets an RST, not a FIN. */
   if (c->draining || uv_tcp_close_reset(&c->tcp, on_close) != 0)
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-static void on_timer(uv_timer_t *t) {
-  struct fb__conn *c = t->data;
-
+void fb__conn_fire(struct fb__conn *c) {
   switch (c->phase) {
   case FB__PH_IDLE:
   case FB__PH_HEAD:
@@ -69,9 +70,25 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
+static void on_timer(uv_timer_t *t) {
+  fb__conn_fire(t->data);
+}
+
 void fb__conn_timer(struct fb__conn *c, enum fb__phase phase, uint64_t ms) {
   c->phase = phase;
+  fb__alarm_cancel(&c->o->alarms, c);
   uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+void fb__conn_at(struct fb__conn *c, enum fb__phase phase, int64_t due_ns) {
+  int64_t wait = due_ns - fb_clock_ns();
+
+  c->phase = phase;
+  uv_timer_stop(&c->timer);
+  if (fb__alarm_set(&c->o->alarms, c, due_ns) != 0)
+    /* No alarm clock: late by up to a millisecond or so, never early. */
+    uv_timer_start(&c->timer, on_timer,
+                   wait > 0 ? (uint64_t)(wait / FB_NS_PER_MS) + 1 : 0, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

@@ -171,9 +171,36 @@ struct fb__conn {
   uint64_t inflight; /* bytes in the pending uv_write */
   uint64_t drained;
   struct fb__resp resp;
+  int64_t alarm_due; /* fb_clock_ns time of the pending alarm */
+  size_t alarm_slot; /* its heap index + 1, 0 when none is set */
   char url_inline[128];
   char hbuf[384]; /* small response heads and bodies */
 };
+
+/* alarm.c: wake-ups on the nanosecond for connections, ordered by due time. */
+struct fb__alarms {
+  int fd; /* a timerfd, or -1 */
+  uv_poll_t poll;
+  struct fb__conn **heap;
+  size_t n, cap;
+  int64_t armed; /* the due time the timerfd is set for, 0 when unset */
+};
+
+/* Opens the timerfd and polls it on loop (unreferenced). Returns 0 or a
+ * negative errno; on failure a->fd is -1 and fb__alarm_set fails.
+ */
+int fb__alarms_init(struct fb__alarms *a, uv_loop_t *loop);
+
+/* Closes the timerfd and frees the heap; the poll handle must be closed. */
+void fb__alarms_free(struct fb__alarms *a);
+
+/* fb__conn_fire(c) runs once fb_clock_ns() >= due_ns (a set alarm replaces
+ * the pending one). Returns 0, or a negative errno with no alarm set.
+ */
+int fb__alarm_set(struct fb__alarms *a, struct fb__conn *c, int64_t due_ns);
+
+/* Removes the pending alarm of c, if any. */
+void fb__alarm_cancel(struct fb__alarms *a, struct fb__conn *c);
 
 struct fb__stats {
   uint64_t accepted, refused, requests, responses, errors, faults;
@@ -200,6 +227,7 @@ struct fb_origin {
   unsigned char *gzbomb;
   size_t gzbomb_len;
   int corpus_fd; /* the corpus memfd, or -1 */
+  struct fb__alarms alarms;
   struct fb__stats stats;
 };
 
@@ -223,6 +251,14 @@ void fb__conn_shutdown(struct fb__conn *c);
 
 /* Enters phase and (re)starts the connection's timer for ms. */
 void fb__conn_timer(struct fb__conn *c, enum fb__phase phase, uint64_t ms);
+
+/* Enters phase and wakes the connection at due_ns (fb_clock_ns), on time to
+ * well under a millisecond: for emulated latency and pacing.
+ */
+void fb__conn_at(struct fb__conn *c, enum fb__phase phase, int64_t due_ns);
+
+/* What the connection's timer or alarm does in its current phase. */
+void fb__conn_fire(struct fb__conn *c);
 
 /* writer.c: the response in c->resp goes out through fb__resp_pump.
  * respond.c: builds the response to the parsed request in c and starts it.

@@ -236,11 +236,8 @@ static void pace_body(struct fb__resp *r, const struct fb__route *route,
 
 static int start(struct fb__conn *c) {
   if (c->resp.delay_ms > 0) {
-    /* Timed on the monotonic clock: the loop's cached millisecond time can
-     * be behind, and a timer on it would fire early.
-     */
     c->resp.due_ns = fb_clock_ns() + (int64_t)c->resp.delay_ms * FB_NS_PER_MS;
-    fb__conn_timer(c, FB__PH_DELAY, c->resp.delay_ms + 1);
+    fb__conn_at(c, FB__PH_DELAY, c->resp.due_ns);
     return 0;
   }
   return fb__resp_pump(c);

@@ -203,6 +203,7 @@ int fb_origin_create(struct fb_origin **out, const struct fb_origin_config *cfg,
   if (o == NULL)
     return -ENOMEM;
   o->corpus_fd = -1;
+  o->alarms.fd = -1;
   o->cfg = *cfg;
   o->cfg.host = NULL;
   o->cfg.corpus = NULL;
@@ -237,6 +238,11 @@ int fb_origin_create(struct fb_origin **out, const struct fb_origin_config *cfg,
    * and the connections are closed.
    */
   uv_unref((uv_handle_t *)&o->stop_async);
+  rc = fb__alarms_init(&o->alarms, &o->loop);
+  if (rc != 0) {
+    snprintf(err, errlen, "origin: timerfd: %s", uv_strerror(rc));
+    goto out;
+  }
   rc = bind_listen(o, cfg, err, errlen);
 out:
   if (rc < 0) {
@@ -300,6 +306,7 @@ void fb_origin_destroy(struct fb_origin *o) {
     for (int i = 0; i < 100 && uv_loop_close(&o->loop) == UV_EBUSY; i++)
       uv_run(&o->loop, UV_RUN_DEFAULT);
   }
+  fb__alarms_free(&o->alarms);
   fb_corpus_destroy(o->corpus);
   free(o->heads);
   free(o->head_off);
