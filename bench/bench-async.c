@@ -191,28 +191,6 @@ static int spawn_wait(char *const argv[], struct child *ch) {
 
 /* --- URL lists ----------------------------------------------------------- */
 
-static size_t encode(char *out, size_t cap, const char *path) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t n = 0;
-
-  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-    if (isalnum(*p) || strchr("/-._~", *p) != NULL) {
-      if (n + 1 < cap)
-        out[n] = (char)*p;
-      n++;
-    } else {
-      if (n + 3 < cap) {
-        out[n] = '%';
-        out[n + 1] = hex[*p >> 4];
-        out[n + 2] = hex[*p & 15];
-      }
-      n += 3;
-    }
-  }
-  out[n < cap ? n : cap - 1] = '\0';
-  return n;
-}
-
 struct urls {
   char **v;
   size_t n;
@@ -256,7 +234,7 @@ static int make_urls(struct urls *u, size_t n, const char *query,
     const struct fb_page *pg = fb_corpus_page(corpus, pick[i % npick]);
     char url[4200];
 
-    encode(path, sizeof(path), pg->path);
+    fb_url_encode_path(path, sizeof(path), pg->path);
     snprintf(url, sizeof(url), "%s/%s%s", origin.base_url, path, query);
     u->v[i] = strdup(url);
     u->bytes += pg->len;

@@ -62,28 +62,17 @@ void fx_origin_stop(struct fx_origin *o) {
   o->corpus = NULL;
 }
 
-/* Appends path percent-encoded where a URL needs it. */
-static size_t encode_path(char *out, size_t cap, const char *path) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t n = 0;
+struct fx_origin fx_synthetic;
 
-  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-    if (isalnum(*p) || strchr("/-._~", *p) != NULL) {
-      if (n + 1 < cap)
-        out[n] = (char)*p;
-      n++;
-    } else {
-      if (n + 3 < cap) {
-        out[n] = '%';
-        out[n + 1] = hex[*p >> 4];
-        out[n + 2] = hex[*p & 15];
-      }
-      n += 3;
-    }
-  }
-  if (cap > 0)
-    out[n < cap ? n : cap - 1] = '\0';
-  return n;
+int fx_group_setup(void **state) {
+  (void)state;
+  return fx_origin_start(&fx_synthetic, "synthetic") == 0 ? 0 : -1;
+}
+
+int fx_group_teardown(void **state) {
+  (void)state;
+  fx_origin_stop(&fx_synthetic);
+  return 0;
 }
 
 static void add_url(struct fb_urlset *u, const struct fx_origin *o,
@@ -92,7 +81,7 @@ static void add_url(struct fb_urlset *u, const struct fx_origin *o,
   char err[256];
   size_t len = (size_t)snprintf(url, sizeof(url), "%s/", o->proc.base_url);
 
-  len += encode_path(url + len, sizeof(url) - len, path);
+  len += fb_url_encode_path(url + len, sizeof(url) - len, path);
   if (query != NULL)
     len += (size_t)snprintf(url + len, sizeof(url) - len, "%s", query);
   assert_true(len < sizeof(url));

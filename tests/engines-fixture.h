@@ -32,6 +32,13 @@ void fx_global_cleanup(void);
 int fx_origin_start(struct fx_origin *o, const char *corpus);
 void fx_origin_stop(struct fx_origin *o);
 
+/* The synthetic-corpus origin a test program shares, started by
+ * fx_group_setup and stopped by fx_group_teardown (cmocka group fixtures).
+ */
+extern struct fx_origin fx_synthetic;
+int fx_group_setup(void **state);
+int fx_group_teardown(void **state);
+
 /* A URL set of pages [first, first + count) of the corpus (count 0: all
  * from first), each followed by query when not NULL ("?delay=50"). Fails the
  * test on error.

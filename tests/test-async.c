@@ -30,8 +30,6 @@
 #include "engines-fixture.h"
 #include "../src/engines/async.c"
 
-static struct fx_origin origin;
-
 struct outcome_counts {
   size_t n[FB_OUTCOME_COUNT];
 };
@@ -67,8 +65,8 @@ static int run_async(const struct fb_job *job, struct fb_collector **cp,
 
 /* n URLs cycling over the corpus, each with query. */
 static struct fb_urlset *urls_cycle(size_t n, const char *query) {
-  size_t pages = fb_corpus_count(origin.corpus);
-  struct fb_urlset *all = fx_urls_pages(&origin, 0, 0, query);
+  size_t pages = fb_corpus_count(fx_synthetic.corpus);
+  struct fb_urlset *all = fx_urls_pages(&fx_synthetic, 0, 0, query);
   struct fb_urlset *u = NULL;
   char err[256];
 
@@ -84,16 +82,16 @@ static struct fb_urlset *urls_cycle(size_t n, const char *query) {
 
 /* The smallest pages first: for tests that count loop events, not bytes. */
 static struct fb_urlset *urls_small(size_t n, const char *query) {
-  size_t pages = fb_corpus_count(origin.corpus);
+  size_t pages = fb_corpus_count(fx_synthetic.corpus);
   size_t best = 0;
   struct fb_urlset *u = NULL;
   struct fb_urlset *one;
 
   for (size_t i = 1; i < pages; i++)
-    if (fb_corpus_page(origin.corpus, i)->len <
-        fb_corpus_page(origin.corpus, best)->len)
+    if (fb_corpus_page(fx_synthetic.corpus, i)->len <
+        fb_corpus_page(fx_synthetic.corpus, best)->len)
       best = i;
-  one = fx_urls_pages(&origin, best, 1, query);
+  one = fx_urls_pages(&fx_synthetic, best, 1, query);
   assert_int_equal(fb_urlset_create(&u), 0);
   for (size_t i = 0; i < n; i++) {
     const char *url = fb_urlset_get(one, 0);
@@ -123,7 +121,7 @@ static void test_reuse(void **state) {
   job.urls = u;
   job.workers = 8;
   assert_int_equal(run_async(&job, &c, &k), 0);
-  reused = fx_assert_all_ok(&origin, u, c, job.workers);
+  reused = fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
   assert_true(reused >= 300 - 8);
   assert_true(k.max_in_flight == 8);
   assert_true(k.poll_inits <= 8);
@@ -149,7 +147,7 @@ static void test_fresh(void **state) {
   job.workers = 4;
   job.connection = FB_CONN_FRESH;
   assert_int_equal(run_async(&job, &c, &k), 0);
-  assert_int_equal(fx_assert_all_ok(&origin, u, c, job.workers), 0);
+  assert_int_equal(fx_assert_all_ok(&fx_synthetic, u, c, job.workers), 0);
   /* 300 connections on a handful of fd numbers. */
   assert_true(k.poll_inits <= 2 * job.workers);
   assert_true(k.poll_starts >= 300);
@@ -175,7 +173,7 @@ static void test_close_idle(void **state) {
   job.urls = u;
   job.workers = 4;
   assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&origin, u, c, job.workers);
+  fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
   assert_int_equal(k.stale_sockets, 0);
   fb_collector_destroy(c);
   fb_urlset_destroy(u);
@@ -189,7 +187,7 @@ static void test_close_idle(void **state) {
  * idle connections.
  */
 static void test_idle_closed_by_server(void **state) {
-  struct fx_origin idle = {.corpus = origin.corpus};
+  struct fx_origin idle = {.corpus = fx_synthetic.corpus};
   struct fb_origin_config cfg;
   struct fb_urlset *u;
   struct fb_collector *c;
@@ -229,7 +227,7 @@ static void test_hostname(void **state) {
   char host[256], url[512], err[256];
   struct fb_urlset *pages = urls_cycle(200, NULL);
   struct fb_urlset *u = NULL;
-  const char *port = strrchr(origin.proc.base_url, ':'); /* ":PORT" */
+  const char *port = strrchr(fx_synthetic.proc.base_url, ':'); /* ":PORT" */
   int loopback = 0;
 
   (void)state;
@@ -296,7 +294,7 @@ static void test_zero_timeout(void **state) {
   job.urls = u;
   job.workers = 1;
   assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&origin, u, c, 1);
+  fx_assert_all_ok(&fx_synthetic, u, c, 1);
   assert_true(k.zero_timeouts >= n);
   assert_true(k.kicks >= n);
   /* No request waited on the timer: none of them ran into a timeout. */
@@ -395,7 +393,7 @@ static void test_more_workers_than_urls(void **state) {
   job.urls = u;
   job.workers = 10000;
   assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&origin, u, c, 5);
+  fx_assert_all_ok(&fx_synthetic, u, c, 5);
   assert_int_equal(k.max_in_flight, 5);
   assert_int_equal(fb_collector_stats_const(c)->workers_started, 5);
   fb_collector_destroy(c);
@@ -611,7 +609,7 @@ static void test_5000(void **state) {
   job.urls = u;
   job.workers = 5000;
   assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&origin, u, c, job.workers);
+  fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
   assert_int_equal(k.max_in_flight, 5000);
   assert_true(k.poll_inits >= 5000);
   assert_true(k.loop_closed);
@@ -632,17 +630,6 @@ static int raise_nofile(rlim_t need) {
       return -errno;
   }
   return rl.rlim_cur >= need ? 0 : -EMFILE;
-}
-
-static int group_setup(void **state) {
-  (void)state;
-  return fx_origin_start(&origin, "synthetic") == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  fx_origin_stop(&origin);
-  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -681,14 +668,14 @@ int main(int argc, char **argv) {
     cmocka_set_test_filter(getenv("FB_TEST_FILTER"));
   fx_global_init();
   if (strcmp(group, "loop") == 0)
-    rc = cmocka_run_group_tests_name("async-loop", loop, group_setup,
-                                     group_teardown);
+    rc = cmocka_run_group_tests_name("async-loop", loop, fx_group_setup,
+                                     fx_group_teardown);
   else if (strcmp(group, "limits") == 0)
-    rc = cmocka_run_group_tests_name("async-limits", limits, group_setup,
-                                     group_teardown);
+    rc = cmocka_run_group_tests_name("async-limits", limits, fx_group_setup,
+                                     fx_group_teardown);
   else if (strcmp(group, "scale") == 0)
-    rc = cmocka_run_group_tests_name("async-scale", scale, group_setup,
-                                     group_teardown);
+    rc = cmocka_run_group_tests_name("async-scale", scale, fx_group_setup,
+                                     fx_group_teardown);
   else {
     fprintf(stderr, "usage: %s loop|limits|scale\n", argv[0]);
     rc = 2;

@@ -18,7 +18,6 @@
 #include "engines-fixture.h"
 
 static const struct fb_engine *engine;
-static struct fx_origin origin;
 
 #define PAGE "intro/tutorial01.html"
 #define TIMEOUT_MS 1000L
@@ -76,11 +75,11 @@ static struct fb_urlset *fault_urls(void) {
     if (cases[i].query == NULL)
       len = snprintf(url, sizeof(url), "http://127.0.0.1:%d/" PAGE, port);
     else
-      len = snprintf(url, sizeof(url), "%s/" PAGE "%s", origin.proc.base_url,
-                     cases[i].query);
+      len = snprintf(url, sizeof(url), "%s/" PAGE "%s",
+                     fx_synthetic.proc.base_url, cases[i].query);
     if (fb_urlset_add(u, url, (size_t)len, err, sizeof(err)) != 0)
       fail_msg("%s: %s", url, err);
-    len = snprintf(url, sizeof(url), "%s/" PAGE, origin.proc.base_url);
+    len = snprintf(url, sizeof(url), "%s/" PAGE, fx_synthetic.proc.base_url);
     assert_int_equal(fb_urlset_add(u, url, (size_t)len, err, sizeof(err)), 0);
   }
   return u;
@@ -88,7 +87,7 @@ static struct fb_urlset *fault_urls(void) {
 
 static void run_faults(enum fb_connection mode) {
   const struct fb_page *page =
-      fb_corpus_find(origin.corpus, PAGE, strlen(PAGE));
+      fb_corpus_find(fx_synthetic.corpus, PAGE, strlen(PAGE));
   struct fb_urlset *u = fault_urls();
   int print = getenv("FB_FAULTS_PRINT") != NULL;
   struct fb_collector *c = NULL;
@@ -161,17 +160,6 @@ static void test_faults_fresh(void **state) {
   run_faults(FB_CONN_FRESH);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return fx_origin_start(&origin, "synthetic");
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fx_origin_stop(&origin);
-  return 0;
-}
-
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_faults_reuse),
@@ -184,7 +172,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   fx_global_init();
-  rc = cmocka_run_group_tests_name(argv[1], tests, setup, teardown);
+  rc = cmocka_run_group_tests_name(argv[1], tests, fx_group_setup,
+                                   fx_group_teardown);
   fx_global_cleanup();
   return rc;
 }

@@ -26,7 +26,6 @@
 #include "engines/processes-test.h"
 
 static const struct fb_engine *engine;
-static struct fx_origin origin;
 
 enum death { DIE_KILL, DIE_SEGV, DIE_EXIT3, DIE_NONE };
 
@@ -83,7 +82,7 @@ static void check_one_lost(struct fb_collector *c, struct fb_urlset *u,
 
     assert_non_null(r);
     if (i != lost) {
-      const struct fb_page *pg = fx_page_of(&origin, fb_urlset_get(u, i));
+      const struct fb_page *pg = fx_page_of(&fx_synthetic, fb_urlset_get(u, i));
       if (r->outcome != FB_OUTCOME_OK)
         fail_msg("%zu: %s: %s", i, fb_outcome_name(r->outcome),
                  r->message != NULL ? r->message : "");
@@ -106,14 +105,14 @@ static void check_one_lost(struct fb_collector *c, struct fb_urlset *u,
  */
 static void one_death(enum death how, size_t lost, const char *want, int code,
                       unsigned chunk) {
-  struct fb_urlset *u = fx_urls_pages(&origin, 0, lost + 1, NULL);
+  struct fb_urlset *u = fx_urls_pages(&fx_synthetic, 0, lost + 1, NULL);
   struct orders o = {lost, 0, how, -1};
   const struct fb_engine_stats *st;
   struct fb_collector *c = NULL;
   struct fb_summary s;
   struct fb_job job;
 
-  fx_urls_add_pages(u, &origin, lost + 1, 6, "?delay=100");
+  fx_urls_add_pages(u, &fx_synthetic, lost + 1, 6, "?delay=100");
   job_for(&job, u, 2, &o);
   job.chunk = chunk;
   assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
@@ -212,7 +211,7 @@ static void test_garbled(void **state) {
  * rest not run, in bounded time.
  */
 static void test_crash_loop(void **state) {
-  struct fb_urlset *u = fx_urls_pages(&origin, 0, 40, NULL);
+  struct fb_urlset *u = fx_urls_pages(&fx_synthetic, 0, 40, NULL);
   struct orders o = {0, 1, DIE_KILL, -1};
   struct fb_collector *c = NULL;
   struct fb_summary s;
@@ -274,7 +273,7 @@ static size_t read_pids(int fd, pid_t *pids, size_t cap) {
  * every URL cancelled, no worker left.
  */
 static void test_cancel(void **state) {
-  struct fb_urlset *u = fx_urls_seed(&origin, "?delay=3000");
+  struct fb_urlset *u = fx_urls_seed(&fx_synthetic, "?delay=3000");
   struct itimerval it = {{0, 0}, {0, 300000}};
   struct orders o = {0, 0, DIE_NONE, -1};
   struct fb_collector *c = NULL;
@@ -320,7 +319,7 @@ static void test_cancel(void **state) {
  * they died.
  */
 static void test_parent_death(void **state) {
-  struct fb_urlset *u = fx_urls_seed(&origin, "?delay=5000");
+  struct fb_urlset *u = fx_urls_seed(&fx_synthetic, "?delay=5000");
   struct orders o = {0, 0, DIE_NONE, -1};
   struct fb_summary s;
   struct fb_job job;
@@ -367,7 +366,7 @@ static void test_parent_death(void **state) {
 
 /* Children's CPU and memory are counted, not the 0.0000 s of the original. */
 static void test_honesty(void **state) {
-  struct fb_urlset *u = fx_urls_pages(&origin, 0, 0, NULL);
+  struct fb_urlset *u = fx_urls_pages(&fx_synthetic, 0, 0, NULL);
   const struct fb_engine_stats *st;
   struct fb_collector *c = NULL;
   struct fb_summary s;
@@ -378,7 +377,7 @@ static void test_honesty(void **state) {
   job.before_request = NULL;
   job.chunk = 8;
   assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
-  fx_assert_all_ok(&origin, u, c, 2);
+  fx_assert_all_ok(&fx_synthetic, u, c, 2);
   st = fb_collector_stats_const(c);
   assert_int_equal(st->workers_started, 2);
   assert_int_equal(st->workers_lost, 0);
@@ -390,17 +389,6 @@ static void test_honesty(void **state) {
   assert_true(s.child_user_s + s.child_sys_s > 0);
   fb_collector_destroy(c);
   fb_urlset_destroy(u);
-}
-
-static int setup(void **state) {
-  (void)state;
-  return fx_origin_start(&origin, "synthetic");
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fx_origin_stop(&origin);
-  return 0;
 }
 
 int main(void) {
@@ -423,7 +411,8 @@ int main(void) {
   if (engine == NULL)
     return 1;
   fx_global_init();
-  rc = cmocka_run_group_tests_name("processes", tests, setup, teardown);
+  rc = cmocka_run_group_tests_name("processes", tests, fx_group_setup,
+                                   fx_group_teardown);
   fx_global_cleanup();
   return rc;
 }

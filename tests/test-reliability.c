@@ -34,8 +34,6 @@
 
 #include "engines-fixture.h"
 
-static struct fx_origin origin;
-
 #define PAGE "intro/tutorial01.html"
 #define TIMEOUT_MS 1000L
 #define MAX_BODY (1ULL << 20)
@@ -169,12 +167,12 @@ static struct fb_urlset *case_urls(int closed_port, const struct black_hole *bh,
     if (cases[i].target == T_BLACK_HOLE && !with_black_hole)
       port = closed_port;
     if (cases[i].target == T_ORIGIN)
-      snprintf(url, sizeof(url), "%s/" PAGE "%s", origin.proc.base_url,
+      snprintf(url, sizeof(url), "%s/" PAGE "%s", fx_synthetic.proc.base_url,
                cases[i].query);
     else
       snprintf(url, sizeof(url), "http://127.0.0.1:%d/" PAGE, port);
     add(u, url);
-    snprintf(url, sizeof(url), "%s/" PAGE, origin.proc.base_url);
+    snprintf(url, sizeof(url), "%s/" PAGE, fx_synthetic.proc.base_url);
     add(u, url);
   }
   return u;
@@ -206,7 +204,7 @@ static void run_one(const struct fb_engine *e, const struct fb_urlset *u,
                     enum fb_connection mode, int with_black_hole,
                     struct seen *out) {
   const struct fb_page *page =
-      fb_corpus_find(origin.corpus, PAGE, strlen(PAGE));
+      fb_corpus_find(fx_synthetic.corpus, PAGE, strlen(PAGE));
   struct fb_collector *c = NULL;
   long rss_before = self_rss_kib();
   struct fb_summary s;
@@ -356,7 +354,8 @@ static void test_agree_fresh(void **state) {
  * status: 0 when the run held up.
  */
 static int nofile_child(const struct fb_engine *e, unsigned workers) {
-  struct fb_urlset *u = fx_urls_pages(&origin, 0, NOFILE_URLS, "?delay=200");
+  struct fb_urlset *u =
+      fx_urls_pages(&fx_synthetic, 0, NOFILE_URLS, "?delay=200");
   struct fb_collector *c = NULL;
   const struct fb_engine_stats *st;
   size_t per_url = 0, ok, bad = 0;
@@ -440,17 +439,6 @@ static void test_nofile_async(void **state) {
 
 /* ------------------------------------------------------------------------- */
 
-static int setup(void **state) {
-  (void)state;
-  return fx_origin_start(&origin, "synthetic");
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fx_origin_stop(&origin);
-  return 0;
-}
-
 int main(int argc, char **argv) {
   const struct CMUnitTest agree[] = {
       cmocka_unit_test(test_agree_reuse),
@@ -466,9 +454,11 @@ int main(int argc, char **argv) {
 
   fx_global_init();
   if (strcmp(group, "agree") == 0) {
-    rc = cmocka_run_group_tests_name("agree", agree, setup, teardown);
+    rc = cmocka_run_group_tests_name("agree", agree, fx_group_setup,
+                                     fx_group_teardown);
   } else if (strcmp(group, "nofile") == 0) {
-    rc = cmocka_run_group_tests_name("nofile", nofile, setup, teardown);
+    rc = cmocka_run_group_tests_name("nofile", nofile, fx_group_setup,
+                                     fx_group_teardown);
   } else {
     fprintf(stderr, "usage: %s agree|nofile\n", argv[0]);
     rc = 2;

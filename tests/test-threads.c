@@ -30,7 +30,6 @@
 #include "engines-fixture.h"
 
 static const struct fb_engine *engine;
-static struct fx_origin origin;
 
 #define NURLS 64
 
@@ -67,12 +66,12 @@ static struct fb_collector *run(struct fb_urlset *u, unsigned workers,
 }
 
 static void test_more_threads_than_urls(void **state) {
-  struct fb_urlset *u = fx_urls_seed(&origin, "?delay=20");
+  struct fb_urlset *u = fx_urls_seed(&fx_synthetic, "?delay=20");
   struct fb_collector *c = run(u, 100, 256 << 10, 0);
   const struct fb_engine_stats *st = fb_collector_stats_const(c);
 
   (void)state;
-  fx_assert_all_ok(&origin, u, c, 100);
+  fx_assert_all_ok(&fx_synthetic, u, c, 100);
   assert_int_equal(st->workers_started, 100);
   assert_int_equal(st->thread_stack, 256 << 10);
   assert_true(st->setup_ns > 0);
@@ -81,20 +80,20 @@ static void test_more_threads_than_urls(void **state) {
 }
 
 static void test_stack_sizes(void **state) {
-  struct fb_urlset *u = fx_urls_seed(&origin, NULL);
+  struct fb_urlset *u = fx_urls_seed(&fx_synthetic, NULL);
   struct fb_collector *c;
 
   (void)state;
   c = run(u, 4, 1 << 20, 0);
   assert_int_equal(fb_collector_stats_const(c)->thread_stack, 1 << 20);
-  fx_assert_all_ok(&origin, u, c, 4);
+  fx_assert_all_ok(&fx_synthetic, u, c, 4);
   fb_collector_destroy(c);
 
   /* 0 keeps the C library's default, which is reported. */
   c = run(u, 4, 0, 0);
   assert_true(fb_collector_stats_const(c)->thread_stack >=
               (uint64_t)PTHREAD_STACK_MIN);
-  fx_assert_all_ok(&origin, u, c, 4);
+  fx_assert_all_ok(&fx_synthetic, u, c, 4);
   fb_collector_destroy(c);
 
   /* Too small to run at all: refused, every URL not run. */
@@ -109,7 +108,7 @@ static void test_stack_sizes(void **state) {
 
 /* The hook runs once per request, in up to `workers` threads at a time. */
 static void test_hook_once_each(void **state) {
-  struct fb_urlset *u = fx_urls_pages(&origin, 0, NURLS, "?delay=5");
+  struct fb_urlset *u = fx_urls_pages(&fx_synthetic, 0, NURLS, "?delay=5");
   struct calls *k = calloc(1, sizeof(*k));
   struct fb_collector *c = NULL;
   struct fb_summary s;
@@ -123,7 +122,7 @@ static void test_hook_once_each(void **state) {
   job.before_request = count_call;
   job.before_request_arg = k;
   assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
-  fx_assert_all_ok(&origin, u, c, 8);
+  fx_assert_all_ok(&fx_synthetic, u, c, 8);
   for (size_t i = 0; i < NURLS; i++)
     assert_int_equal(atomic_load(&k->count[i]), 1);
   assert_true(atomic_load(&k->most_in_hook) <= 8);
@@ -134,11 +133,11 @@ static void test_hook_once_each(void **state) {
 
 /* The largest pool, on its default stack. */
 static void test_max_threads(void **state) {
-  struct fb_urlset *u = fx_urls_pages(&origin, 0, NURLS, NULL);
+  struct fb_urlset *u = fx_urls_pages(&fx_synthetic, 0, NURLS, NULL);
   struct fb_collector *c = run(u, engine->max_workers, 256 << 10, 0);
 
   (void)state;
-  fx_assert_all_ok(&origin, u, c, engine->max_workers);
+  fx_assert_all_ok(&fx_synthetic, u, c, engine->max_workers);
   assert_int_equal(fb_collector_stats_const(c)->workers_started,
                    engine->max_workers);
   fb_collector_destroy(c);
@@ -164,7 +163,7 @@ static long vm_size_kib(void) {
  * space limit stays there.
  */
 static void test_creation_fails(void **state) {
-  struct fb_urlset *u = fx_urls_seed(&origin, NULL);
+  struct fb_urlset *u = fx_urls_seed(&fx_synthetic, NULL);
   const size_t stack = 16u << 20;
   struct fb_collector *c;
   struct rlimit rl;
@@ -192,7 +191,7 @@ static void test_creation_fails(void **state) {
         (rlim_t)vm_size_kib() * 1024 + 3 * stack + (8u << 20);
     assert_int_equal(setrlimit(RLIMIT_AS, &rl), 0);
     c = run(u, 8, stack, 0);
-    fx_assert_all_ok(&origin, u, c, 8);
+    fx_assert_all_ok(&fx_synthetic, u, c, 8);
     es = fb_collector_stats_const(c);
     assert_true(es->workers_started >= 1 && es->workers_started < 8);
     fb_collector_destroy(c);
@@ -211,17 +210,6 @@ static void test_creation_fails(void **state) {
   fb_urlset_destroy(u);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return fx_origin_start(&origin, "synthetic");
-}
-
-static int teardown(void **state) {
-  (void)state;
-  fx_origin_stop(&origin);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_more_threads_than_urls),
@@ -236,7 +224,8 @@ int main(void) {
   if (engine == NULL)
     return 1;
   fx_global_init();
-  rc = cmocka_run_group_tests_name("threads", tests, setup, teardown);
+  rc = cmocka_run_group_tests_name("threads", tests, fx_group_setup,
+                                   fx_group_teardown);
   fx_global_cleanup();
   return rc;
 }

@@ -529,6 +529,23 @@ static void test_memory_flat(void **state) {
   assert_true(small - big < 8 && big - small < 8);
 }
 
+static void test_encode_path(void **state) {
+  char out[64];
+
+  (void)state;
+  assert_int_equal(fb_url_encode_path(out, sizeof(out), "intro/a_b-c.~x.html"),
+                   19);
+  assert_string_equal(out, "intro/a_b-c.~x.html");
+  assert_int_equal(fb_url_encode_path(out, sizeof(out), "a b%?#\xc3\xa9"), 20);
+  assert_string_equal(out, "a%20b%25%3F%23%C3%A9");
+  /* Truncated like snprintf: the needed length, a terminated prefix. */
+  assert_int_equal(fb_url_encode_path(out, 5, "a b c"), 9);
+  assert_string_equal(out, "a%20");
+  assert_int_equal(fb_url_encode_path(out, 3, "a b"), 5);
+  assert_string_equal(out, "a");
+  assert_int_equal(fb_url_encode_path(NULL, 0, "a b"), 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_good),
@@ -549,6 +566,7 @@ int main(void) {
       cmocka_unit_test(test_load_long_line),
       cmocka_unit_test(test_load_stdin),
       cmocka_unit_test(test_memory_flat),
+      cmocka_unit_test(test_encode_path),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -50,4 +50,11 @@ const char *fb_urlset_get(const struct fb_urlset *set, size_t i);
 /* Bytes the set holds: arena chunks, the pointer array and the set itself. */
 size_t fb_urlset_memory(const struct fb_urlset *set);
 
+/* Percent-encodes path for a URL: every byte but ASCII letters, digits and
+ * "/-._~" becomes %XX. Writes at most cap bytes to out, NUL-terminated when
+ * cap > 0 (truncated if need be), and returns the length the whole encoding
+ * needs, as snprintf does.
+ */
+size_t fb_url_encode_path(char *out, size_t cap, const char *path);
+
 #endif /* FETCHBENCH_URLSET_H */

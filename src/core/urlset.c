@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -607,4 +608,27 @@ out:
   free(buf);
   free(lines.jumps);
   return rc;
+}
+
+size_t fb_url_encode_path(char *out, size_t cap, const char *path) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = 0, w = 0; /* needed, written: whole encodings only */
+
+  for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+    int plain = isalnum(*p) || strchr("/-._~", *p) != NULL;
+
+    if (w == n && n + (plain ? 1 : 3) < cap) {
+      if (plain) {
+        out[w++] = (char)*p;
+      } else {
+        out[w++] = '%';
+        out[w++] = hex[*p >> 4];
+        out[w++] = hex[*p & 15];
+      }
+    }
+    n += plain ? 1 : 3;
+  }
+  if (cap > 0)
+    out[w] = '\0';
+  return n;
 }
