@@ -79,10 +79,11 @@ static void on_poll(uv_poll_t *p, int status, int events) {
 
   (void)status;
   (void)events;
-  /* Clears the readiness; EAGAIN after a rearm to a later time is fine. */
-  if (read(a->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN &&
-      errno != EINTR)
-    return;
+  /* Clears the readiness. It fails with EAGAIN when the timer was moved to
+   * a later time since: then nothing is due, and rearm() sets it again.
+   */
+  if (read(a->fd, &expirations, sizeof(expirations)) < 0)
+    expirations = 0;
   a->armed = 0;
   now = fb_clock_ns();
   while (a->n > 0 && at(a, 0)->alarm_due <= now) {

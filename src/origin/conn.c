@@ -81,14 +81,16 @@ void fb__conn_timer(struct fb__conn *c, enum fb__phase phase, uint64_t ms) {
 }
 
 void fb__conn_at(struct fb__conn *c, enum fb__phase phase, int64_t due_ns) {
-  int64_t wait = due_ns - fb_clock_ns();
+  int64_t wait;
 
   c->phase = phase;
   uv_timer_stop(&c->timer);
-  if (fb__alarm_set(&c->o->alarms, c, due_ns) != 0)
-    /* No alarm clock: late by up to a millisecond or so, never early. */
-    uv_timer_start(&c->timer, on_timer,
-                   wait > 0 ? (uint64_t)(wait / FB_NS_PER_MS) + 1 : 0, 0);
+  if (fb__alarm_set(&c->o->alarms, c, due_ns) == 0)
+    return;
+  /* No alarm clock: late by up to a millisecond or so, never early. */
+  wait = due_ns - fb_clock_ns();
+  uv_timer_start(&c->timer, on_timer,
+                 wait > 0 ? (uint64_t)(wait / FB_NS_PER_MS) + 1 : 0, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
