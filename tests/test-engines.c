@@ -181,6 +181,34 @@ static void test_workers_range(void **state) {
   fb_urlset_destroy(u);
 }
 
+/* A proxy named by the environment is used (libcurl's behaviour, which the
+ * engines keep; they only skip the per-request lookup when none is named):
+ * one that refuses connections fails every request at connect.
+ */
+static void test_env_proxy(void **state) {
+  struct fb_urlset *u = fx_urls_seed(&origin, NULL);
+  size_t n = fb_urlset_count(u);
+  struct fb_summary s;
+  struct fb_job job;
+  char proxy[64];
+
+  (void)state;
+  snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", fx_closed_port());
+  assert_int_equal(setenv("http_proxy", proxy, 1), 0);
+  fb_job_init(&job);
+  job.urls = u;
+  job.workers = engine->max_workers < 2 ? engine->max_workers : 2;
+  (void)fb_run_measure(engine, &job, -1, &s, NULL);
+  unsetenv("http_proxy");
+  assert_int_equal(s.urls, n);
+  assert_int_equal(s.ok, 0);
+  assert_int_equal(s.outcomes[FB_OUTCOME_CONNECT], n);
+  assert_int_equal(s.missing, 0);
+  /* And without it, straight to the origin again. */
+  run_ok(&origin, u, job.workers, FB_CONN_REUSE);
+  fb_urlset_destroy(u);
+}
+
 static void test_django(void **state) {
   struct fb_urlset *u;
 
@@ -292,6 +320,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_more_workers_than_urls),
       cmocka_unit_test(test_workers_range),
       cmocka_unit_test(test_cancel),
+      cmocka_unit_test(test_env_proxy),
       cmocka_unit_test(test_django),
   };
   int rc;

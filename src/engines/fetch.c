@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engines/fetch.h"
@@ -33,6 +34,25 @@ static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   (void)ultotal;
   (void)ulnow;
   return fb_job_cancelled(f->job);
+}
+
+/* Without CURLOPT_PROXY, libcurl 7.88 reads the proxy variables of the
+ * environment for every request, reused connection or not (five getenv
+ * calls a page, each a walk of the environment). The environment does not
+ * change during a run: when it names no proxy, "no proxy for any host" says
+ * so once, and a set variable keeps libcurl's behaviour.
+ */
+static int env_names_proxy(void) {
+  static const char *const vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                     "all_proxy", "ALL_PROXY"};
+
+  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+    const char *v = getenv(vars[i]);
+
+    if (v != NULL && *v != '\0')
+      return 1;
+  }
+  return 0;
 }
 
 /* libcurl reads into one buffer per easy handle, 16 KiB by default; the curl
@@ -93,6 +113,8 @@ int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
   rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, job->verify_tls ? 2L : 0L);
   rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, job->user_agent);
   rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer_size(job->workers));
+  if (!env_names_proxy())
+    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
   if (job->connection == FB_CONN_FRESH) {
     rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
