@@ -55,6 +55,12 @@ static int fail(const char *what, const char *why) {
   return -1;
 }
 
+/* A bad URL: which one (its place in the list) and why. */
+static int fail_url(size_t i, const char *url, const char *why) {
+  fprintf(stderr, "raw-client: URL %zu (%s): %s\n", i + 1, url, why);
+  return -1;
+}
+
 /* Builds the request for url; the first URL fixes the address. */
 static int build(struct raw *r, size_t i, const char *url, char *origin,
                  size_t origin_len) {
@@ -67,12 +73,12 @@ static int build(struct raw *r, size_t i, const char *url, char *origin,
       curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-    fail(url, "not a URL this client can fetch");
+    fail_url(i, url, "not a URL this client can fetch");
     goto out;
   }
   snprintf(here, sizeof(here), "%s:%s", host, port);
   if (strcmp(scheme, "http") != 0) {
-    fail(url, "http only");
+    fail_url(i, url, "http only");
     goto out;
   }
   if (i == 0) {
@@ -93,12 +99,12 @@ static int build(struct raw *r, size_t i, const char *url, char *origin,
       v6->sin6_port = htons((uint16_t)atoi(port));
       r->addr_len = sizeof(*v6);
     } else {
-      fail(url, "the host must be an IP literal");
+      fail_url(i, url, "the host must be an IP literal");
       goto out;
     }
     snprintf(origin, origin_len, "%s", here);
   } else if (strcmp(origin, here) != 0) {
-    fail(url, "every URL must have the first URL's host and port");
+    fail_url(i, url, "every URL must have the first URL's host and port");
     goto out;
   }
   {
@@ -113,7 +119,7 @@ static int build(struct raw *r, size_t i, const char *url, char *origin,
     curl_free(q);
     if (len < 0) {
       r->reqs[i] = NULL;
-      fail(url, "out of memory");
+      fail_url(i, url, "out of memory");
       goto out;
     }
     r->req_len[i] = (size_t)len;
@@ -272,7 +278,11 @@ int main(int argc, char **argv) {
       int st;
 
       if (evs[j].events & EPOLLERR) {
-        fail("connection", "socket error");
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        fprintf(stderr, "raw-client: %s: %s\n", origin, strerror(soerr));
         goto out;
       }
       if (evs[j].events & EPOLLOUT) {
