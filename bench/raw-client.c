@@ -8,7 +8,9 @@
  *   raw-client URLFILE CONNECTIONS
  *
  * Every URL must be http:// on the same IP literal and port. Prints
- * "ok N n N run_s S" (run_s: from the first connect to the last response).
+ * "ok N n N run_s S" (run_s: from building the requests to the last
+ * response, the sockets of the last round closed as they finish, as the
+ * async engine's wall time runs from its set-up to its teardown).
  * Exits 0 when every response was a 2xx, 1 when one was not or a connection
  * failed, 2 on a usage or input error.
  */
@@ -30,6 +32,12 @@
 #include "fetchbench/fetchbench.h"
 
 #define HEAD_MAX 8192
+/* Connections opened per poll, as the async engine starts its transfers:
+ * all at once, every connection would be opened before the first request
+ * left, and the answers would come back in one burst (measured: 1.068 s ->
+ * 1.050 s for 10,000 small pages at 100 ms over 1,000 connections).
+ */
+#define CONNECT_BURST 64
 
 struct conn {
   int fd;
@@ -153,6 +161,25 @@ static void start(struct raw *r, struct conn *c) {
 }
 
 /* Sends what is left of the request, then waits for the response. */
+/* Opens up to CONNECT_BURST more of the n connections, *opened so far. */
+static int open_some(struct raw *r, struct conn *conns, unsigned n,
+                     unsigned *opened) {
+  for (unsigned b = 0; b < CONNECT_BURST && *opened < n; b++) {
+    struct conn *c = &conns[(*opened)++];
+    int one = 1;
+
+    c->fd = socket(r->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd < 0 ||
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+        (connect(c->fd, (struct sockaddr *)&r->addr, r->addr_len) != 0 &&
+         errno != EINPROGRESS) ||
+        want(r, c, EPOLLOUT) != 0)
+      return fail("connect", strerror(errno));
+    start(r, c);
+  }
+  return 0;
+}
+
 static int send_request(struct raw *r, struct conn *c) {
   while (c->sent < r->req_len[c->req]) {
     ssize_t n = send(c->fd, r->reqs[c->req] + c->sent,
@@ -218,7 +245,7 @@ int main(int argc, char **argv) {
   struct conn *conns = NULL;
   struct epoll_event evs[256];
   char err[512], origin[300] = "";
-  unsigned nconn;
+  unsigned nconn, opened = 0;
   int64_t t0;
   int rc = 2;
 
@@ -243,33 +270,22 @@ int main(int argc, char **argv) {
   conns = calloc(nconn, sizeof(*conns));
   if (r.reqs == NULL || r.req_len == NULL || conns == NULL)
     goto out;
+  for (unsigned i = 0; i < nconn; i++)
+    conns[i].fd = -1;
+  t0 = fb_clock_ns();
   for (size_t i = 0; i < r.n; i++)
     if (build(&r, i, fb_urlset_get(set, i), origin, sizeof(origin)) != 0)
       goto out;
 
   rc = 1;
-  t0 = fb_clock_ns();
   if ((r.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
     goto out;
-  for (unsigned i = 0; i < nconn; i++)
-    conns[i].fd = -1;
-  for (unsigned i = 0; i < nconn; i++) {
-    struct conn *c = &conns[i];
-    int one = 1;
-
-    c->fd = socket(r.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (c->fd < 0 ||
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
-        (connect(c->fd, (struct sockaddr *)&r.addr, r.addr_len) != 0 &&
-         errno != EINPROGRESS) ||
-        want(&r, c, EPOLLOUT) != 0) {
-      fail("connect", strerror(errno));
-      goto out;
-    }
-    start(&r, c);
-  }
   while (r.done < r.n) {
-    int k = epoll_wait(r.ep, evs, 256, -1);
+    int k;
+
+    if (open_some(&r, conns, nconn, &opened) != 0)
+      goto out;
+    k = epoll_wait(r.ep, evs, 256, opened < nconn ? 0 : -1);
 
     if (k < 0 && errno != EINTR)
       goto out;

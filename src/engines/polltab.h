@@ -24,6 +24,8 @@ struct fb__poll {
   int want;    /* UV_READABLE | UV_WRITABLE the owner asked for, 0: none */
   int active;  /* events libuv polls for now, 0: stopped */
   int tracked; /* the owner's: it will hear before the fd is closed */
+  void *owner; /* the owner's: who asked for the events (the table's user
+                * sets it; the table never reads it) */
 };
 
 struct fb__polltab {
