@@ -80,14 +80,25 @@ static long hwm_kib(void) {
   return kib;
 }
 
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+  return (x > y) - (x < y);
+}
+
+static double median_ns(int64_t *v, size_t n) {
+  qsort(v, n, sizeof(*v), cmp_i64);
+  return (double)v[n / 2];
+}
+
 static int client_main(int argc, char **argv) {
   const struct fb_engine *e = fb_engine_find("async");
   struct fb_urlset *u = NULL;
   struct fb_collector *c = NULL;
   struct fb_job job;
   char err[1024];
-  size_t ok = 0;
-  int64_t t;
+  size_t ok = 0, later = 0;
+  int64_t t, fill_ns = 0, *later_ns;
   double run_s;
   int rc;
 
@@ -112,13 +123,27 @@ static int client_main(int argc, char **argv) {
   fb_collector_restart(c);
   rc = e->run(&job, c);
   run_s = (double)(fb_clock_ns() - t) / 1e9;
+  /* Where the time beyond the ideal goes: fill_ms, when the last request on
+   * a new connection started; later_ms, the median time of a request on a
+   * reused one.
+   */
+  later_ns = calloc(fb_urlset_count(u), sizeof(*later_ns));
   for (size_t i = 0; i < fb_urlset_count(u); i++) {
     const struct fb_result *r = fb_collector_get(c, i);
 
     ok += r != NULL && r->outcome == FB_OUTCOME_OK;
+    if (r == NULL || r->t_start < 0 || r->t_done < r->t_start)
+      continue;
+    if (!r->reused && r->t_start > fill_ns)
+      fill_ns = r->t_start;
+    if (r->reused && later_ns != NULL)
+      later_ns[later++] = r->t_done - r->t_start;
   }
-  printf("ok %zu n %zu run_s %.6f hwm_kib %ld rc %d\n", ok, fb_urlset_count(u),
-         run_s, hwm_kib(), rc);
+  printf("ok %zu n %zu run_s %.6f hwm_kib %ld rc %d fill_ms %.3f later_ms "
+         "%.3f\n",
+         ok, fb_urlset_count(u), run_s, hwm_kib(), rc, (double)fill_ns / 1e6,
+         later > 0 ? median_ns(later_ns, later) / 1e6 : -1.0);
+  free(later_ns);
   rc = rc == 0 && ok == fb_urlset_count(u) ? 0 : 1;
   fb_collector_destroy(c);
   fb_urlset_destroy(u);
@@ -472,7 +497,7 @@ static int latency_run(int rounds, const char *what, size_t max_len,
   const unsigned workers = 1000;
   const double delay_ms = 100;
   double eff[MAX_ROUNDS], wall[MAX_ROUNDS], floor_eff[MAX_ROUNDS];
-  double of_floor[MAX_ROUNDS];
+  double of_floor[MAX_ROUNDS], fill[MAX_ROUNDS], later[MAX_ROUNDS];
   char list[4200];
   struct urls u;
   uint64_t bytes;
@@ -501,6 +526,8 @@ static int latency_run(int rounds, const char *what, size_t max_len,
     }
     wall[r] = parse_field(ch.out, "run_s ");
     eff[r] = ideal / wall[r];
+    fill[r] = parse_field(ch.out, "fill_ms ");
+    later[r] = parse_field(ch.out, "later_ms ");
     if (have_floor) {
       if (spawn_wait(argv_raw, &ch) != 0) {
         fprintf(stderr, "raw-client failed: %s\n", ch.out);
@@ -511,6 +538,7 @@ static int latency_run(int rounds, const char *what, size_t max_len,
     }
   }
   struct stat3 se = stat3(eff, rounds), sw = stat3(wall, rounds);
+  struct stat3 sfill = stat3(fill, rounds), slater = stat3(later, rounds);
 
   fprintf(stderr,
           "latency-bound, %s (%.1f MB): %zu URLs at %.0f ms, %u in flight: "
@@ -521,14 +549,21 @@ static int latency_run(int rounds, const char *what, size_t max_len,
           !judged          ? ""
           : se.med >= 0.95 ? " (goal >= 0.95: met)"
                            : " (goal >= 0.95: MISSED)");
+  fprintf(stderr,
+          "  where it goes: the last of the %u first requests (each on a new "
+          "connection) started at %.0f ms [%.0f-%.0f]; a request on a "
+          "reused connection took %.2f ms [%.2f-%.2f] (median)\n",
+          workers, sfill.med, sfill.min, sfill.max, slater.med, slater.min,
+          slater.max);
   printf("{\"bench\":\"async-latency\",\"pages\":\"%s\",\"urls\":%zu,"
          "\"bytes\":%llu,\"delay_ms\":%.0f,\"workers\":%u,\"rounds\":%d,"
          "\"ideal_s\":%.3f,\"wall_s\":%.4f,\"efficiency\":%.4f,"
          "\"efficiency_min\":%.4f,\"efficiency_max\":%.4f,%s"
+         "\"fill_ms\":%.1f,\"later_request_ms\":%.3f,"
          "\"client_cpu\":%d,\"origin_cpu\":%d}\n",
          what, n, (unsigned long long)bytes, delay_ms, workers, rounds, ideal,
          sw.med, se.med, se.min, se.max, judged ? "\"goal\":0.95," : "",
-         client_cpu, origin_cpu);
+         sfill.med, slater.med, client_cpu, origin_cpu);
   if (have_floor) {
     struct stat3 sf = stat3(floor_eff, rounds), so = stat3(of_floor, rounds);
 

@@ -214,10 +214,10 @@ static void last_lap(struct async *a) {
 }
 
 /* Starts transfers until `workers` are in flight, at most REFILL_BURST at
- * a time, the rest on the next loop iteration. The first fill of 1,000 slots would otherwise
- * open every connection before the loop polls once, so before the first
- * request leaves (libcurl sends it when the loop reports the socket
- * writable): the requests reached the origin in one burst 60 ms after the
+ * a time, the rest on the next loop iteration. The first fill of 1,000
+ * slots would otherwise open every connection before the loop polls once,
+ * so before the first request leaves (libcurl sends it when the loop
+ * reports the socket writable): the requests reached the origin in one burst 60 ms after the
  * start, and their answers came back in a burst the origin and the client
  * took another 40 ms to get through. In bursts of 64, requests leave while
  * further connections are being opened: 40 ms less wall time (10,000 small
