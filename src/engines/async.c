@@ -213,16 +213,16 @@ static void last_lap(struct async *a) {
   }
 }
 
-/* Starts transfers until `workers` are in flight, at most REFILL_BURST at
- * a time, the rest on the next loop iteration. The first fill of 1,000
- * slots would otherwise open every connection before the loop polls once,
- * so before the first request leaves (libcurl sends it when the loop
- * reports the socket writable): the requests reached the origin in one burst 60 ms after the
- * start, and their answers came back in a burst the origin and the client
- * took another 40 ms to get through. In bursts of 64, requests leave while
- * further connections are being opened: 40 ms less wall time (10,000 small
- * pages at 100 ms, 1,000 in flight, 1.19 s -> 1.15 s). Only called when no
- * multi call is on the stack.
+/* Starts transfers until `workers` are in flight, at most REFILL_BURST at a
+ * time, the rest on the next loop iteration. The first fill of 1,000 slots
+ * would otherwise open every connection before the loop polls once, so
+ * before the first request leaves (libcurl sends it when the loop reports
+ * the socket writable): the requests reached the origin in one burst 60 ms
+ * after the start, and their answers came back in a burst the origin and the
+ * client took another 40 ms to get through. In bursts of 64, requests leave
+ * while further connections are being opened: 40 ms less wall time (10,000
+ * small pages at 100 ms, 1,000 in flight, 1.19 s -> 1.15 s). Only called
+ * when no multi call is on the stack.
  */
 static void refill(struct async *a) {
   while (a->free != NULL && a->next < a->n) {
