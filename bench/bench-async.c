@@ -80,15 +80,10 @@ static long hwm_kib(void) {
   return kib;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
 
-  return (x > y) - (x < y);
-}
-
-static double median_ns(int64_t *v, size_t n) {
-  qsort(v, n, sizeof(*v), cmp_i64);
-  return (double)v[n / 2];
+  return x < y ? -1 : x > y;
 }
 
 static int client_main(int argc, char **argv) {
@@ -98,7 +93,8 @@ static int client_main(int argc, char **argv) {
   struct fb_job job;
   char err[1024];
   size_t ok = 0, later = 0;
-  int64_t t, fill_ns = 0, *later_ns;
+  int64_t t, fill_ns = 0;
+  double *later_ms;
   double run_s;
   int rc;
 
@@ -127,7 +123,7 @@ static int client_main(int argc, char **argv) {
    * a new connection started; later_ms, the median time of a request on a
    * reused one.
    */
-  later_ns = calloc(fb_urlset_count(u), sizeof(*later_ns));
+  later_ms = calloc(fb_urlset_count(u), sizeof(*later_ms));
   for (size_t i = 0; i < fb_urlset_count(u); i++) {
     const struct fb_result *r = fb_collector_get(c, i);
 
@@ -136,14 +132,16 @@ static int client_main(int argc, char **argv) {
       continue;
     if (!r->reused && r->t_start > fill_ns)
       fill_ns = r->t_start;
-    if (r->reused && later_ns != NULL)
-      later_ns[later++] = r->t_done - r->t_start;
+    if (r->reused && later_ms != NULL)
+      later_ms[later++] = (double)(r->t_done - r->t_start) / 1e6;
   }
+  if (later > 0)
+    qsort(later_ms, later, sizeof(*later_ms), cmp_double);
   printf("ok %zu n %zu run_s %.6f hwm_kib %ld rc %d fill_ms %.3f later_ms "
          "%.3f\n",
          ok, fb_urlset_count(u), run_s, hwm_kib(), rc, (double)fill_ns / 1e6,
-         later > 0 ? median_ns(later_ns, later) / 1e6 : -1.0);
-  free(later_ns);
+         later > 0 ? later_ms[later / 2] : -1.0);
+  free(later_ms);
   rc = rc == 0 && ok == fb_urlset_count(u) ? 0 : 1;
   fb_collector_destroy(c);
   fb_urlset_destroy(u);
@@ -295,12 +293,6 @@ static int write_list(const struct urls *u, const char *path, int curl_cfg) {
 }
 
 /* --- figures ------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-
-  return x < y ? -1 : x > y;
-}
 
 struct stat3 {
   double med, min, max;

@@ -229,13 +229,16 @@ static int verdict(void) {
   size_t n = nsamples, k = n / 10;
   int growing = 0;
 
-  /* A tenth of at least three samples (as many as a third allows): the
-   * origin's descriptors between runs include connections it has not yet
-   * seen the client close, a few either way, so one sample alone cannot
-   * give a floor (a 3-minute soak, 19 samples: 14 to 19 and back).
+  /* A tenth of at least three samples (as many as a third allows, one at
+   * the least): the origin's descriptors between runs include connections
+   * it has not yet seen the client close, a few either way, so one sample
+   * alone cannot give a floor (a 3-minute soak, 19 samples: 14 to 19 and
+   * back).
    */
   if (k < 3)
-    k = n / 3 < 3 ? (n / 3 > 0 ? n / 3 : 1) : 3;
+    k = n / 3 < 3 ? n / 3 : 3;
+  if (k == 0)
+    k = 1;
 
   if (n < 3) {
     printf("{\"kind\":\"verdict\",\"samples\":%zu,\"flat\":null}\n", n);
