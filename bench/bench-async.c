@@ -96,10 +96,26 @@ static int client_main(int argc, char **argv) {
   int64_t t, fill_ns = 0;
   double *later_ms;
   double run_s;
+  char *end;
+  unsigned long workers;
   int rc;
 
-  if (argc < 5 || e == NULL)
+  if (argc != 5 || e == NULL) {
+    fprintf(stderr, "usage: %s client URLFILE WORKERS reuse|fresh\n", argv[0]);
     return 2;
+  }
+  errno = 0;
+  workers = strtoul(argv[3], &end, 10);
+  if (errno != 0 || end == argv[3] || *end != '\0' || workers < 1 ||
+      workers > e->max_workers) {
+    fprintf(stderr, "client: WORKERS '%s': a whole number from 1 to %u\n",
+            argv[3], e->max_workers);
+    return 2;
+  }
+  if (strcmp(argv[4], "reuse") != 0 && strcmp(argv[4], "fresh") != 0) {
+    fprintf(stderr, "client: connection '%s': reuse or fresh\n", argv[4]);
+    return 2;
+  }
   signal(SIGPIPE, SIG_IGN);
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return 2;
@@ -110,7 +126,7 @@ static int client_main(int argc, char **argv) {
   }
   fb_job_init(&job);
   job.urls = u;
-  job.workers = (unsigned)strtoul(argv[3], NULL, 10);
+  job.workers = (unsigned)workers;
   job.connection =
       strcmp(argv[4], "fresh") == 0 ? FB_CONN_FRESH : FB_CONN_REUSE;
   if (fb_collector_create(&c, fb_urlset_count(u)) != 0)
