@@ -34,50 +34,55 @@ struct outcome_counts {
   size_t n[FB_OUTCOME_COUNT];
 };
 
-static void count_outcomes(const struct fb_collector *c,
-                           struct outcome_counts *oc) {
-  memset(oc, 0, sizeof(*oc));
-  for (size_t i = 0; i < fb_collector_size(c); i++) {
-    const struct fb_result *r = fb_collector_get(c, i);
+/* One run of the engine: its job, the collector it filled, the loop's
+ * counters and the outcomes counted. The run owns u (run_free).
+ */
+struct run {
+  struct fb_job job;
+  struct fb_urlset *u;
+  struct fb_collector *c;
+  struct async_counters k;
+  struct outcome_counts oc;
+};
 
-    if (r != NULL && r->outcome < FB_OUTCOME_COUNT)
-      oc->n[r->outcome]++;
-  }
+static void run_init(struct run *r, struct fb_urlset *u, unsigned workers) {
+  memset(r, 0, sizeof(*r));
+  fb_job_init(&r->job);
+  r->u = u;
+  r->job.urls = u;
+  r->job.workers = workers;
 }
 
-/* Runs the engine on u and returns its code; *cp receives the collector
- * and *k the loop's counters.
- */
-static int run_async(const struct fb_job *job, struct fb_collector **cp,
-                     struct async_counters *k) {
-  struct fb_collector *c = NULL;
+/* Runs the engine on r's job and returns its code. */
+static int run_go(struct run *r) {
   int rc;
 
-  assert_int_equal(fb_collector_create(&c, fb_urlset_count(job->urls)), 0);
-  memset(k, 0, sizeof(*k));
-  async_counters_sink = k;
-  fb_collector_restart(c);
-  rc = fb_engine_async.run(job, c);
+  assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
+  async_counters_sink = &r->k;
+  fb_collector_restart(r->c);
+  rc = fb_engine_async.run(&r->job, r->c);
   async_counters_sink = NULL;
-  *cp = c;
+  for (size_t i = 0; i < fb_collector_size(r->c); i++) {
+    const struct fb_result *res = fb_collector_get(r->c, i);
+
+    if (res != NULL && res->outcome < FB_OUTCOME_COUNT)
+      r->oc.n[res->outcome]++;
+  }
   return rc;
 }
 
-/* n URLs cycling over the corpus, each with query. */
-static struct fb_urlset *urls_cycle(size_t n, const char *query) {
+static void run_free(struct run *r) {
+  fb_collector_destroy(r->c);
+  fb_urlset_destroy(r->u);
+}
+
+/* Appends n URLs cycling over the corpus, each with query. */
+static void add_cycle(struct fb_urlset *u, size_t n, const char *query) {
   size_t pages = fb_corpus_count(fx_synthetic.corpus);
-  struct fb_urlset *all = fx_urls_pages(&fx_synthetic, 0, 0, query);
-  struct fb_urlset *u = NULL;
-  char err[256];
 
-  assert_int_equal(fb_urlset_create(&u), 0);
-  for (size_t i = 0; i < n; i++) {
-    const char *url = fb_urlset_get(all, i % pages);
-
-    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
-  }
-  fb_urlset_destroy(all);
-  return u;
+  for (size_t i = 0; i < n; i += pages)
+    fx_urls_add_pages(u, &fx_synthetic, 0, n - i < pages ? n - i : pages,
+                      query);
 }
 
 /* Appends n URLs of the smallest page, each with query: for tests that
@@ -95,6 +100,14 @@ static void add_small(struct fb_urlset *u, size_t n, const char *query) {
     fx_urls_add_pages(u, &fx_synthetic, best, 1, query);
 }
 
+static struct fb_urlset *urls_cycle(size_t n, const char *query) {
+  struct fb_urlset *u = NULL;
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  add_cycle(u, n, query);
+  return u;
+}
+
 static struct fb_urlset *urls_small(size_t n, const char *query) {
   struct fb_urlset *u = NULL;
 
@@ -110,26 +123,20 @@ static struct fb_urlset *urls_small(size_t n, const char *query) {
  * request to the next (CURL_POLL_REMOVE is taken lazily).
  */
 static void test_reuse(void **state) {
-  struct fb_urlset *u = urls_cycle(300, NULL);
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
   size_t reused;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 8;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  reused = fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
+  run_init(&r, urls_cycle(300, NULL), 8);
+  assert_int_equal(run_go(&r), 0);
+  reused = fx_assert_all_ok(&fx_synthetic, r.u, r.c, 8);
   assert_true(reused >= 300 - 8);
-  assert_true(k.max_in_flight == 8);
-  assert_true(k.poll_inits <= 8);
-  assert_true(k.poll_starts <= 2 * 8);
-  assert_int_equal(k.stale_sockets, 0);
-  assert_true(fb_collector_stats_const(c)->setup_ns > 0);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  assert_true(r.k.max_in_flight == 8);
+  assert_true(r.k.poll_inits <= 8);
+  assert_true(r.k.poll_starts <= 2 * 8);
+  assert_int_equal(r.k.stale_sockets, 0);
+  assert_true(fb_collector_stats_const(r.c)->setup_ns > 0);
+  run_free(&r);
 }
 
 /* More slots than one shard holds: the slots are spread over multi handles
@@ -139,66 +146,54 @@ static void test_reuse(void **state) {
  * transfer ends, none is left for teardown.
  */
 static void test_shards(void **state) {
-  struct fb_urlset *u = urls_small(800, "?delay=20");
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
   size_t reused;
 
   (void)state;
+  run_init(&r, urls_small(800, "?delay=20"), 200);
   /* The last 200 answers take a second, so all of them are in flight when
    * the last URL starts, whatever the machine's speed. With 20 ms answers
    * throughout, a loaded machine under valgrind ended more transfers in one
    * loop iteration than a refill burst starts, and fewer than half of the
    * slots were busy at that moment.
    */
-  add_small(u, 200, "?delay=1000");
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 200;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  reused = fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
-  assert_int_equal(k.shards, 4);
-  assert_int_equal(k.max_in_flight, 200);
+  add_small(r.u, 200, "?delay=1000");
+  assert_int_equal(run_go(&r), 0);
+  reused = fx_assert_all_ok(&fx_synthetic, r.u, r.c, 200);
+  assert_int_equal(r.k.shards, 4);
+  assert_int_equal(r.k.max_in_flight, 200);
   /* Early transfers may end before the fill does: later slots of their
    * shard then take over their connections.
    */
   assert_true(1000 - reused <= 200);
-  assert_int_equal(k.closes, 1000 - reused);
+  assert_int_equal(r.k.closes, 1000 - reused);
   /* The transfers in flight when the last one started closed their
    * connections as they ended; those idle at that moment close at teardown.
    */
-  assert_int_equal(k.last_lap, 200);
-  assert_true(k.closes_in_run >= k.last_lap);
-  assert_int_equal(k.stale_sockets, 0);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  assert_int_equal(r.k.last_lap, 200);
+  assert_true(r.k.closes_in_run >= r.k.last_lap);
+  assert_int_equal(r.k.stale_sockets, 0);
+  run_free(&r);
 }
 
 /* Fresh connections: a new socket per request, yet the poll handles are
  * reused by fd number instead of created per connection.
  */
 static void test_fresh(void **state) {
-  struct fb_urlset *u = urls_cycle(300, NULL);
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 4;
-  job.connection = FB_CONN_FRESH;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  assert_int_equal(fx_assert_all_ok(&fx_synthetic, u, c, job.workers), 0);
+  run_init(&r, urls_cycle(300, NULL), 4);
+  r.job.connection = FB_CONN_FRESH;
+  assert_int_equal(run_go(&r), 0);
+  assert_int_equal(fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4), 0);
   /* 300 connections on a handful of fd numbers. */
-  assert_true(k.poll_inits <= 2 * job.workers);
-  assert_true(k.poll_starts >= 300);
+  assert_true(r.k.poll_inits <= 2 * 4);
+  assert_true(r.k.poll_starts >= 300);
   /* Every socket was closed through the loop, none behind its back. */
-  assert_true(k.closes >= 300);
-  assert_int_equal(k.stale_sockets, 0);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  assert_true(r.k.closes >= 300);
+  assert_int_equal(r.k.stale_sockets, 0);
+  run_free(&r);
 }
 
 /* The origin closes every keep-alive connection right after its answer:
@@ -206,20 +201,14 @@ static void test_fresh(void **state) {
  * one itself when a new transfer would reuse it), and every page arrives.
  */
 static void test_close_idle(void **state) {
-  struct fb_urlset *u = urls_cycle(100, "?fault=close_idle");
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 4;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
-  assert_int_equal(k.stale_sockets, 0);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, urls_cycle(100, "?fault=close_idle"), 4);
+  assert_int_equal(run_go(&r), 0);
+  fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4);
+  assert_int_equal(r.k.stale_sockets, 0);
+  run_free(&r);
 }
 
 /* A connection the server closes while libcurl holds it idle reports on a
@@ -232,10 +221,7 @@ static void test_close_idle(void **state) {
 static void test_idle_closed_by_server(void **state) {
   struct fx_origin idle = {.corpus = fx_synthetic.corpus};
   struct fb_origin_config cfg;
-  struct fb_urlset *u;
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
   char err[512];
 
   (void)state;
@@ -245,17 +231,13 @@ static void test_idle_closed_by_server(void **state) {
   cfg.idle_timeout_ms = 100;
   if (fb_origin_spawn(&idle.proc, &cfg, err, sizeof(err)) != 0)
     fail_msg("origin: %s", err);
-  u = fx_urls_pages(&idle, 0, 40, NULL);
-  fx_urls_add_pages(u, &idle, 40, 1, "?delay=400");
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 4;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&idle, u, c, job.workers);
-  assert_true(k.idle_events > 0);
-  assert_int_equal(k.stale_sockets, 0);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, fx_urls_pages(&idle, 0, 40, NULL), 4);
+  fx_urls_add_pages(r.u, &idle, 40, 1, "?delay=400");
+  assert_int_equal(run_go(&r), 0);
+  fx_assert_all_ok(&idle, r.u, r.c, 4);
+  assert_true(r.k.idle_events > 0);
+  assert_int_equal(r.k.stale_sockets, 0);
+  run_free(&r);
   assert_int_equal(fb_origin_reap(&idle.proc), 0);
 }
 
@@ -296,25 +278,19 @@ static void test_hostname(void **state) {
     assert_int_equal(fb_urlset_add(u, url, (size_t)len, err, sizeof(err)), 0);
   }
   for (int fresh = 0; fresh < 2; fresh++) {
-    struct fb_collector *c;
-    struct async_counters k;
-    struct outcome_counts oc;
-    struct fb_job job;
+    struct run r;
 
-    fb_job_init(&job);
-    job.urls = u;
-    job.workers = 8;
-    job.timeout_ms = 5000; /* a lost poll shows up as timeouts, not a hang */
-    job.connection = fresh ? FB_CONN_FRESH : FB_CONN_REUSE;
-    assert_int_equal(run_async(&job, &c, &k), 0);
-    assert_int_equal(fb_collector_check(c, NULL), 0);
-    count_outcomes(c, &oc);
-    assert_int_equal(oc.n[FB_OUTCOME_OK], fb_urlset_count(u));
+    run_init(&r, u, 8);
+    r.job.timeout_ms = 5000; /* a lost poll shows up as timeouts, not a hang */
+    r.job.connection = fresh ? FB_CONN_FRESH : FB_CONN_REUSE;
+    assert_int_equal(run_go(&r), 0);
+    assert_int_equal(fb_collector_check(r.c, NULL), 0);
+    assert_int_equal(r.oc.n[FB_OUTCOME_OK], fb_urlset_count(u));
     /* The resolver's sockets (if the loop saw one before the answer came)
      * were all stopped at CURL_POLL_REMOVE.
      */
-    assert_int_equal(k.untracked_removes, k.untracked_sockets);
-    fb_collector_destroy(c);
+    assert_int_equal(r.k.untracked_removes, r.k.untracked_sockets);
+    fb_collector_destroy(r.c); /* u serves both runs */
   }
   fb_urlset_destroy(u);
   fb_urlset_destroy(pages);
@@ -327,47 +303,33 @@ static void test_hostname(void **state) {
  */
 static void test_zero_timeout(void **state) {
   const size_t n = 400;
-  struct fb_urlset *u = urls_small(n, NULL);
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 1;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&fx_synthetic, u, c, 1);
-  assert_true(k.zero_timeouts >= n);
-  assert_true(k.kicks >= n);
+  run_init(&r, urls_small(n, NULL), 1);
+  assert_int_equal(run_go(&r), 0);
+  fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1);
+  assert_true(r.k.zero_timeouts >= n);
+  assert_true(r.k.kicks >= n);
   /* No request waited on the timer: none of them ran into a timeout. */
-  assert_true(k.timer_fires < n / 10);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  assert_true(r.k.timer_fires < n / 10);
+  run_free(&r);
 }
 
 /* Timeouts over 0 ms go through the uv_timer: requests that outlast
  * CURLOPT_TIMEOUT end as timeouts when it fires.
  */
 static void test_timer(void **state) {
-  struct fb_urlset *u = urls_small(6, "?delay=3000");
-  struct fb_collector *c;
-  struct async_counters k;
-  struct outcome_counts oc;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 3;
-  job.timeout_ms = 150;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  assert_int_equal(fb_collector_check(c, NULL), 0);
-  count_outcomes(c, &oc);
-  assert_int_equal(oc.n[FB_OUTCOME_TIMEOUT], 6);
-  assert_true(k.timer_fires >= 2);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, urls_small(6, "?delay=3000"), 3);
+  r.job.timeout_ms = 150;
+  assert_int_equal(run_go(&r), 0);
+  assert_int_equal(fb_collector_check(r.c, NULL), 0);
+  assert_int_equal(r.oc.n[FB_OUTCOME_TIMEOUT], 6);
+  assert_true(r.k.timer_fires >= 2);
+  run_free(&r);
 }
 
 /* A refused connect reaches the poll callback as an error status, which
@@ -376,10 +338,7 @@ static void test_timer(void **state) {
  */
 static void test_poll_error(void **state) {
   struct fb_urlset *u = NULL;
-  struct fb_collector *c;
-  struct async_counters k;
-  struct outcome_counts oc;
-  struct fb_job job;
+  struct run r;
   char url[128];
   char err[256];
   int port = fx_closed_port();
@@ -391,56 +350,38 @@ static void test_poll_error(void **state) {
 
     assert_int_equal(fb_urlset_add(u, url, (size_t)len, err, sizeof(err)), 0);
   }
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 5;
-  job.connect_timeout_ms = 20000;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  assert_int_equal(fb_collector_check(c, NULL), 0);
-  count_outcomes(c, &oc);
-  assert_int_equal(oc.n[FB_OUTCOME_CONNECT], 20);
-  assert_true(k.poll_errors > 0);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, u, 5);
+  r.job.connect_timeout_ms = 20000;
+  assert_int_equal(run_go(&r), 0);
+  assert_int_equal(fb_collector_check(r.c, NULL), 0);
+  assert_int_equal(r.oc.n[FB_OUTCOME_CONNECT], 20);
+  assert_true(r.k.poll_errors > 0);
+  run_free(&r);
 }
 
 /* Outside 1..10,000 workers: refused, every URL accounted as not run. */
 static void test_workers_range(void **state) {
-  struct fb_urlset *u = urls_small(3, NULL);
-  struct fb_collector *c;
-  struct async_counters k;
-  struct outcome_counts oc;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
   assert_int_equal(fb_engine_async.max_workers, 10000);
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 10001;
-  assert_int_equal(run_async(&job, &c, &k), FB_ERANGE);
-  count_outcomes(c, &oc);
-  assert_int_equal(oc.n[FB_OUTCOME_NOT_RUN], 3);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, urls_small(3, NULL), 10001);
+  assert_int_equal(run_go(&r), FB_ERANGE);
+  assert_int_equal(r.oc.n[FB_OUTCOME_NOT_RUN], 3);
+  run_free(&r);
 }
 
 /* More workers than URLs: one transfer slot per URL, all in flight. */
 static void test_more_workers_than_urls(void **state) {
-  struct fb_urlset *u = urls_cycle(5, NULL);
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 10000;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&fx_synthetic, u, c, 5);
-  assert_int_equal(k.max_in_flight, 5);
-  assert_int_equal(fb_collector_stats_const(c)->workers_started, 5);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, urls_cycle(5, NULL), 10000);
+  assert_int_equal(run_go(&r), 0);
+  fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5);
+  assert_int_equal(r.k.max_in_flight, 5);
+  assert_int_equal(fb_collector_stats_const(r.c)->workers_started, 5);
+  run_free(&r);
 }
 
 /* --- limits -------------------------------------------------------------- */
@@ -490,56 +431,33 @@ static void on_sigint(int sig) {
  * request 69 can only start once the 20 quick ones have ended.
  */
 static void cancel_midrun(int use_signal) {
-  struct fb_urlset *quick = urls_small(20, NULL);
-  struct fb_urlset *slow = urls_cycle(200, "?fault=stall");
-  struct fb_urlset *u = NULL;
-  struct fb_collector *c;
-  struct async_counters k;
-  struct outcome_counts oc;
   struct canceller cn = {.after_index = 69, .use_signal = use_signal};
   struct sigaction sa, old;
-  struct fb_job job;
-  char err[256];
+  struct run r;
 
-  assert_int_equal(fb_urlset_create(&u), 0);
-  for (size_t i = 0; i < 20; i++) {
-    const char *url = fb_urlset_get(quick, i);
-
-    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
-  }
-  for (size_t i = 0; i < 200; i++) {
-    const char *url = fb_urlset_get(slow, i);
-
-    assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
-  }
+  run_init(&r, urls_small(20, NULL), 50);
+  add_cycle(r.u, 200, "?fault=stall");
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   assert_int_equal(sigaction(SIGINT, &sa, &old), 0);
   cancel_flag = 0;
 
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 50;
-  job.cancel = &cancel_flag;
-  job.before_request = on_before_request;
-  job.before_request_arg = &cn;
+  r.job.cancel = &cancel_flag;
+  r.job.before_request = on_before_request;
+  r.job.before_request_arg = &cn;
   assert_int_equal(pthread_create(&cn.thread, NULL, cancel_later, &cn), 0);
-  assert_int_equal(run_async(&job, &c, &k), FB_ECANCELED);
+  assert_int_equal(run_go(&r), FB_ECANCELED);
   assert_int_equal(pthread_join(cn.thread, NULL), 0);
   assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
 
-  assert_int_equal(fb_collector_check(c, NULL), 0);
-  count_outcomes(c, &oc);
-  assert_int_equal(oc.n[FB_OUTCOME_OK], 20);
-  assert_int_equal(oc.n[FB_OUTCOME_CANCELLED], 200);
+  assert_int_equal(fb_collector_check(r.c, NULL), 0);
+  assert_int_equal(r.oc.n[FB_OUTCOME_OK], 20);
+  assert_int_equal(r.oc.n[FB_OUTCOME_CANCELLED], 200);
   /* The stalled transfers were in flight, the rest never started. */
-  assert_int_equal(k.max_in_flight, 50);
-  assert_true(k.loop_closed);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
-  fb_urlset_destroy(quick);
-  fb_urlset_destroy(slow);
+  assert_int_equal(r.k.max_in_flight, 50);
+  assert_true(r.k.loop_closed);
+  run_free(&r);
 }
 
 static void test_cancel_flag(void **state) {
@@ -554,26 +472,18 @@ static void test_cancel_sigint(void **state) {
 
 /* Cancelled before it starts: nothing runs, everything is cancelled. */
 static void test_cancel_before(void **state) {
-  struct fb_urlset *u = urls_small(10, NULL);
-  struct fb_collector *c;
-  struct async_counters k;
-  struct outcome_counts oc;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
   cancel_flag = 1;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 4;
-  job.cancel = &cancel_flag;
-  assert_int_equal(run_async(&job, &c, &k), FB_ECANCELED);
-  count_outcomes(c, &oc);
-  assert_int_equal(oc.n[FB_OUTCOME_CANCELLED], 10);
-  assert_int_equal(k.actions, 0);
-  assert_true(k.loop_closed);
+  run_init(&r, urls_small(10, NULL), 4);
+  r.job.cancel = &cancel_flag;
+  assert_int_equal(run_go(&r), FB_ECANCELED);
+  assert_int_equal(r.oc.n[FB_OUTCOME_CANCELLED], 10);
+  assert_int_equal(r.k.actions, 0);
+  assert_true(r.k.loop_closed);
   cancel_flag = 0;
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_free(&r);
 }
 
 /* The open-files limit below the concurrency, in a child so that the limit
@@ -581,12 +491,8 @@ static void test_cancel_before(void **state) {
  * connect error; no crash, one result per URL, the run returns 0.
  */
 static int nofile_child(void) {
-  struct fb_urlset *u;
-  struct fb_collector *c = NULL;
-  struct async_counters k;
-  struct outcome_counts oc;
   struct rlimit rl;
-  struct fb_job job;
+  struct run r;
   size_t per_url = 0;
   int rc;
 
@@ -596,26 +502,21 @@ static int nofile_child(void) {
   rl.rlim_cur = 256;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 2;
-  u = urls_cycle(1000, "?delay=300");
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 1000;
-  rc = run_async(&job, &c, &k);
-  count_outcomes(c, &oc);
+  run_init(&r, urls_cycle(1000, "?delay=300"), 1000);
+  rc = run_go(&r);
   for (int i = FB_OUTCOME_HTTP; i < FB_OUTCOME_LOST; i++)
-    per_url += oc.n[i];
-  per_url += oc.n[FB_OUTCOME_OTHER];
+    per_url += r.oc.n[i];
+  per_url += r.oc.n[FB_OUTCOME_OTHER];
   fprintf(stderr,
           "nofile 256, 1000 in flight: rc %d, ok %zu, connect %zu, "
           "other per-URL errors %zu, loop closed %d\n",
-          rc, oc.n[FB_OUTCOME_OK], oc.n[FB_OUTCOME_CONNECT],
-          per_url - oc.n[FB_OUTCOME_CONNECT], (int)k.loop_closed);
-  if (rc != 0 || fb_collector_check(c, NULL) != 0 ||
-      oc.n[FB_OUTCOME_OK] + per_url != 1000 || oc.n[FB_OUTCOME_OK] == 0 ||
-      oc.n[FB_OUTCOME_CONNECT] == 0 || !k.loop_closed)
+          rc, r.oc.n[FB_OUTCOME_OK], r.oc.n[FB_OUTCOME_CONNECT],
+          per_url - r.oc.n[FB_OUTCOME_CONNECT], (int)r.k.loop_closed);
+  if (rc != 0 || fb_collector_check(r.c, NULL) != 0 ||
+      r.oc.n[FB_OUTCOME_OK] + per_url != 1000 || r.oc.n[FB_OUTCOME_OK] == 0 ||
+      r.oc.n[FB_OUTCOME_CONNECT] == 0 || !r.k.loop_closed)
     rc = 1;
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_free(&r);
   return rc;
 }
 
@@ -643,22 +544,16 @@ static void test_nofile(void **state) {
  * 64 at a time per loop iteration, which took 0.7 s for 5,000 here.
  */
 static void test_5000(void **state) {
-  struct fb_urlset *u = urls_cycle(5000, "?delay=2000");
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 5000;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
-  assert_int_equal(k.max_in_flight, 5000);
-  assert_true(k.poll_inits >= 5000);
-  assert_true(k.loop_closed);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_init(&r, urls_cycle(5000, "?delay=2000"), 5000);
+  assert_int_equal(run_go(&r), 0);
+  fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5000);
+  assert_int_equal(r.k.max_in_flight, 5000);
+  assert_true(r.k.poll_inits >= 5000);
+  assert_true(r.k.loop_closed);
+  run_free(&r);
 }
 
 /* The first fill of 1,000 slots goes in bursts: requests leave while later
@@ -667,30 +562,24 @@ static void test_5000(void **state) {
  * at once, every connection would be opened before the loop polled once.
  */
 static void test_fill_bursts(void **state) {
-  struct fb_urlset *u = urls_small(1000, "?delay=1000");
-  struct fb_collector *c;
-  struct async_counters k;
-  struct fb_job job;
   int64_t first_connected = INT64_MAX, last_start = 0;
+  struct run r;
 
   (void)state;
-  fb_job_init(&job);
-  job.urls = u;
-  job.workers = 1000;
-  assert_int_equal(run_async(&job, &c, &k), 0);
-  fx_assert_all_ok(&fx_synthetic, u, c, job.workers);
-  assert_int_equal(k.max_in_flight, 1000);
-  for (size_t i = 0; i < fb_collector_size(c); i++) {
-    const struct fb_result *r = fb_collector_get(c, i);
+  run_init(&r, urls_small(1000, "?delay=1000"), 1000);
+  assert_int_equal(run_go(&r), 0);
+  fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1000);
+  assert_int_equal(r.k.max_in_flight, 1000);
+  for (size_t i = 0; i < fb_collector_size(r.c); i++) {
+    const struct fb_result *res = fb_collector_get(r.c, i);
 
-    if (r->t_start > last_start)
-      last_start = r->t_start;
-    if (r->t_connected >= 0 && r->t_connected < first_connected)
-      first_connected = r->t_connected;
+    if (res->t_start > last_start)
+      last_start = res->t_start;
+    if (res->t_connected >= 0 && res->t_connected < first_connected)
+      first_connected = res->t_connected;
   }
   assert_true(first_connected < last_start);
-  fb_collector_destroy(c);
-  fb_urlset_destroy(u);
+  run_free(&r);
 }
 
 /* ------------------------------------------------------------------------- */
