@@ -27,14 +27,15 @@ static const unsigned worker_counts[] = {1, 2, 16};
  * process: an engine must leave none behind. ThreadSanitizer starts threads
  * and opens files of its own when it likes, so under it neither is counted.
  */
-static size_t count_tasks(void) {
-  DIR *d = opendir("/proc/self/task");
+static size_t count_entries(const char *dir) {
   struct dirent *e;
   size_t n = 0;
+  DIR *d;
 
 #ifdef __SANITIZE_THREAD__
   return 0;
 #endif
+  d = opendir(dir);
   assert_non_null(d);
   while ((e = readdir(d)) != NULL)
     n += e->d_name[0] != '.';
@@ -42,19 +43,12 @@ static size_t count_tasks(void) {
   return n;
 }
 
-static size_t count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  size_t n = 0;
+static size_t count_tasks(void) {
+  return count_entries("/proc/self/task");
+}
 
-#ifdef __SANITIZE_THREAD__
-  return 0;
-#endif
-  assert_non_null(d);
-  while ((e = readdir(d)) != NULL)
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
+static size_t count_fds(void) {
+  return count_entries("/proc/self/fd");
 }
 
 static size_t count_children(void) {
