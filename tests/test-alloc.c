@@ -30,6 +30,7 @@
 
 #include "fetchbench/compare.h"
 #include "fetchbench/fetchbench.h"
+#include "scratch.h"
 
 /* --- The injector --------------------------------------------------------- */
 
@@ -288,22 +289,6 @@ static void loop(const char *what, op_fn op) {
   fprintf(stderr, "%-28s %4ld allocation sites failed in turn\n", what, n - 1);
 }
 
-static char dir[64];
-
-static const char *write_file(const char *name, const char *data, size_t len) {
-  static char path[8][256];
-  static int next;
-  char *p = path[next++ % 8];
-  FILE *f;
-
-  snprintf(p, 256, "%s/%s", dir, name);
-  f = fopen(p, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-  return p;
-}
-
 /* --- urlset -------------------------------------------------------------- */
 
 static int op_urlset_create(long n) {
@@ -437,18 +422,18 @@ static void test_urlset(void **state) {
     len += (size_t)snprintf(
         p + len, cap - len, "%s  http://127.0.0.1/page/%zu%s\n",
         i % 7 == 0 ? "# a comment\n\n" : "", i, i % 5 == 0 ? "\r" : "");
-  good_file = write_file("good.txt", text, len);
+  good_file = scratch_write("good.txt", text, len);
   len = 0;
   for (size_t i = 0; i < 40; i++)
     len += (size_t)snprintf(p + len, cap - len, "%s\n",
                             i % 3 == 0 ? "ftp://x/bad" : "http://b/ok");
-  bad_file = write_file("bad.txt", text, len);
+  bad_file = scratch_write("bad.txt", text, len);
   len = 0;
   big_count = (1u << 15) + 100;
   for (size_t i = 0; i < big_count; i++)
     len +=
         (size_t)snprintf(p + len, cap - len, "http://127.0.0.1/page/%zu\n", i);
-  big_file = write_file("big.txt", text, len);
+  big_file = scratch_write("big.txt", text, len);
   free(text);
 
   loop("fb_urlset_create", op_urlset_create);
@@ -865,19 +850,15 @@ static void test_compare(void **state) {
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof(dir), "/tmp/fb-test-alloc-XXXXXX");
-  if (mkdtemp(dir) == NULL)
+  if (scratch_create("alloc") != 0)
     return -1;
   return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
 static int group_teardown(void **state) {
-  char cmd[128];
-
   (void)state;
   curl_global_cleanup();
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return scratch_remove();
 }
 
 int main(void) {

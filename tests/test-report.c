@@ -18,33 +18,20 @@
 #include "fetchbench/report.h"
 #include "fetchbench/summary.h"
 #include "fetchbench/urlset.h"
+#include "scratch.h"
 
 extern char **environ;
 
-static char dir[64];
 static int python_missing;
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof(dir), "/tmp/fb-test-report-XXXXXX");
-  return mkdtemp(dir) != NULL ? 0 : -1;
+  return scratch_create("report");
 }
 
 static int group_teardown(void **state) {
-  char cmd[128];
-
   (void)state;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tmp_path(const char *name) {
-  static char path[8][256];
-  static int next;
-  char *p = path[next++ % 8];
-
-  snprintf(p, 256, "%s/%s", dir, name);
-  return p;
+  return scratch_remove();
 }
 
 /* Runs tests/json-check.py MODE ARGS... with python3; fails the test when
@@ -140,7 +127,7 @@ static void test_json_hostile_python(void **state) {
       "\xe2\x82z\xf0\x9f\x98z\xf0\x9fz\xc3",          /* truncated inside */
       "\xf0\x9f\x98\x80\x80",                         /* one too many */
   };
-  const char *path = tmp_path("strings.json");
+  const char *path = scratch_path("strings.json");
   unsigned char all[256], ctl[32], buf[64];
   FILE *f = fopen(path, "w");
 
@@ -210,7 +197,7 @@ static void full_summary(struct fb_summary *s) {
 }
 
 static void test_json_summary(void **state) {
-  const char *path = tmp_path("summary.jsonl");
+  const char *path = scratch_path("summary.jsonl");
   struct fb_summary s;
   FILE *f = fopen(path, "w");
 
@@ -259,7 +246,8 @@ static void want_row(FILE *f, int first, ...) {
 }
 
 static void test_csv_python(void **state) {
-  const char *csv = tmp_path("report.csv"), *want = tmp_path("want.json");
+  const char *csv = scratch_path("report.csv"),
+             *want = scratch_path("want.json");
   struct fb_urlset *urls = NULL;
   struct fb_collector *c = NULL;
   struct fb_result r;

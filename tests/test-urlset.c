@@ -14,42 +14,20 @@
 
 #include "fetchbench/error.h"
 #include "fetchbench/urlset.h"
-
-static char dir[64];
+#include "scratch.h"
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(dir, sizeof(dir), "/tmp/fb-test-urlset-XXXXXX");
-  return mkdtemp(dir) != NULL ? 0 : -1;
+  return scratch_create("urlset");
 }
 
 static int group_teardown(void **state) {
-  char cmd[128];
-
   (void)state;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Writes len bytes to a new file in the test directory; returns its path
- * (static buffer, one per name).
- */
-static const char *write_file(const char *name, const char *data, size_t len) {
-  static char path[16][256];
-  static int next;
-  char *p = path[next++ % 16];
-  FILE *f;
-
-  snprintf(p, 256, "%s/%s", dir, name);
-  f = fopen(p, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-  return p;
+  return scratch_remove();
 }
 
 static const char *write_str(const char *name, const char *data) {
-  return write_file(name, data, strlen(data));
+  return scratch_write(name, data, strlen(data));
 }
 
 static struct fb_urlset *new_set(void) {
@@ -315,7 +293,7 @@ static void test_load_bad_large(void **state) {
       kind = "# comment ";
     len += (size_t)snprintf(data + len, cap - len, "%s%zu\n", kind, i);
   }
-  path = write_file("large-bad.txt", data, len);
+  path = scratch_write("large-bad.txt", data, len);
   free(data);
   set = load_expect(path, FB_EURL, err, sizeof(err));
   assert_int_equal(count_lines(err), 4);
@@ -332,7 +310,7 @@ static void test_load_missing(void **state) {
   struct fb_urlset *set;
 
   (void)state;
-  snprintf(path, sizeof(path), "%s/does-not-exist.txt", dir);
+  snprintf(path, sizeof(path), "%s/does-not-exist.txt", scratch_dir());
   set = load_expect(path, -ENOENT, err, sizeof(err));
   assert_non_null(strstr(err, path));
   assert_non_null(strstr(err, strerror(ENOENT)));
@@ -344,8 +322,8 @@ static void test_load_directory(void **state) {
   struct fb_urlset *set;
 
   (void)state;
-  set = load_expect(dir, -EISDIR, err, sizeof(err));
-  assert_non_null(strstr(err, dir));
+  set = load_expect(scratch_dir(), -EISDIR, err, sizeof(err));
+  assert_non_null(strstr(err, scratch_dir()));
   assert_non_null(strstr(err, strerror(EISDIR)));
   fb_urlset_destroy(set);
 }
@@ -425,7 +403,7 @@ static void test_load_trim_comments(void **state) {
 
 static void test_load_nul_line(void **state) {
   const char data[] = "http://h/1\nhttp://h/\0evil\nhttp://h/3\n";
-  const char *path = write_file("nul.txt", data, sizeof(data) - 1);
+  const char *path = scratch_write("nul.txt", data, sizeof(data) - 1);
   char err[1024];
   struct fb_urlset *set;
 
@@ -449,7 +427,7 @@ static void test_load_long_line(void **state) {
   memset(data + len, 'a', n);
   len += n;
   memcpy(data + len, "\nhttp://h/2\n", 12);
-  path = write_file("long.txt", data, len + 12);
+  path = scratch_write("long.txt", data, len + 12);
   set = load_expect(path, 0, err, sizeof(err));
   assert_int_equal(fb_urlset_count(set), 2);
   assert_int_equal(strlen(fb_urlset_get(set, 0)), len);
@@ -503,7 +481,7 @@ static double per_url(size_t n, size_t *url_len) {
   *url_len = strlen("http://127.0.0.1:8080/page-00000000");
   snprintf(name, sizeof(name), "mem-%zu.txt", n);
   assert_int_equal(
-      fb_urlset_load(set, write_file(name, data, len), err, sizeof(err)), 0);
+      fb_urlset_load(set, scratch_write(name, data, len), err, sizeof(err)), 0);
   assert_int_equal(fb_urlset_count(set), n);
   per = (double)fb_urlset_memory(set) / (double)n;
   free(data);
