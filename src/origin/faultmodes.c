@@ -184,26 +184,27 @@ static int f_bad_chunk(struct fb__conn *c, const struct fb__route *rt) {
   return rc;
 }
 
-static int f_bad_length(struct fb__conn *c, const struct fb__route *rt) {
+/* The body, after a Content-Length that is the body's length with `junk`
+ * before it.
+ */
+static int broken_length(struct fb__conn *c, const struct fb__route *rt,
+                         const char *junk) {
   int rc = own_head(c,
                     "HTTP/1.1 200 OK\r\n" SERVER "Content-Type: %s\r\n"
-                    "Content-Length: x%" PRIu64 "\r\n%s",
-                    rt->content_type, rt->body_len, fb__conn_line(c));
+                    "Content-Length: %s%" PRIu64 "\r\n%s",
+                    rt->content_type, junk, rt->body_len, fb__conn_line(c));
 
   add_body(&c->resp, rt, rt->body_len);
   c->resp.after = FB__AFTER_CLOSE;
   return rc;
 }
 
-static int f_negative_length(struct fb__conn *c, const struct fb__route *rt) {
-  int rc = own_head(c,
-                    "HTTP/1.1 200 OK\r\n" SERVER "Content-Type: %s\r\n"
-                    "Content-Length: -%" PRIu64 "\r\n%s",
-                    rt->content_type, rt->body_len, fb__conn_line(c));
+static int f_bad_length(struct fb__conn *c, const struct fb__route *rt) {
+  return broken_length(c, rt, "x");
+}
 
-  add_body(&c->resp, rt, rt->body_len);
-  c->resp.after = FB__AFTER_CLOSE;
-  return rc;
+static int f_negative_length(struct fb__conn *c, const struct fb__route *rt) {
+  return broken_length(c, rt, "-");
 }
 
 static int f_http09(struct fb__conn *c, const struct fb__route *rt) {
