@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-/* A scratch directory for one test program, and files written into it.
- * Include after <cmocka.h>: scratch_write fails the test on any error.
+/* A scratch directory for one test program, and files written into it;
+ * scratch_write fails the running cmocka test on any error.
  */
 
 /* Creates /tmp/fb-test-NAME-XXXXXX; returns 0 or -1. For a group setup. */
