@@ -30,6 +30,7 @@ SUMMARY_KEYS = [
 OUTCOMES = {
     "http", "resolve", "connect", "tls", "send", "recv", "timeout",
     "too_large", "protocol", "redirect", "lost", "cancelled", "not_run",
+    "resource",
     "other",
 }
 
