@@ -827,6 +827,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   if (err != 0)
     goto out;
   stats->workers_started = a->nxfers;
+  stats->workers_max = a->nxfers;
 
   refill(a);
   if (a->err == 0 && !a->cancelled && !finished(a)) {

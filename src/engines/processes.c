@@ -386,6 +386,8 @@ static int spawn(struct pool *p, struct worker *w) {
   w->first = w->count = w->done = 0;
   p->alive++;
   p->stats->workers_started++;
+  if (p->alive > p->stats->workers_max)
+    p->stats->workers_max = p->alive;
   return 0;
 }
 
@@ -661,6 +663,8 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     dispatch(p, &p->w[k]);
   }
   p->stats->setup_ns = fb_clock_ns() - t;
+  if (p->alive < p->nw)
+    p->stats->workers_err = err;
   /* Fewer workers than asked still finish the job; none is an error. */
   if (p->alive > 0)
     err = 0;

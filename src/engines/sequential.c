@@ -27,6 +27,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   if (err != 0)
     goto out;
   stats->workers_started = 1;
+  stats->workers_max = 1;
 
   for (size_t i = 0; i < n && !fb_job_cancelled(job); i++) {
     err = fb__fetch_start(&f, i);

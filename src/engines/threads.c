@@ -140,6 +140,9 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   }
   stats->setup_ns = fb_clock_ns() - t;
   stats->workers_started = started;
+  stats->workers_max = started;
+  if (started < job->workers)
+    stats->workers_err = err;
   pthread_attr_destroy(&attr);
   /* Fewer threads than asked still finish the job; none is an error. */
   if (started > 0)
