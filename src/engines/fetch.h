@@ -30,6 +30,7 @@ struct fb_fetch {
   int64_t t_start; /* when fb__fetch_start handed it over, ns */
   uint64_t bytes;  /* body bytes seen by the write callback */
   int too_large;   /* the write callback refused bytes over the cap */
+  int socket_errno; /* why the last socket could not be made, 0: it was */
   void *owner;     /* the engine's, untouched here */
   CURLM *multi;    /* fb__fetch_perform's own, created on first use */
   XXH3_state_t hash;
