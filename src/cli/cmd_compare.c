@@ -319,9 +319,8 @@ static int prepare_outputs(struct compare_args *a) {
       fb__output_prepare(&fb__cmd_compare, &a->json, "--json", a->seen[O_JSON],
                          0, inputs) != 0)
     return FB_EXIT_USAGE;
-  if (a->seen[O_CSV] &&
-      fb__output_prepare(&fb__cmd_compare, &a->csv, "--csv", a->seen[O_CSV], 0,
-                         inputs) != 0)
+  if (a->seen[O_CSV] && fb__output_prepare(&fb__cmd_compare, &a->csv, "--csv",
+                                           a->seen[O_CSV], 0, inputs) != 0)
     return FB_EXIT_USAGE;
   for (size_t i = 0; i < 3; i++)
     if (a->seen[plots[i].id] &&
@@ -345,8 +344,8 @@ static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
   if (json && fb__output_write(&fb__cmd_compare, &a->json, "JSON", write_json,
                                cmp) != 0)
     status = FB_EXIT_USAGE;
-  if (csv && fb__output_write(&fb__cmd_compare, &a->csv, "CSV", write_csv,
-                              cmp) != 0)
+  if (csv &&
+      fb__output_write(&fb__cmd_compare, &a->csv, "CSV", write_csv, cmp) != 0)
     status = FB_EXIT_USAGE;
   for (size_t i = 0; i < 3; i++) {
     if (!a->seen[plots[i].id])

@@ -325,8 +325,9 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
                "could not make a socket: %s (open-files limit %ld)",
                strerror(f->socket_errno), fb__fetch_nofile_limit());
     else
-      snprintf(f->errbuf, sizeof(f->errbuf), "%s (open-files limit %ld): %.160s",
-               strerror((int)os_errno), fb__fetch_nofile_limit(), why);
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "%s (open-files limit %ld): %.160s", strerror((int)os_errno),
+               fb__fetch_nofile_limit(), why);
     r->message = f->errbuf;
   } else if (code == CURLE_TOO_MANY_REDIRECTS) {
     /* libcurl may leave the message of an earlier, retried step in errbuf

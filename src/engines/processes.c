@@ -50,13 +50,13 @@
  */
 
 #define PROCESSES_MAX 256
-#define TICK_MS 50             /* how often the parent looks at job->cancel */
-#define HANG_GRACE_MS 2000     /* beyond a request's timeout: the worker hangs */
-#define GRACE_MS 500           /* to finish requests in flight when stopping */
-#define REAP_WAIT_MS 1000      /* for a worker that closed its pipe to exit */
-#define CHILD_EXIT_INIT 70     /* the child could not set up its handle */
-#define CHILD_EXIT_PIPE 71     /* the child could not use its pipes */
-#define TASK_MAGIC 0x6b736174u /* "task" */
+#define TICK_MS 50         /* how often the parent looks at job->cancel */
+#define HANG_GRACE_MS 2000 /* beyond a request's timeout: the worker hangs */
+#define GRACE_MS 500       /* to finish requests in flight when stopping */
+#define REAP_WAIT_MS 1000  /* for a worker that closed its pipe to exit */
+#define CHILD_EXIT_INIT 70 /* the child could not set up its handle */
+#define CHILD_EXIT_PIPE 71 /* the child could not use its pipes */
+#define TASK_MAGIC 0x6b736174u   /* "task" */
 #define RESULT_MAGIC 0x746c7372u /* "rslt" */
 
 struct task_rec {
@@ -87,8 +87,8 @@ struct worker {
   size_t count;  /* of which done have come back */
   size_t done;
   size_t have; /* bytes of a record received so far */
-  int64_t due;  /* its request in flight must have ended by then, 0: none */
-  int hung;     /* it missed due: its request is a timeout, not lost */
+  int64_t due; /* its request in flight must have ended by then, 0: none */
+  int hung;    /* it missed due: its request is a timeout, not lost */
   union {
     struct result_rec rec;
     unsigned char bytes[sizeof(struct result_rec)];
