@@ -21,7 +21,11 @@
   XX(CANCELED, "run cancelled")                                                \
   XX(WORKERS, "workers keep dying")                                            \
   XX(CORPUS, "corpus unusable")                                                \
-  XX(ORIGIN, "origin failed to start")
+  XX(ORIGIN, "origin failed to start")                                         \
+  XX(TLS, "TLS failure")                                                       \
+  XX(TLSEOF, "TLS connection cut without close_notify")                        \
+  XX(TLSVERIFY, "TLS certificate verification failed")                         \
+  XX(CERT, "unusable certificate or key")
 
 enum fb_errno {
   FB__EBASE = -5000,
