@@ -216,11 +216,12 @@ void *fb_tls_data(const struct fb_tls *conn);
 /* Copies len bytes of ciphertext in. Returns 0 or -ENOMEM. */
 int fb_tls_feed(struct fb_tls *conn, const void *buf, size_t len);
 
-/* The zero-copy way in: gives room for at least `want` bytes (0 means one
- * full TLS record, 16,709 bytes) at the end of the input buffer, to receive
+/* The zero-copy way in: gives room for at least `want` bytes (0 means
+ * FB_TLS_IN_ROOM, one full TLS record and more) at the end of the input buffer, to receive
  * into directly (a libuv alloc_cb, a plain io_uring recv). Then
  * fb_tls_in_commit(conn, n) with the n bytes received (n may be 0). Returns
  * 0 or -ENOMEM. */
+#define FB_TLS_IN_ROOM 17408
 int fb_tls_in_space(struct fb_tls *conn, size_t want, void **buf, size_t *len);
 void fb_tls_in_commit(struct fb_tls *conn, size_t n);
 
@@ -269,9 +270,11 @@ int fb_tls_shutdown(struct fb_tls *conn);
 size_t fb_tls_out_pending(const struct fb_tls *conn);
 
 /* Fills up to n iovecs (uv_buf_t on Unix has the same layout) with the
- * pending ciphertext in order, from the oldest byte; returns how many were
- * filled (0 when nothing is pending). */
-int fb_tls_out_iov(const struct fb_tls *conn, struct iovec *iov, int n);
+ * pending ciphertext in order, starting `skip` bytes after the oldest
+ * pending byte (the bytes of sends still in flight); returns how many were
+ * filled (0 when nothing more is pending). */
+int fb_tls_out_iov(const struct fb_tls *conn, size_t skip, struct iovec *iov,
+                   int n);
 
 /* Marks the first n pending bytes as sent (n <= fb_tls_out_pending). */
 void fb_tls_out_consume(struct fb_tls *conn, size_t n);
