@@ -158,8 +158,7 @@ void fb__tls_in_release(struct fb_tls *conn) {
   conn->in_cap = 0;
 }
 
-int fb_tls_in_space(struct fb_tls *conn, size_t want, void **buf,
-                    size_t *len) {
+int fb_tls_in_space(struct fb_tls *conn, size_t want, void **buf, size_t *len) {
   size_t used = conn->in_len - conn->in_off;
 
   if (want == 0)

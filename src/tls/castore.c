@@ -80,9 +80,8 @@ static int build(const char *cafile, X509_STORE **out, char *err,
   }
   /* Set once here so that no user has to write to a shared store (libcurl
    * sets the same flags on the store it uses). */
-  if (rc == 0 &&
-      !X509_STORE_set_flags(store, X509_V_FLAG_TRUSTED_FIRST |
-                                       X509_V_FLAG_PARTIAL_CHAIN))
+  if (rc == 0 && !X509_STORE_set_flags(store, X509_V_FLAG_TRUSTED_FIRST |
+                                                  X509_V_FLAG_PARTIAL_CHAIN))
     rc = fb__tls_err(FB_ETLS, err, errlen, "CA store flags");
   if (rc != 0) {
     X509_STORE_free(store);

@@ -136,8 +136,8 @@ static int set_name(X509 *x, const char *cn) {
   X509_NAME *name = X509_get_subject_name(x);
 
   return X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                    (const unsigned char *)"fetchbench", -1,
-                                    -1, 0) &&
+                                    (const unsigned char *)"fetchbench", -1, -1,
+                                    0) &&
          X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                     (const unsigned char *)cn, -1, -1, 0) &&
          X509_set_issuer_name(x, name);

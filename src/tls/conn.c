@@ -53,8 +53,8 @@ static int client_setup(struct fb_tls *conn, const char *host, unsigned port) {
   return 0;
 }
 
-int fb_tls_create(struct fb_tls **out, struct fb_tls_ctx *ctx,
-                  const char *host, unsigned port, void *data) {
+int fb_tls_create(struct fb_tls **out, struct fb_tls_ctx *ctx, const char *host,
+                  unsigned port, void *data) {
   struct fb_tls *conn;
   BIO *bio;
   int rc = 0;
@@ -96,6 +96,12 @@ out:
 void fb_tls_destroy(struct fb_tls *conn) {
   if (conn == NULL)
     return;
+  /* OpenSSL marks the session of a connection freed without shutdown as
+   * not resumable, even the copy in our cache. An HTTP connection closed
+   * after a clean exchange is no reason for that; one that failed is (and
+   * OpenSSL already dropped the session at its fatal alert). */
+  if (conn->ssl != NULL && conn->result == 0 && (conn->flags & FB__TLS_HS_DONE))
+    SSL_set_shutdown(conn->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(conn->ssl);
   fb__tls_out_free(conn);
   OPENSSL_free(conn->in);
@@ -298,8 +304,12 @@ char *fb_tls_error(const struct fb_tls *conn, char *buf, size_t len) {
     return buf;
   if (conn->ssl_err != 0)
     ERR_error_string_n(conn->ssl_err, buf, len);
+  else if (conn->result == FB_ETLSEOF)
+    snprintf(buf, len, "end of input without close_notify");
+  else if (conn->result == -ENOMEM)
+    snprintf(buf, len, "out of memory");
   else
-    snprintf(buf, len, "%s", fb_strerror(conn->result));
+    snprintf(buf, len, "TLS failure without a reason from OpenSSL");
   verify = conn->result == FB_ETLSVERIFY ? fb_tls_verify_error(conn) : NULL;
   used = strlen(buf);
   if (verify != NULL && used + 2 < len)

@@ -31,9 +31,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
   unsigned char *sel = NULL;
   unsigned char sellen = 0;
 
-  if (SSL_select_next_proto(&sel, &sellen, alpn_http11,
-                            sizeof(alpn_http11) - 1, in,
-                            inlen) != OPENSSL_NPN_NEGOTIATED)
+  if (SSL_select_next_proto(&sel, &sellen, alpn_http11, sizeof(alpn_http11) - 1,
+                            in, inlen) != OPENSSL_NPN_NEGOTIATED)
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   *out = sel;
   *outlen = sellen;
@@ -192,9 +191,8 @@ int fb_tls_ctx_client(struct fb_tls_ctx **out,
   SSL_CTX_set1_cert_store(ctx->ssl_ctx, store);
   SSL_CTX_set_verify(ctx->ssl_ctx,
                      o->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
-  if (!o->no_alpn &&
-      SSL_CTX_set_alpn_protos(ctx->ssl_ctx, alpn_http11,
-                              sizeof(alpn_http11) - 1) != 0) {
+  if (!o->no_alpn && SSL_CTX_set_alpn_protos(ctx->ssl_ctx, alpn_http11,
+                                             sizeof(alpn_http11) - 1) != 0) {
     rc = fb__tls_err(FB_ETLS, err, errlen, "TLS client ALPN");
     goto fail;
   }
@@ -202,9 +200,8 @@ int fb_tls_ctx_client(struct fb_tls_ctx **out,
   if (ctx->resume) {
     /* Sessions go to our cache only (keyed by host:port, which OpenSSL's
      * internal client cache does not know). */
-    SSL_CTX_set_session_cache_mode(ctx->ssl_ctx,
-                                   SSL_SESS_CACHE_CLIENT |
-                                       SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_session_cache_mode(
+        ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, fb__tls_session_new_cb);
   } else {
     SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);

@@ -203,8 +203,9 @@ int fb_tls_create(struct fb_tls **out, struct fb_tls_ctx *ctx, const char *host,
                   unsigned port, void *data);
 
 /* Frees conn and everything it holds; pointers from fb_tls_out_iov die.
- * Sends nothing (call fb_tls_shutdown first for a clean close). A client
- * connection that never completed a handshake leaves the cache alone. */
+ * Sends nothing (call fb_tls_shutdown first for a clean close). The session
+ * of a client connection that failed (any FB_ETLS* result) is not resumed
+ * again; one closed after a clean exchange stays resumable. */
 void fb_tls_destroy(struct fb_tls *conn);
 
 void *fb_tls_data(const struct fb_tls *conn);

@@ -13,7 +13,7 @@
 struct fb_tls_cert {
   X509 *x509;
   EVP_PKEY *key;
-  STACK_OF(X509) *chain; /* NULL when none */
+  STACK_OF(X509) * chain; /* NULL when none */
 };
 
 /* One client session cache entry: the latest session for host:port. */
@@ -48,13 +48,13 @@ struct fb__tls_chunk {
 };
 
 enum {
-  FB__TLS_HS_DONE = 0x1,   /* handshake completed (reported once) */
-  FB__TLS_EOF = 0x2,       /* the caller saw the socket's end */
-  FB__TLS_SHUT = 0x4,      /* our close_notify queued */
-  FB__TLS_CLOSED = 0x8,    /* the peer's close_notify read */
-  FB__TLS_HELLO = 0x10,    /* the peer's first flight read */
-  FB__TLS_NOMEM = 0x20,    /* an output allocation failed */
-  FB__TLS_SERVER = 0x40,   /* server side */
+  FB__TLS_HS_DONE = 0x1, /* handshake completed (reported once) */
+  FB__TLS_EOF = 0x2,     /* the caller saw the socket's end */
+  FB__TLS_SHUT = 0x4,    /* our close_notify queued */
+  FB__TLS_CLOSED = 0x8,  /* the peer's close_notify read */
+  FB__TLS_HELLO = 0x10,  /* the peer's first flight read */
+  FB__TLS_NOMEM = 0x20,  /* an output allocation failed */
+  FB__TLS_SERVER = 0x40, /* server side */
 };
 
 struct fb_tls {
