@@ -10,7 +10,8 @@
 
 #include "tls/tls_int.h"
 
-static void vformat(char *err, size_t errlen, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static void
+vformat(char *err, size_t errlen, const char *fmt, va_list ap) {
   if (errlen == 0)
     return;
   vsnprintf(err, errlen, fmt, ap);
