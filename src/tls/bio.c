@@ -87,6 +87,7 @@ static int bio_read(BIO *bio, char *buf, int len) {
     n = avail;
   memcpy(buf, conn->in + conn->in_off, n);
   conn->in_off += n;
+  fb__tls_in_release(conn); /* freed as soon as it is used up */
   return (int)n;
 }
 

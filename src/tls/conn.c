@@ -113,6 +113,17 @@ void *fb_tls_data(const struct fb_tls *conn) {
   return conn->data;
 }
 
+/* Waiting for input: what can be freed is. SSL_MODE_RELEASE_BUFFERS frees
+ * OpenSSL's read buffer when an application record is used up, but not
+ * after post-handshake messages (TLS 1.3 tickets) nor while SSL_read waits;
+ * SSL_free_buffers frees it whenever it holds no partial record. */
+static void idle(struct fb_tls *conn) {
+  fb__tls_in_release(conn);
+  if (!conn->ctx->keep_buffers && (conn->flags & FB__TLS_HS_DONE) &&
+      conn->in_off == conn->in_len)
+    SSL_free_buffers(conn->ssl);
+}
+
 static void progress(struct fb_tls *conn) {
   if (!(conn->flags & FB__TLS_HS_DONE) && SSL_is_init_finished(conn->ssl)) {
     conn->flags |= FB__TLS_HS_DONE;
@@ -133,7 +144,7 @@ static int outcome(struct fb_tls *conn, int ret) {
   ERR_clear_error();
   progress(conn);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    fb__tls_in_release(conn);
+    idle(conn);
     return -EAGAIN;
   }
   if (e == SSL_ERROR_ZERO_RETURN) {
@@ -189,6 +200,14 @@ ssize_t fb_tls_read(struct fb_tls *conn, void *buf, size_t len) {
     return 0;
   if (len == 0)
     return -EINVAL;
+  /* Nothing fed and nothing buffered: asking OpenSSL would only make it
+   * allocate its 17 KiB read buffer to wait in (SSL_MODE_RELEASE_BUFFERS
+   * frees it when a record is used up, not while waiting). */
+  if ((conn->flags & FB__TLS_HS_DONE) && conn->in_off == conn->in_len &&
+      !(conn->flags & FB__TLS_EOF) && !SSL_has_pending(conn->ssl)) {
+    idle(conn);
+    return -EAGAIN;
+  }
   ERR_clear_error();
   ret = SSL_read(conn->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
   if (ret > 0) {

@@ -19,12 +19,15 @@
  * lock, the CA store is process-wide and shared by reference); a
  * connection belongs to one thread at a time.
  *
- * Memory per connection (measured by bench/bench-tls, P-256, AES-128-GCM;
- * the README gives the figures): the struct and the SSL object while idle,
- * OpenSSL's two record buffers (~17 KiB each) only while records are in
- * flight (SSL_MODE_RELEASE_BUFFERS), this layer's input buffer only while it
- * holds unread ciphertext, and the pending ciphertext (at most about
- * out_max plus one record).
+ * Memory per connection (bench/bench-tls counts it through OpenSSL's
+ * allocator): about 9 KiB before the handshake (the SSL object is most of
+ * it), 15 KiB for an idle established server connection and 19 KiB for a
+ * client one (its session and the server's certificate included), with
+ * OpenSSL's two record buffers (~17 KiB each) and this layer's input buffer
+ * freed whenever the connection waits for input with nothing pending (that
+ * is, after fb_tls_read said -EAGAIN); keep_buffers keeps them (~65 KiB).
+ * A handshake in progress holds ~45 KiB a side. Pending ciphertext adds at
+ * most out_max plus one record.
  *
  * kTLS: a connection on memory buffers cannot hand its keys to the kernel,
  * so large bodies are encrypted with fb_tls_write straight from the
