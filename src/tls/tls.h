@@ -112,9 +112,11 @@ void fb_tls_cert_destroy(struct fb_tls_cert *cert);
  * addresses). Called inside fb_tls_read/fb_tls_handshake while the
  * ClientHello is processed, before anything is sent back; conn's
  * fb_tls_data() says which caller connection it is, so the callback may
- * also mark it (a handshake-level fault to play). Returns the certificate
- * to present (borrowed: it must live until the handshake ends) or NULL for
- * the context's default. */
+ * also mark it for a handshake-level fault: the ServerHello flight is
+ * queued by the same call, and the caller may then drop it
+ * (fb_tls_out_consume of all that is pending) and stall, send garbage or
+ * reset instead. Returns the certificate to present (borrowed: it must
+ * live until the handshake ends) or NULL for the context's default. */
 typedef const struct fb_tls_cert *fb_tls_sni_cb(void *arg, struct fb_tls *conn,
                                                 const char *name);
 
