@@ -267,7 +267,9 @@ ssize_t fb_tls_write(struct fb_tls *conn, const void *buf, size_t len);
  * or FB_ETLS. */
 int fb_tls_shutdown(struct fb_tls *conn);
 
-/* -- Ciphertext out. The pending bytes live in chunks this layer owns; a
+/* -- Ciphertext out. Any call may queue output (a handshake flight, a
+ * KeyUpdate answer, tickets, an alert after an error): after each, send
+ * what is pending. The pending bytes live in chunks this layer owns; a
  * byte's address never changes until it is consumed, whatever else is
  * called on conn in between (except fb_tls_destroy), so a uv_write or an
  * io_uring send may be in flight across other calls. */
