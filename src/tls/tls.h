@@ -324,7 +324,11 @@ const char *fb_tls_server_name(const struct fb_tls *conn);
 /* Client side: why the server's certificate failed verification
  * ("certificate has expired", "hostname mismatch", "IP address mismatch",
  * "self-signed certificate", ...), or NULL when it passed or was not seen.
- * Set in insecure mode too. Static (OpenSSL's strings). */
+ * Set in insecure mode too. Static (OpenSSL's strings). For comparison,
+ * libcurl 7.88 fails such handshakes with CURLE_PEER_FAILED_VERIFICATION
+ * (60) and "SSL certificate problem: certificate has expired" (this
+ * string after its prefix), but checks names itself: "SSL: no alternative
+ * certificate subject name matches target host name 'localhost'". */
 const char *fb_tls_verify_error(const struct fb_tls *conn);
 
 /* Writes the message of conn's last error (FB_ETLS*: OpenSSL's reason, the
