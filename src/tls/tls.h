@@ -232,9 +232,18 @@ int fb_tls_in_space(struct fb_tls *conn, size_t want, void **buf, size_t *len);
 void fb_tls_in_commit(struct fb_tls *conn, size_t n);
 
 /* The socket reached end of file (or was reset). Later reads return 0 if
- * the peer's close_notify came first, otherwise FB_ETLSEOF (truncation: a
- * body cut without close_notify; libcurl says "unexpected eof while
- * reading" for it, as OpenSSL does). */
+ * the peer's close_notify came first, otherwise FB_ETLSEOF (truncation, as
+ * OpenSSL 3 tells it: "unexpected eof while reading").
+ * libcurl 7.88 (Debian's) does not tell them apart: its BIO reports no end
+ * of file to OpenSSL, so SSL_read's bare SSL_ERROR_SYSCALL counts as the
+ * plain end of the stream. Measured against a server that closes without
+ * close_notify: a Content-Length body cut short ends as CURLE_PARTIAL_FILE
+ * ("transfer closed with 50 bytes remaining to read"), a close-delimited
+ * body as CURLE_OK, and a close in the middle of the handshake as
+ * CURLE_SSL_CONNECT_ERROR ("OpenSSL SSL_connect: SSL_ERROR_SYSCALL in
+ * connection to localhost:PORT"). An engine that must give the curl
+ * engines' outcomes treats FB_ETLSEOF after the handshake as the socket's
+ * plain end and lets the HTTP framing decide. */
 void fb_tls_feed_eof(struct fb_tls *conn);
 
 /* -- Progress. */
@@ -315,7 +324,11 @@ const char *fb_tls_server_name(const struct fb_tls *conn);
 /* Client side: why the server's certificate failed verification
  * ("certificate has expired", "hostname mismatch", "IP address mismatch",
  * "self-signed certificate", ...), or NULL when it passed or was not seen.
- * Set in insecure mode too. Static (OpenSSL's strings). */
+ * Set in insecure mode too. Static (OpenSSL's strings). For comparison,
+ * libcurl 7.88 fails such handshakes with CURLE_PEER_FAILED_VERIFICATION
+ * (60) and "SSL certificate problem: certificate has expired" (this
+ * string after its prefix), but checks names itself: "SSL: no alternative
+ * certificate subject name matches target host name 'localhost'". */
 const char *fb_tls_verify_error(const struct fb_tls *conn);
 
 /* Writes the message of conn's last error (FB_ETLS*: OpenSSL's reason, the
