@@ -214,13 +214,16 @@ def measure(t, n, ok, extra=None):
 
 class Workload:
     """What every contender of a sweep fetches, and how: the very URL list
-    the engines fetch (written to a file), the connection policy and the
-    origin's delay when known. reference holds each URL's body bytes as an
-    engine fetched them, once Suite.reference has run.
+    the engines fetch (written to a file), the connection policy, the
+    origin's delay when known, and for https URLs the CA file that verifies
+    the origin (every client is given it). reference holds each URL's body
+    bytes as an engine fetched them, once Suite.reference has run.
     """
 
-    def __init__(self, s, name, origin, urls, connection, delay_ms=None):
+    def __init__(self, s, name, origin, urls, connection, delay_ms=None,
+                 cacert=None):
         self.name = name
+        self.cacert = cacert
         self.origin = origin
         self.urls = urls
         self.n = len(urls)
@@ -229,6 +232,12 @@ class Workload:
         self.delay_ms = delay_ms
         self.file = s.write_list(name, urls)
         self.reference = None
+
+    def args(self, engine, workers):
+        """`fetchbench run` options that fetch this workload."""
+        return ["--urls", self.file, "--engine", engine, "--workers",
+                str(workers), "--connection", self.connection] + (
+            ["--cacert", self.cacert] if self.cacert else [])
 
     def paths_file(self, s):
         """The URLs' paths (and queries), one a line, for wrk's script."""
@@ -369,10 +378,11 @@ class Suite:
                              timeout=120).stdout.decode()
         return [u for u in out.splitlines() if u]
 
-    def workload(self, name, origin, connection, pages=None, delay_ms=None):
+    def workload(self, name, origin, connection, pages=None, delay_ms=None,
+                 cacert=None):
         """A Workload on compare's own URL list."""
-        return Workload(self, name, origin,
-                        self.list_urls(origin, pages), connection, delay_ms)
+        return Workload(self, name, origin, self.list_urls(origin, pages),
+                        connection, delay_ms, cacert)
 
     # --- the fetchbench command ----------------------------------------------
 
@@ -417,9 +427,7 @@ class Suite:
         """Fetches the workload once with an engine, per-request CSV: each
         URL's body bytes (None where it failed) become w.reference, the
         sizes peers are checked against. Doubles as a warm-up."""
-        _, rows = self.run(["--urls", w.file, "--engine", engine,
-                            "--workers", str(min(64, w.n)),
-                            "--connection", w.connection], fmt="csv")
+        _, rows = self.run(w.args(engine, min(64, w.n)), fmt="csv")
         w.reference = [None] * w.n
         for r in rows:
             if r["outcome"] == "ok":

@@ -56,10 +56,11 @@ def check_sizes(m, w, sizes, by_index=True):
 
 # --- curl --------------------------------------------------------------------
 
-def _curl_common(fresh):
+def _curl_common(w, fresh):
     # The engines' fresh mode forbids reuse; the origin closes on request.
     return ["-s", "-w", "%{stderr}%{http_code} %{size_download}\\n"] + (
-        ["-H", "Connection: close"] if fresh else [])
+        ["-H", "Connection: close"] if fresh else []) + (
+        ["--cacert", w.cacert] if w.cacert else [])
 
 
 def _curl_measure(s, t, w, command, statuses):
@@ -94,7 +95,7 @@ def curl_parallel(s, w, workers):
         for u in w.urls:
             f.write('url = "%s"\n' % u)
     argv = [curl, "--no-progress-meter", "--parallel", "--parallel-immediate",
-            "--parallel-max", str(workers)] + _curl_common(w.fresh) + [
+            "--parallel-max", str(workers)] + _curl_common(w, w.fresh) + [
             "-K", cfg]
     t = spawn(argv, s.client_cpu, keep_stdout=False)
     return _curl_measure(s, t, w, shlex.join(argv[:-1]) + " URLS.cfg",
@@ -115,7 +116,7 @@ def xargs_curl(s, w, workers, per_curl):
     if xargs is None or curl is None or sh is None:
         return None
     out = tempfile.mkdtemp(prefix="xargs-", dir=s.work)
-    common = _curl_common(per_curl == 1)
+    common = _curl_common(w, per_curl == 1)
     script = "exec %s \"$@\" 2>%s/$$" % (
         " ".join(shlex.quote(a) for a in [curl] + common), shlex.quote(out))
     argv = [xargs, "-P", str(workers), "-n", str(per_curl), sh, "-c", script,
@@ -204,12 +205,13 @@ def wrk(s, url, paths_file, connections, seconds, threads=1):
 def fetchbench_run(s, w, engine, workers):
     """An engine as a peer: `fetchbench run` spawned and timed from the
     outside like the others (its in-process wall beside, as run_s)."""
-    t, doc = s.run(["--urls", w.file, "--engine", engine, "--workers",
-                    str(workers), "--connection", w.connection])
+    t, doc = s.run(w.args(engine, workers))
     return measure(t, w.n, doc["ok"], {
         "command": "fetchbench run --engine %s --workers %d" % (engine,
                                                                 workers),
-        "run_s": doc["wall_s"], "bytes": doc["bytes"]})
+        "run_s": doc["wall_s"], "bytes": doc["bytes"],
+        "handshakes_full": doc.get("handshakes_full"),
+        "handshakes_resumed": doc.get("handshakes_resumed")})
 
 
 # --- Python ------------------------------------------------------------------
@@ -267,7 +269,8 @@ def _pyclient(s, w, model, workers, module, package):
     if py is None:
         return None
     argv = [py, PYCLIENTS, "--urls", w.file, "--model", model,
-            "--workers", str(workers), "--connection", w.connection]
+            "--workers", str(workers), "--connection", w.connection] + (
+        ["--cacert", w.cacert] if w.cacert else [])
     t = spawn(argv, s.client_cpu)
     try:
         out = json.loads(t.stdout.strip().splitlines()[-1])

@@ -12,7 +12,8 @@ STAT_KEYS = ("wall_s", "cpu_user_s", "cpu_sys_s", "cpu_s", "child_cpu_s",
              "latency_p50_ms", "latency_p99_ms", "req_per_s")
 
 # Peers' figures kept beside the statistics, when they have them.
-PEER_KEYS = ("external_wall_s", "external_cpu_s", "cpu_self_s", "run_s")
+PEER_KEYS = ("external_wall_s", "external_cpu_s", "cpu_self_s", "run_s",
+             "handshakes_full", "handshakes_resumed")
 
 # The engines in the order tables list them; engines not named here (new
 # ones) come after, by name.

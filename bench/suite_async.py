@@ -151,8 +151,7 @@ def latency_run(s, o, what, paths, goal, rounds):
                  corpus_urls(o, n, "?delay=%d" % delay_ms, paths), "reuse",
                  delay_ms)
     ideal = ideal_of(n, workers, delay_ms)
-    args = ["--urls", w.file, "--engine", ENGINE, "--workers", str(workers),
-            "--connection", "reuse"]
+    args = w.args(ENGINE, workers)
     wall, eff, fill, later, floor, of_floor = [], [], [], [], [], []
     nbytes = 0
     for _ in range(rounds):
@@ -249,8 +248,7 @@ def async_memory(s):
     # libraries, one transfer.
     runs = []
     for wl, workers in ((quick, 1), (slow, n)):
-        _, doc = s.run(["--urls", wl.file, "--engine", ENGINE, "--workers",
-                        str(workers), "--connection", "reuse"])
+        _, doc = s.run(wl.args(ENGINE, workers))
         if doc["ok"] != n:
             s.fail("memory: %d of %d requests failed" % (n - doc["ok"], n))
         runs.append(doc["max_rss_kib"])
@@ -266,14 +264,13 @@ def async_memory(s):
 
 # --- epoll_ctl ---------------------------------------------------------------
 
-def epoll_calls(s, strace, w, mode):
+def epoll_calls(s, strace, w):
     """epoll_ctl calls of one engine run over w, as strace -f -c counts
     them (0 when it lists none)."""
     out = os.path.join(s.work, "strace.txt")
     t = spawn([strace, "-f", "-c", "-e", "trace=epoll_ctl", "-o", out,
-               s.fetchbench, "run", "--format", "json", "--urls", w.file,
-               "--engine", ENGINE, "--workers", WORKERS, "--connection",
-               mode], s.client_cpu)
+               s.fetchbench, "run", "--format", "json"] +
+              w.args(ENGINE, WORKERS), s.client_cpu)
     if t.status != 0:
         raise RuntimeError("strace run failed (exit %s): %s" % (
             t.status, t.last_line()))
@@ -294,14 +291,13 @@ def async_epoll(s):
     o = s.start_origin()
     n = 500 if QUICK else 2000
     urls = corpus_urls(o, 2 * n)
-    half = Workload(s, "epoll-1", o.url, urls[:n], "reuse")
-    whole = Workload(s, "epoll-2", o.url, urls, "reuse")
     # Calls per request overall, and per additional request (runs over n
     # and 2n URLs), which leaves out the fixed cost of opening and closing
     # the connections.
     for mode in ("reuse", "fresh"):
-        c1 = epoll_calls(s, strace, half, mode)
-        c2 = epoll_calls(s, strace, whole, mode)
+        c1 = epoll_calls(s, strace, Workload(s, "epoll", o.url, urls[:n],
+                                             mode))
+        c2 = epoll_calls(s, strace, Workload(s, "epoll", o.url, urls, mode))
         s.say("epoll_ctl, %s connections, %d in flight: %d calls for %d "
               "requests (%.2f per request), %.3f per additional request" % (
                   mode, WORKERS, c2, 2 * n, c2 / (2 * n), (c2 - c1) / n))

@@ -9,7 +9,9 @@ fetchbench:
             threads, a requests.Session per thread
 
 Connections: "reuse" keeps them alive; "fresh" asks for a new connection
-per request (Connection: close), as the engines' fresh mode does.
+per request (Connection: close), as the engines' fresh mode does. https
+URLs are verified against --cacert FILE when given (the origin's own CA),
+else the system's store.
 
 Prints one JSON object on stdout: the URL count, how many came back 200,
 each body's size in URL order (null where it failed: fetchbench's bench
@@ -30,8 +32,10 @@ import time
 TIMEOUT_S = 30
 
 
-def run_asyncio(urls, workers, fresh):
+def run_asyncio(urls, workers, fresh, cacert):
     import asyncio
+    import ssl
+
     import aiohttp
 
     async def fetch(session, sem, url):
@@ -46,7 +50,9 @@ def run_asyncio(urls, workers, fresh):
 
     async def main():
         sem = asyncio.Semaphore(workers)
-        conn = aiohttp.TCPConnector(limit=workers, force_close=fresh)
+        ctx = ssl.create_default_context(cafile=cacert) if cacert else None
+        conn = aiohttp.TCPConnector(limit=workers, force_close=fresh,
+                                    ssl=ctx)
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
         async with aiohttp.ClientSession(connector=conn,
                                          timeout=timeout) as session:
@@ -56,7 +62,7 @@ def run_asyncio(urls, workers, fresh):
     return asyncio.run(main()), aiohttp.__version__
 
 
-def run_requests(urls, workers, fresh):
+def run_requests(urls, workers, fresh, cacert):
     import requests
 
     local = threading.local()
@@ -67,7 +73,8 @@ def run_requests(urls, workers, fresh):
         if s is None:
             s = local.session = requests.Session()
         try:
-            r = s.get(url, headers=headers, timeout=TIMEOUT_S)
+            r = s.get(url, headers=headers, timeout=TIMEOUT_S,
+                      verify=cacert or True)
             return (len(r.content), None) if r.status_code == 200 else \
                 (None, "HTTP %d: %s" % (r.status_code, url))
         except Exception as exc:  # a failed request is data
@@ -88,6 +95,7 @@ def main():
     ap.add_argument("--workers", type=int, required=True)
     ap.add_argument("--connection", choices=("fresh", "reuse"),
                     default="reuse")
+    ap.add_argument("--cacert", help="CA file for https URLs")
     args = ap.parse_args()
     if args.workers < 1:
         ap.error("--workers must be at least 1")
@@ -103,7 +111,8 @@ def main():
             module, package), file=sys.stderr)
         return 77
     t0 = time.perf_counter()
-    results, version = run(urls, args.workers, args.connection == "fresh")
+    results, version = run(urls, args.workers, args.connection == "fresh",
+                           args.cacert)
     wall = time.perf_counter() - t0
     errors = [err for _, err in results if err is not None]
     print(json.dumps({
