@@ -23,7 +23,6 @@ does is measured from outside, as the others are.
 """
 
 import os
-import statistics
 
 import peer
 from harness import (QUICK, Workload, corpus_urls, ideal_of, repeats, spawn,
@@ -137,7 +136,8 @@ def where_it_goes(rows):
             later.append(float(r["total_ms"]))
         else:
             fill = max(fill, float(r["start_ms"]))
-    return fill, statistics.median(later) if later else None
+    st = stat(later)
+    return fill, st["median"] if st else None
 
 
 def latency_run(s, o, what, paths, goal, rounds):

@@ -53,6 +53,10 @@ class Origin:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline().decode().strip() if ready else ""
         if not line.startswith(("http://", "https://")):
+            try:  # a server that gives up says why, then exits
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
             self.kill()
             raise RuntimeError("%s did not print its URL in %d s: %r %s" % (
                 self.argv[0], timeout, line, self.stderr.strip()))
