@@ -93,10 +93,23 @@ static int parse_workload(const struct fb_cli_cmd *cmd, int id, const char *v,
                                  v);
     w->origin_url = v;
     return 0;
-  case FB_JOBOPT_ORIGIN_CPU:
+  case FB_JOBOPT_ORIGIN_CPU: {
+    int cpus[CPU_SETSIZE];
+    int n = fb_cpus_allowed(cpus, CPU_SETSIZE), known = n <= 0;
+
     rc = fb__cli_uint(cmd, "--origin-cpu", v, 0, CPU_SETSIZE - 1, &u);
+    if (rc != 0)
+      return rc;
+    for (int i = 0; i < n && i < CPU_SETSIZE; i++)
+      known |= cpus[i] == (int)u;
+    if (!known)
+      return fb__cli_usage_error(cmd,
+                                 "--origin-cpu: CPU %u is not one this "
+                                 "machine lets us use (%d allowed: 0..%d)",
+                                 u, n, cpus[n - 1]);
     w->given_origin_cpu = (int)u;
-    return rc;
+    return 0;
+  }
   case FB_JOBOPT_CORPUS:
     w->corpus = v;
     return 0;

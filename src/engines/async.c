@@ -606,6 +606,7 @@ out:
 
 static int setup(struct async *a, const struct fb_job *job,
                  struct fb_collector *c) {
+  char why[FB_MESSAGE_MAX];
   unsigned nshards;
   int err;
 
@@ -619,10 +620,10 @@ static int setup(struct async *a, const struct fb_job *job,
 
   /* libuv aborts the process when it cannot make its signal pipe. */
   err = fb__engine_check_fds("async", LOOP_FDS + SHARD_FDS * nshards + 1,
-                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, a->why,
-                             sizeof(a->why));
+                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, why,
+                             sizeof(why));
   if (err != 0)
-    return fail(a, err, "%s", a->why);
+    return fail(a, err, "%s", why);
   err = uv_loop_init(&a->loop);
   if (err != 0)
     return fail_uv(a, "uv_loop_init", err);

@@ -60,6 +60,21 @@ static long open_fds(void) {
   return n - 1; /* the directory's own */
 }
 
+int fb__engine_nofile(const char *engine, unsigned start, unsigned per_run,
+                      char *why, size_t len) {
+  struct rlimit rl;
+  long open = open_fds();
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    rl.rlim_cur = RLIM_INFINITY;
+  snprintf(why, len,
+           "the open-files limit is %llu and %ld are open: the %s engine "
+           "needs %u more to start and about %u for this run (ulimit -n %lu)",
+           (unsigned long long)rl.rlim_cur, open, engine, start, per_run,
+           (unsigned long)open + per_run + 16);
+  return FB_ENOFILE;
+}
+
 int fb__engine_check_fds(const char *engine, unsigned start, unsigned per_run,
                          char *why, size_t len) {
   struct rlimit rl;
@@ -70,10 +85,5 @@ int fb__engine_check_fds(const char *engine, unsigned start, unsigned per_run,
   open = open_fds();
   if (open < 0 || (rlim_t)open + start <= rl.rlim_cur)
     return 0;
-  snprintf(why, len,
-           "the open-files limit is %llu and %ld are open: the %s engine "
-           "needs %u more to start and about %u for this run (ulimit -n %lu)",
-           (unsigned long long)rl.rlim_cur, open, engine, start, per_run,
-           (unsigned long)open + per_run + 16);
-  return FB_ENOFILE;
+  return fb__engine_nofile(engine, start, per_run, why, len);
 }

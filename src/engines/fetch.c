@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "engines/fetch.h"
 #include "engines/testhooks.h"
@@ -36,6 +37,23 @@ static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   (void)ultotal;
   (void)ulnow;
   return fb_job_cancelled(f->job);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the socket libcurl would make, made here so
+ * that a failure keeps its errno. libcurl 7.88 reports socket() failing
+ * (EMFILE: out of descriptors) as "Couldn't connect to server" and leaves
+ * CURLINFO_OS_ERRNO at 0, so a run short of descriptors would blame the
+ * server.
+ */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+                                 struct curl_sockaddr *addr) {
+  struct fb_fetch *f = arg;
+  curl_socket_t fd;
+
+  (void)purpose;
+  fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  f->socket_errno = fd == CURL_SOCKET_BAD ? errno : 0;
+  return fd;
 }
 
 /* Without CURLOPT_PROXY, libcurl 7.88 reads the proxy variables of the
@@ -118,6 +136,8 @@ int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
   SETOPT(e, CURLOPT_WRITEFUNCTION, write_body);
   SETOPT(e, CURLOPT_WRITEDATA, f);
   SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+  SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  SETOPT(e, CURLOPT_OPENSOCKETDATA, f);
   SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
   SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   SETOPT(e, CURLOPT_FOLLOWLOCATION, job->follow_redirects ? 1L : 0L);
@@ -168,6 +188,7 @@ int fb__fetch_start(struct fb_fetch *f, size_t index) {
   f->index = index;
   f->bytes = 0;
   f->too_large = 0;
+  f->socket_errno = 0;
   f->errbuf[0] = '\0';
   XXH3_64bits_reset(&f->hash);
   if (curl_easy_setopt(f->easy, CURLOPT_URL, fb_urlset_get(job->urls, index)) !=
@@ -260,7 +281,9 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   curl_easy_getinfo(f->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
   curl_easy_getinfo(f->easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us);
   curl_easy_getinfo(f->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
-  if (code != CURLE_OK)
+  if (code != CURLE_OK && f->socket_errno != 0)
+    os_errno = f->socket_errno;
+  else if (code != CURLE_OK)
     curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &os_errno);
 
   fb_result_init(r);
@@ -295,18 +318,16 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   } else if (r->outcome == FB_OUTCOME_RESOURCE) {
     char why[CURL_ERROR_SIZE];
 
-    int n;
-
-    /* Room for the reason first: curl's message may be cut, not it. */
     snprintf(why, sizeof(why), "%s",
              f->errbuf[0] != '\0' ? f->errbuf : curl_easy_strerror(code));
-    n = snprintf(f->errbuf, sizeof(f->errbuf),
-                 "%s; open-files limit %ld: ", strerror((int)os_errno),
-                 fb__fetch_nofile_limit());
-    if (n > 0 && (size_t)n < sizeof(f->errbuf))
-      memcpy(f->errbuf + n, why,
-             strnlen(why, sizeof(f->errbuf) - (size_t)n - 1) + 1);
-    f->errbuf[sizeof(f->errbuf) - 1] = '\0';
+    if (f->socket_errno != 0)
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "could not make a socket: %s (open-files limit %ld)",
+               strerror(f->socket_errno), fb__fetch_nofile_limit());
+    else
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "%s (open-files limit %ld): %.160s", strerror((int)os_errno),
+               fb__fetch_nofile_limit(), why);
     r->message = f->errbuf;
   } else if (code == CURLE_TOO_MANY_REDIRECTS) {
     /* libcurl may leave the message of an earlier, retried step in errbuf

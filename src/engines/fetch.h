@@ -26,12 +26,13 @@ struct fb_fetch {
   const struct fb_job *job;
   int64_t t0; /* the run's clock zero (fb_collector_t0) */
   unsigned worker;
-  size_t index;    /* URL of the request in flight */
-  int64_t t_start; /* when fb__fetch_start handed it over, ns */
-  uint64_t bytes;  /* body bytes seen by the write callback */
-  int too_large;   /* the write callback refused bytes over the cap */
-  void *owner;     /* the engine's, untouched here */
-  CURLM *multi;    /* fb__fetch_perform's own, created on first use */
+  size_t index;     /* URL of the request in flight */
+  int64_t t_start;  /* when fb__fetch_start handed it over, ns */
+  uint64_t bytes;   /* body bytes seen by the write callback */
+  int too_large;    /* the write callback refused bytes over the cap */
+  int socket_errno; /* why the last socket could not be made, 0: it was */
+  void *owner;      /* the engine's, untouched here */
+  CURLM *multi;     /* fb__fetch_perform's own, created on first use */
   XXH3_state_t hash;
   char errbuf[CURL_ERROR_SIZE];
 };
