@@ -45,6 +45,12 @@ class Limits(unittest.TestCase):
         with open(cls.urls, "w") as f:
             for i in range(24):
                 f.write("%s/__bytes/2000?i=%d\n" % (cls.origin.url, i))
+        # Slow pages: every worker holds its socket at the same time.
+        cls.slow = os.path.join(cls.tmp.name, "slow.txt")
+        with open(cls.slow, "w") as f:
+            for i in range(24):
+                f.write("%s/__bytes/2000?delay=300&i=%d\n"
+                        % (cls.origin.url, i))
 
     @classmethod
     def tearDownClass(cls):
@@ -102,7 +108,7 @@ class Limits(unittest.TestCase):
         self.assertIn("the async engine needs", r.stderr)
         # Per-URL errors at a limit between: the cause, with the limit.
         r = limited(14, "run", "-e", "threads", "-w", "16", "--urls",
-                    self.urls, "--format", "csv")
+                    self.slow, "--format", "csv")
         self.assertEqual(r.returncode, 1, r.stderr)
         rows = list(csv.DictReader(io.StringIO(r.stdout)))
         starved = [x for x in rows if x["outcome"] == "resource"]

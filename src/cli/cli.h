@@ -220,6 +220,10 @@ enum fb_jobopt {
   FB_JOBOPT_CHUNK,
   FB_JOBOPT_THREAD_STACK,
   FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_CACERT,
+  FB_JOBOPT_INSECURE,
+  FB_JOBOPT_TLS_RESUME,
+  FB_JOBOPT_CA_CACHE,
   FB_JOBOPT_COUNT
 };
 
@@ -231,6 +235,13 @@ extern const struct fb_cli_group fb__jobopt_groups[];
  */
 int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *value,
                      struct fb_job *job, struct fb_workload *w);
+
+/* Once the URL set is known (after fb__workload_start): checks what the
+ * engines will need of the job (the CA file or store of https, before any
+ * request). Returns 0 or FB_EXIT_USAGE after printing why, naming --cacert.
+ */
+int fb__jobopt_check(const struct fb_cli_cmd *cmd, const char *const *seen,
+                     const struct fb_job *job);
 
 /* Once every option is parsed (seen as for fb__cli_parse): rejects the
  * options that exclude each other (--urls and --origin; --pages with --urls;

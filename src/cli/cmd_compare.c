@@ -428,6 +428,9 @@ static int compare_main(int argc, char **argv) {
     goto out;
   }
   a.job.urls = a.w.urls;
+  status = fb__jobopt_check(&fb__cmd_compare, a.seen, &a.job);
+  if (status != 0)
+    goto out;
   a.job.cancel = &fb__cli_cancel;
   rc = plan(&a, &cmp, a.w.known_delay_ms);
   if (rc != 0) {

@@ -279,6 +279,9 @@ static int run_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   a.job.urls = a.w.urls;
+  status = fb__jobopt_check(&fb__cmd_run, a.seen, &a.job);
+  if (status != 0)
+    goto out;
   a.job.cancel = &fb__cli_cancel;
   fds_before = open_fds();
   rc = fb_run_measure(a.engine, &a.job, a.w.known_delay_ms, &s, &c);

@@ -81,6 +81,7 @@ struct async {
   unsigned closing; /* close callbacks still to run */
   int loop_ready;
   struct fb__polltab polls;
+  struct fb_fetch_share share; /* TLS sessions of every slot and shard */
 
   struct shard *shards;
   unsigned nshards;
@@ -654,6 +655,9 @@ static int setup(struct async *a, const struct fb_job *job,
       return err;
   }
   a->k.shards = a->nshards;
+  err = fb__fetch_share_init(&a->share, job, 0);
+  if (err != 0)
+    return fail(a, err, "curl_share_init failed");
   a->xfers = aligned_alloc(alignof(struct xfer), a->nxfers * sizeof(*a->xfers));
   if (a->xfers == NULL)
     return fail(a, -ENOMEM, "out of memory");
@@ -664,7 +668,7 @@ static int setup(struct async *a, const struct fb_job *job,
     CURLcode rc;
 
     x->shard = &a->shards[i % a->nshards];
-    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i);
+    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i, &a->share);
     if (err != 0)
       return fail(a, err, "%s", x->f.errbuf);
     /* The loop must see every socket libcurl opens and closes. */
@@ -748,6 +752,7 @@ static int teardown(struct async *a) {
       err = FB_ECURL;
     s->multi = NULL;
   }
+  fb__fetch_share_cleanup(&a->share);
   free(a->xfers);
   a->xfers = NULL;
   a->nxfers = 0;

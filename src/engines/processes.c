@@ -231,7 +231,7 @@ static void child_main(struct pool *p, unsigned id, int task_fd,
   }
   /* Only the parent sees the cancel flag change; it stops the workers. */
   job.cancel = NULL;
-  if (fb__fetch_init(&f, &job, fb_collector_t0(p->c), id) != 0)
+  if (fb__fetch_init(&f, &job, fb_collector_t0(p->c), id, NULL) != 0)
     _exit(CHILD_EXIT_INIT);
 
   for (;;) {
