@@ -177,4 +177,14 @@ int fb_report_compare_json(FILE *out, const struct fb_compare *cmp);
  */
 int fb_report_compare_csv(FILE *out, const struct fb_compare *cmp);
 
+/* One self-contained HTML5 page (UTF-8): the sweep's context, the verdict
+ * (the text report's sentences), charts of wall time, CPU per request,
+ * memory and latency percentiles against workers (inline SVG, one marker
+ * per cell with finished runs), the table with the text table's columns
+ * and marks, and for each cell with errors or failed runs its outcome
+ * counts. Styles inline, no script, nothing to fetch (its
+ * Content-Security-Policy forbids every load); every string escaped.
+ */
+int fb_report_compare_html(FILE *out, const struct fb_compare *cmp);
+
 #endif /* FETCHBENCH_COMPARE_H */
