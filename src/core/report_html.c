@@ -84,22 +84,6 @@ void fb__html_str(struct fb__out *o, const char *s, const char *def) {
     fb__html_text(o, s, strlen(s));
 }
 
-size_t fb__html_engines(const struct fb_compare *cmp, const char **names,
-                        size_t max) {
-  size_t n = 0;
-
-  for (size_t i = 0; i < cmp->ncells; i++) {
-    size_t k;
-
-    for (k = 0; k < n; k++)
-      if (strcmp(names[k], cmp->cells[i].engine) == 0)
-        break;
-    if (k == n && n < max)
-      names[n++] = cmp->cells[i].engine;
-  }
-  return n;
-}
-
 /* --- Head ----------------------------------------------------------------- */
 
 static const char style[] =

@@ -448,7 +448,7 @@ static void chart(struct fb__out *o, const struct fb_compare *cmp,
 
 void fb__html_charts(struct fb__out *o, const struct fb_compare *cmp) {
   const char *names[MAX_ENGINES];
-  size_t n = fb__html_engines(cmp, names, MAX_ENGINES), runs = 0;
+  size_t n = fb_compare_engines(cmp, names, MAX_ENGINES), runs = 0;
 
   for (size_t i = 0; i < cmp->ncells; i++)
     runs += cmp->cells[i].runs;
@@ -457,11 +457,13 @@ void fb__html_charts(struct fb__out *o, const struct fb_compare *cmp) {
                       "run.</p>\n");
     return;
   }
-  if (n < cmp->ncells && n == MAX_ENGINES)
+  if (n > MAX_ENGINES) {
     fb__out_printf(o,
-                   "<p class=\"note\">The charts show the first %d "
+                   "<p class=\"note\">The charts show the first %d of %zu "
                    "engines.</p>\n",
-                   MAX_ENGINES);
+                   MAX_ENGINES, n);
+    n = MAX_ENGINES;
+  }
   fb__out_printf(o, "<div class=\"charts\">\n");
   for (size_t i = 0; i < sizeof(charts) / sizeof(charts[0]); i++)
     chart(o, cmp, &charts[i], names, n);
