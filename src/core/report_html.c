@@ -265,8 +265,7 @@ static const char *const explain[FB__TABLE_COLS] = {
     "median latency of a request, milliseconds",
     "99th percentile of the latency, milliseconds",
     "requests per second",
-    "failed requests over all requests of the runs; ! marks a cell with "
-    "errors or failed runs",
+    "failed over all requests of the runs; ! marks errors or failed runs",
     "ideal wall time: ceil(URLs / workers) \xc3\x97 delay, seconds",
     "efficiency: ideal / median wall time",
 };

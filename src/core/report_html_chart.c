@@ -139,9 +139,10 @@ static double y_of(const struct axes *a, double v) {
 
 /* 0 to a round top above max, in 4 to 6 round steps. */
 static void value_axis(struct axes *a, double max) {
-  double raw, mag, norm, step;
+  double raw, mag, norm, step, decimals;
 
-  if (!(max > 0) || !isfinite(max))
+  /* No figure of a sweep is that small: a denormal would make the step 0. */
+  if (!(max > 1e-12) || !isfinite(max))
     max = 1;
   raw = max / 5;
   mag = pow(10, floor(log10(raw)));
@@ -158,11 +159,10 @@ static void value_axis(struct axes *a, double max) {
     a->top = max;
     a->step = max / 5;
   }
-  a->decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+  decimals = step >= 1 ? 0 : ceil(-log10(step) - 1e-9);
   if (norm > 2 && norm <= 2.5 && step < 10)
-    a->decimals++;
-  if (a->decimals > 9)
-    a->decimals = 9;
+    decimals++;
+  a->decimals = decimals > 9 ? 9 : (int)decimals;
 }
 
 static void axes_of(struct axes *a, const struct fb_compare *cmp,
