@@ -144,10 +144,7 @@ class Errors(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = hc.scratch_dir("test-html-errors")
-        r, clean, _ = hc.sweep(cls.dir, "clean", "--corpus", "synthetic",
-                               "--pages", "6", "--delay", "5", html=False)
-        if r.returncode != 0:
-            raise AssertionError("compare failed: %s" % r.stderr)
+        clean = hc.saved_sweep(cls.dir, pages=6, delay=5)
         cls.faulty, cls.faulty_json, cls.faulty_html = hc.faulty_sweep(
             cls.dir)
         cls.clean_lines = hc.json_lines(clean)
@@ -228,9 +225,7 @@ class Hostile(unittest.TestCase):
 
     def test_escaped(self):
         d = hc.scratch_dir("test-html-hostile")
-        r, src, _ = hc.sweep(d, "clean", "--corpus", "synthetic", "--pages",
-                             "3", "--delay", "1", html=False)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        src = hc.saved_sweep(d)
         lines = hc.json_lines(src)
         for x in lines:
             x["workload"] = self.WORKLOAD
@@ -263,10 +258,7 @@ class Report(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = hc.scratch_dir("test-html-report")
-        r, cls.src, _ = hc.sweep(cls.dir, "clean", "--corpus", "synthetic",
-                                 "--pages", "3", "--delay", "1", html=False)
-        if r.returncode != 0:
-            raise AssertionError("compare failed: %s" % r.stderr)
+        cls.src = hc.saved_sweep(cls.dir)
         cls.raw = read(cls.src).splitlines(keepends=True)
 
     def refused(self, name, content, *needles):
@@ -363,10 +355,7 @@ class Outputs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = hc.scratch_dir("test-html-outputs")
-        r, cls.src, _ = hc.sweep(cls.dir, "clean", "--corpus", "synthetic",
-                                 "--pages", "3", "--delay", "1", html=False)
-        if r.returncode != 0:
-            raise AssertionError("compare failed: %s" % r.stderr)
+        cls.src = hc.saved_sweep(cls.dir)
         cls.page = fb("report", cls.src, "--html", "-").stdout
 
     def test_checked_before_the_first_run(self):
