@@ -289,6 +289,9 @@ static void point(struct fb__out *o, const struct chart *ch,
   double x = x_of(a, c->workers), y = y_of(a, st->median * ch->scale);
   int bad = c->errors > 0 || c->failed > 0;
 
+  /* The bars span the runs' min and max: where fb_stat gains a confidence
+   * interval of the median, they are the place to draw it.
+   */
   if (ch->bars && c->runs > 1 && isfinite(st->min) && isfinite(st->max) &&
       st->max > st->min) {
     double y0 = y_of(a, st->min * ch->scale), y1 = y_of(a, st->max * ch->scale);
