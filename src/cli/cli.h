@@ -44,18 +44,27 @@ struct fb_cli_cmd {
   const struct fb_cli_opt *opts;      /* its own, terminated by a zero name */
   const struct fb_cli_group *groups;  /* then these, ended by a zero heading;
                                         or NULL */
+  const char *operands;               /* the usage line's operands
+                                        ("RESULTS.json"), or NULL when the
+                                        command takes none */
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
 /* Returned by fb__cli_parse when the command is to go on. */
 #define FB_CLI_GO (-1)
 
+/* The id with which fb__cli_parse hands a command each operand. */
+#define FB_CLI_OPERAND (-2)
+
 /* Parses argv[1..] of cmd (argv[0] is its name). Each option's value ("" for
  * a flag) goes to seen[id] (nseen entries, NULL when not given) and to
  * parse(ctx, id, value), which returns 0 or FB_EXIT_USAGE after printing
  * why. Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--"; an
- * option given twice, an unknown option, a missing or unexpected value and a
- * stray argument are usage errors. Every command has -h, --help.
+ * option given twice, an unknown option, a missing or unexpected value are
+ * usage errors. An argument that is not an option (every one after "--",
+ * and "-") is an operand: handed to parse(ctx, FB_CLI_OPERAND, arg) in
+ * order when cmd has operands, else a usage error. Every command has -h,
+ * --help.
  * Returns FB_CLI_GO, or the status to exit with at once: FB_EXIT_OK after
  * printing the help for --help, FB_EXIT_USAGE after printing an error.
  */
@@ -304,10 +313,17 @@ int fb__output_write(const struct fb_cli_cmd *cmd, struct fb_output *o,
  */
 void fb__output_discard(struct fb_output *o);
 
+/* Creates a temporary file $TMPDIR/fetchbench-WHAT-XXXXXX<suffix> (/tmp
+ * without TMPDIR), its name in name. Returns 0 or -errno.
+ */
+int fb__output_tmpfile(char *name, size_t len, const char *what,
+                       const char *suffix, FILE **out);
+
 /* --- Commands ------------------------------------------------------------ */
 
 extern const struct fb_cli_cmd fb__cmd_run;
 extern const struct fb_cli_cmd fb__cmd_compare;
 extern const struct fb_cli_cmd fb__cmd_origin;
+extern const struct fb_cli_cmd fb__cmd_report;
 
 #endif /* FB_CLI_H */

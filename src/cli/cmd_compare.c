@@ -14,6 +14,7 @@ enum {
   O_LIST_URLS,
   O_JSON,
   O_CSV,
+  O_HTML,
   O_PLOT,
   O_PLOT_CPU,
   O_PLOT_RSS,
@@ -41,6 +42,9 @@ static const struct fb_cli_opt compare_opts[] = {
      "standard output, the table then goes to standard error)"},
     {O_CSV, "csv", 0, "FILE",
      "write one CSV row per cell to FILE (- as for --json)"},
+    {O_HTML, "html", 0, "FILE",
+     "write one self-contained HTML page to FILE: the table, the verdict "
+     "and charts (- as for --json); FILE is created before the first run"},
     {O_PLOT, "plot", 0, "FILE.svg|.png",
      "plot wall time vs workers per engine (needs gnuplot)"},
     {O_PLOT_CPU, "plot-cpu", 0, "FILE.svg|.png",
@@ -89,8 +93,8 @@ struct compare_args {
   int progress; /* -1 auto, 0 off, 1 on */
   struct fb_job job;
   struct fb_workload w;
-  struct fb_output json, csv; /* --json, --csv */
-  struct fb_output plots[3];  /* --plot, --plot-cpu, --plot-rss: probed */
+  struct fb_output json, csv, html; /* --json, --csv, --html */
+  struct fb_output plots[3];        /* --plot, --plot-cpu, --plot-rss: probed */
 };
 
 static int cmp_unsigned(const void *a, const void *b) {
@@ -181,10 +185,20 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_LIST_URLS:
   case O_JSON:
   case O_CSV:
+  case O_HTML:
     return 0;
   default:
     return fb__jobopt_parse(cmd, id, v, &a->job, &a->w);
   }
+}
+
+/* How many of the files are standard output. */
+static int stdout_files(const char *const *seen) {
+  int n = 0;
+
+  for (int id = O_JSON; id <= O_HTML; id++)
+    n += seen[id] != NULL && strcmp(seen[id], "-") == 0;
+  return n;
 }
 
 static int check_conflicts(struct compare_args *a) {
@@ -193,10 +207,9 @@ static int check_conflicts(struct compare_args *a) {
   if (seen[O_PROGRESS] && seen[O_QUIET])
     return fb__cli_usage_error(&fb__cmd_compare,
                                "--progress and --quiet exclude each other");
-  if (seen[O_JSON] && seen[O_CSV] && strcmp(seen[O_JSON], "-") == 0 &&
-      strcmp(seen[O_CSV], "-") == 0)
+  if (stdout_files(seen) > 1)
     return fb__cli_usage_error(&fb__cmd_compare,
-                               "--json and --csv cannot both be - ");
+                               "only one of --json, --csv and --html can be -");
   return fb__jobopt_finish(&fb__cmd_compare, seen, &a->job, &a->w);
 }
 
@@ -322,6 +335,10 @@ static int prepare_outputs(struct compare_args *a) {
   if (a->seen[O_CSV] && fb__output_prepare(&fb__cmd_compare, &a->csv, "--csv",
                                            a->seen[O_CSV], 0, inputs) != 0)
     return FB_EXIT_USAGE;
+  if (a->seen[O_HTML] &&
+      fb__output_prepare(&fb__cmd_compare, &a->html, "--html", a->seen[O_HTML],
+                         0, inputs) != 0)
+    return FB_EXIT_USAGE;
   for (size_t i = 0; i < 3; i++)
     if (a->seen[plots[i].id] &&
         fb__output_prepare(&fb__cmd_compare, &a->plots[i], plots[i].opt,
@@ -330,11 +347,14 @@ static int prepare_outputs(struct compare_args *a) {
   return 0;
 }
 
+static int write_html(FILE *out, const void *arg) {
+  return fb_report_compare_html(out, arg);
+}
+
 static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
                          const char *header) {
   const char *json = a->seen[O_JSON], *csv = a->seen[O_CSV];
-  int to_stdout =
-      (json && strcmp(json, "-") == 0) || (csv && strcmp(csv, "-") == 0);
+  int to_stdout = stdout_files(a->seen) > 0;
   struct fb_output table = {.path = "-", .f = to_stdout ? stderr : stdout};
   struct table t = {cmp, header};
   int status = 0;
@@ -355,6 +375,16 @@ static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
       status = FB_EXIT_USAGE;
     else
       a->plots[i].written = 1;
+  }
+  /* Last, so that the line naming it ends what the table's stream shows. */
+  if (a->seen[O_HTML]) {
+    if (fb__output_write(&fb__cmd_compare, &a->html, "HTML report", write_html,
+                         cmp) != 0)
+      status = FB_EXIT_USAGE;
+    else if (strcmp(a->seen[O_HTML], "-") != 0 &&
+             (fprintf(table.f, "HTML report: %s\n", a->seen[O_HTML]) < 0 ||
+              fflush(table.f) != 0))
+      status = FB_EXIT_USAGE;
   }
   return status;
 }
@@ -454,11 +484,7 @@ static int compare_main(int argc, char **argv) {
     goto out;
   }
   fb_compare_aggregate(&cmp);
-  snprintf(header, sizeof(header),
-           "# fetchbench compare: %s\n# %s connections; %zu cells x %u "
-           "repeats in %.1f s%s; machine: %s\n",
-           workload, cmp.ctx.connection, cmp.ncells, cmp.repeats, cmp.elapsed_s,
-           cmp.cancelled ? " (cancelled)" : "", machine);
+  fb__sweep_header(header, sizeof(header), &cmp);
   status = write_reports(&a, &cmp, header);
   if (status != 0)
     goto out;
@@ -475,6 +501,7 @@ static int compare_main(int argc, char **argv) {
 out:
   fb__output_discard(&a.json);
   fb__output_discard(&a.csv);
+  fb__output_discard(&a.html);
   for (size_t i = 0; i < 3; i++)
     fb__output_discard(&a.plots[i]);
   fb_compare_cleanup(&cmp);
