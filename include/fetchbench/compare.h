@@ -28,6 +28,9 @@ void fb_stat_compute(struct fb_stat *st, const double *v, size_t n);
 struct fb_compare_cell {
   const char *engine; /* static engine name, set by the caller */
   unsigned workers;   /* as run; 1 for an engine without workers */
+  int reference;      /* published figures (a bench suite's reference
+                       * cell), not measured here: plotted dashed and
+                       * left out of the verdict */
 
   /* Filled by fb_compare_add / fb_compare_fail. */
   unsigned runs;   /* runs with a summary */
@@ -149,7 +152,8 @@ struct fb_verdict_scaling {
 #define FB_VERDICT_TIE 0.03
 
 struct fb_verdict {
-  int clean;            /* cells with runs and no errors or failed runs */
+  int clean;            /* measured cells with runs and no errors or failed
+                         * runs (reference cells are left out) */
   int fastest;          /* lowest median wall among clean cells */
   int runner_up;        /* second lowest */
   int noisy;            /* the two are a tie (FB_VERDICT_TIE) */

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -193,12 +194,16 @@ void fb__sweep_progress_end(const struct fb_sweep *sw) {
 
 void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp) {
   const struct fb_compare_context *x = &cmp->ctx;
+  char elapsed[32] = "";
 
+  /* A bench suite's rows come from several runs of several programs. */
+  if (!isnan(cmp->elapsed_s))
+    snprintf(elapsed, sizeof(elapsed), " in %.1f s", cmp->elapsed_s);
   snprintf(buf, len,
            "# fetchbench compare: %s\n# %s connections; %zu cells x %u "
-           "repeats in %.1f s%s; machine: %s\n",
+           "repeats%s%s; machine: %s\n",
            x->workload != NULL ? x->workload : "(workload not saved)",
            x->connection != NULL ? x->connection : "?", cmp->ncells,
-           cmp->repeats, cmp->elapsed_s, cmp->cancelled ? " (cancelled)" : "",
+           cmp->repeats, elapsed, cmp->cancelled ? " (cancelled)" : "",
            x->machine != NULL ? x->machine : "(not saved)");
 }

@@ -229,7 +229,8 @@ void fb_compare_aggregate(struct fb_compare *cmp) {
 }
 
 static int is_clean(const struct fb_compare_cell *cell) {
-  return cell->runs > 0 && cell->errors == 0 && cell->failed == 0;
+  return cell->runs > 0 && cell->errors == 0 && cell->failed == 0 &&
+         !cell->reference;
 }
 
 /* The index of the clean cell with the lowest (sign 1) or highest (sign -1)

@@ -21,6 +21,9 @@ struct reader {
   size_t context_line; /* the line the context was read from, 0: none yet */
   json_t *context;     /* that line, borrowed from the document */
   int verdict;         /* the verdict line was read */
+  int rows;            /* a bench suite's rows (1), compare's (0), not yet
+                        * known (-1) */
+  const char *sweep;   /* the rows' sweep, once a row named one */
 };
 
 static int fail(struct reader *r, const char *fmt, ...)
@@ -402,6 +405,9 @@ static int check_context(struct reader *r, const json_t *o,
   return 0;
 }
 
+static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
+                    struct fb_compare_cell *c);
+
 static int add_cell(struct reader *r, const json_t *o, struct fb_compare *cmp,
                     size_t *room) {
   struct fb_compare_cell *c;
@@ -420,7 +426,7 @@ static int add_cell(struct reader *r, const json_t *o, struct fb_compare *cmp,
   }
   c = &cmp->cells[cmp->ncells++];
   memset(c, 0, sizeof(*c));
-  rc = read_cell(r, o, c);
+  rc = r->rows > 0 ? read_row(r, o, cmp, c) : read_cell(r, o, c);
   if (rc != 0)
     return rc;
   for (size_t i = 0; i + 1 < cmp->ncells; i++)
@@ -454,6 +460,140 @@ static int read_verdict(struct reader *r, const json_t *o,
   return 0;
 }
 
+/* --- Rows of the bench suites --------------------------------------------- */
+
+/* A field that is there with a value: missing and null both mean unknown. */
+static int has(const json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+
+  return v != NULL && !json_is_null(v);
+}
+
+/* Every row of the file belongs to one sweep, and to one origin delay. */
+static int check_row(struct reader *r, const json_t *o,
+                     struct fb_compare *cmp) {
+  const char *sweep;
+  double delay;
+  int rc = 0;
+
+  if (has(o, "sweep")) {
+    rc = get_string(r, o, (struct path){NULL, "sweep"}, &sweep);
+    if (rc != 0)
+      return rc;
+    if (r->sweep != NULL && strcmp(r->sweep, sweep) != 0)
+      return fail(r,
+                  "rows of sweeps '%s' and '%s' in one file: one sweep at a "
+                  "time",
+                  r->sweep, sweep);
+    r->sweep = sweep;
+  }
+  /* A cell of compare's carries the sweep's context: the first one gives
+   * the report its workload, machine and cores.
+   */
+  if (r->context == NULL && json_object_get(o, "schema") != NULL) {
+    rc = read_context(r, o, cmp);
+    if (rc != 0)
+      return rc;
+    r->context = (json_t *)o;
+    r->context_line = r->line;
+  }
+  if (!has(o, "delay_ms"))
+    return 0;
+  rc = get_number(r, o, (struct path){NULL, "delay_ms"}, &delay);
+  if (rc == 0 && cmp->delay_ms >= 0 && delay != cmp->delay_ms)
+    return fail(r,
+                "field 'delay_ms' is %g, an earlier row's %g: two workloads "
+                "in one file?",
+                delay, cmp->delay_ms);
+  if (rc == 0)
+    cmp->delay_ms = delay;
+  return rc;
+}
+
+/* A row: a cell of compare's with the suite's fields added, a peer's cell
+ * (its figures measured from outside, those it has) or a reference cell.
+ */
+static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
+                    struct fb_compare_cell *c) {
+  const char *note = NULL;
+  const char *errors = has(o, "errors_total") ? "errors_total" : "errors";
+  uint64_t runs;
+  json_t *v;
+  int rc = check_row(r, o, cmp);
+
+  if (rc == 0)
+    rc = get_string(r, o, (struct path){NULL, "engine"}, &c->engine);
+  if (rc == 0 && (c->engine == NULL || c->engine[0] == '\0'))
+    return fail(r, "field 'engine' is %s, expected the cell's name",
+                c->engine == NULL ? "null" : "empty");
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &c->workers);
+  if (rc == 0)
+    rc = get_count(r, o, (struct path){NULL, "runs"}, 0, FB_RESULTS_MAX_RUNS,
+                   &runs);
+  if (rc == 0 && has(o, "urls"))
+    rc = get_size(r, o, (struct path){NULL, "urls"}, &c->urls);
+  if (rc == 0 && has(o, "failed_runs"))
+    rc = get_unsigned(r, o, (struct path){NULL, "failed_runs"}, 0, &c->failed);
+  if (rc == 0 && has(o, errors))
+    rc = get_size(r, o, (struct path){NULL, errors}, &c->errors);
+  if (rc == 0 && has(o, "note"))
+    rc = get_string(r, o, (struct path){NULL, "note"}, &note);
+  else if (rc == 0 && has(o, "failure"))
+    rc = get_string(r, o, (struct path){NULL, "failure"}, &note);
+  if (rc != 0)
+    return rc;
+  c->runs = (unsigned)runs;
+  c->requests = c->urls * c->runs;
+  c->outcomes[FB_OUTCOME_OTHER] = c->errors;
+  snprintf(c->note, sizeof(c->note), "%s", note != NULL ? note : "");
+  for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++) {
+    struct fb_stat *st = (struct fb_stat *)((char *)c + stats[i].offset);
+
+    st->median = st->min = st->max = NAN;
+    if (strcmp(stats[i].key, "wall_s") == 0 || has(o, stats[i].key))
+      rc = get_stat(r, o, stats[i].key, st);
+  }
+  c->ideal_s = c->efficiency = -1;
+  if (rc == 0 && has(o, "ideal_s"))
+    rc = get_maybe(r, o, (struct path){NULL, "ideal_s"}, &c->ideal_s);
+  if (rc == 0 && has(o, "efficiency"))
+    rc = get_maybe(r, o, (struct path){NULL, "efficiency"}, &c->efficiency);
+  v = json_object_get(o, "reference");
+  if (rc == 0 && v != NULL && !json_is_boolean(v))
+    return wrong(r, (struct path){NULL, "reference"}, v, "a boolean");
+  c->reference = json_is_true(v);
+  return rc != 0 ? rc : read_runs(r, o, c);
+}
+
+/* Its cells; the other lines of a suite's results (goals, ratios, bench
+ * lines) are skipped.
+ */
+static int read_row_line(struct reader *r, json_t *o, struct fb_compare *cmp,
+                         size_t *room) {
+  json_t *kind = json_object_get(o, "kind");
+
+  if (!json_is_string(kind) || strcmp(json_string_value(kind), "cell") != 0)
+    return 0;
+  return add_cell(r, o, cmp, room);
+}
+
+/* What compare's verdict line would have said: the runs, and "median of"
+ * the most runs of any cell.
+ */
+static void rows_finish(struct fb_compare *cmp) {
+  cmp->repeats = 0;
+  cmp->runs_done = 0;
+  cmp->elapsed_s = NAN;
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    const struct fb_compare_cell *c = &cmp->cells[i];
+
+    if (c->runs > cmp->repeats)
+      cmp->repeats = c->runs;
+    cmp->runs_done += c->runs + c->failed;
+  }
+}
+
 /* One line, parsed; *obj is a new reference or NULL for a blank line. */
 static int parse_line(struct reader *r, const char *line, size_t len, int last,
                       json_t **obj) {
@@ -478,8 +618,13 @@ static int read_line(struct reader *r, json_t *o, struct fb_compare *cmp,
                      size_t *room) {
   json_t *v;
   const char *kind;
-  int rc = field(r, o, (struct path){NULL, "schema"}, &v);
+  int rc;
 
+  if (r->rows < 0)
+    r->rows = json_object_get(o, "suite") != NULL;
+  if (r->rows > 0)
+    return read_row_line(r, o, cmp, room);
+  rc = field(r, o, (struct path){NULL, "schema"}, &v);
   if (rc != 0)
     return fail(r, "field 'schema' missing: not what `compare --json` "
                    "writes");
@@ -537,7 +682,7 @@ static int read_all(struct reader *r, FILE *in, struct fb_results *res) {
 
 int fb_results_read(struct fb_results *res, FILE *in, const char *name,
                     char *err, size_t errlen) {
-  struct reader r = {.name = name, .err = err, .errlen = errlen};
+  struct reader r = {.name = name, .err = err, .errlen = errlen, .rows = -1};
   int rc;
 
   memset(res, 0, sizeof(*res));
@@ -550,7 +695,9 @@ int fb_results_read(struct fb_results *res, FILE *in, const char *name,
   if (res->doc_ == NULL)
     return -ENOMEM;
   rc = read_all(&r, in, res);
-  if (rc == 0 && !r.verdict) {
+  if (rc == 0 && r.rows > 0)
+    rows_finish(&res->cmp);
+  else if (rc == 0 && !r.verdict) {
     r.line++;
     if (r.context == NULL)
       rc = fail(&r, "no cell and no verdict: not what `compare --json` "
@@ -562,6 +709,7 @@ int fb_results_read(struct fb_results *res, FILE *in, const char *name,
     json_t *first = json_array_get(res->doc_, 0);
 
     res->schema = (int)json_integer_value(json_object_get(first, "schema"));
+    res->rows = r.rows > 0;
     res->lines = r.line;
     return 0;
   }
