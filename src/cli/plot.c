@@ -334,7 +334,8 @@ static void write_lines_script(FILE *f, const char *data,
   const char *sep = "plot ";
 
   fprintf(f, "set xlabel 'workers (most requests in flight)'\n"
-             "set logscale x 2\nset logscale y 10\nset key below noenhanced\n"
+             "set logscale x 2\nset logscale y 10\nset format y '%%g'\n"
+             "set key below noenhanced\n"
              "set offsets graph 0.05, graph 0.05, 0, 0\n");
   for (size_t e = 0; e < n; e++) {
     char title[256];
@@ -435,8 +436,9 @@ static int run_gnuplot(const struct fb_cli_cmd *cmd, char *gnuplot,
   return 0;
 }
 
-/* One plot: metric k of cmp into path. Returns 0 (also when gnuplot is
- * missing, after saying so), or FB_EXIT_USAGE after saying why.
+/* One plot: metric k of cmp into path. Returns 0; 1 when gnuplot is
+ * missing (after saying so: nothing drawn); or FB_EXIT_USAGE after saying
+ * why.
  */
 static int draw(const struct fb_cli_cmd *cmd, const struct fb_compare *cmp,
                 size_t k, const char *path, const char *subtitle) {
@@ -446,7 +448,7 @@ static int draw(const struct fb_cli_cmd *cmd, const struct fb_compare *cmp,
 
   if (!find_gnuplot(gnuplot, sizeof(gnuplot))) {
     fb__cli_error(cmd, "gnuplot not found: plot %s skipped", path);
-    return 0;
+    return 1;
   }
   data[0] = script[0] = '\0';
   rc = fb__output_tmpfile(data, sizeof(data), "plot", ".dat", &df);
@@ -511,12 +513,14 @@ int fb__plots_draw(const struct fb_cli_cmd *cmd, struct fb_plots *p,
   int status = 0;
 
   for (int k = 0; k < 3; k++) {
-    if (p->path[k] == NULL)
-      continue;
-    if (draw(cmd, cmp, (size_t)k, p->path[k], subtitle) != 0)
+    int rc = p->path[k] != NULL
+                 ? draw(cmd, cmp, (size_t)k, p->path[k], subtitle)
+                 : 1;
+
+    /* A plot skipped or failed leaves no file that this run created. */
+    if (rc == FB_EXIT_USAGE)
       status = FB_EXIT_USAGE;
-    else
-      p->out[k].written = 1;
+    p->out[k].written = rc == 0;
   }
   return status;
 }

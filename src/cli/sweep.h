@@ -87,7 +87,8 @@ int fb__plots_prepare(const struct fb_cli_cmd *cmd, struct fb_plots *p,
  * the process with its children where a cell knows it, else its largest
  * process (marked *). The title's second line is subtitle, or the workload
  * when NULL. Returns 0, or FB_EXIT_USAGE when one could not be drawn (said
- * why; the others still are). gnuplot missing is a skip with a message.
+ * why; the others still are). gnuplot missing is a skip with a message
+ * (and the file, if this run created it, is removed again).
  */
 int fb__plots_draw(const struct fb_cli_cmd *cmd, struct fb_plots *p,
                    const struct fb_compare *cmp, const char *subtitle);
