@@ -445,14 +445,28 @@ class Suite:
         core: (Timed, its JSON summary or its CSV rows). Exit status 1
         (some requests failed) is data; 2 or worse raises.
         """
-        cmd = [self.fetchbench, "run", "--format", fmt] + args
+        t = self._run(["--format", fmt] + args, timeout)
+        if fmt == "json":
+            return t, json.loads(t.stdout)
+        return t, list(csv.DictReader(io.StringIO(t.stdout)))
+
+    def run_csv(self, args, timeout=600):
+        """One `fetchbench run --format json --csv FILE ARGS`: (Timed, its
+        JSON summary, its CSV rows, one per request) of the same run."""
+        path = os.path.join(self.work, "run.csv")
+        t = self._run(["--format", "json", "--csv", path] + args, timeout)
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        os.unlink(path)
+        return t, json.loads(t.stdout), rows
+
+    def _run(self, args, timeout):
+        cmd = [self.fetchbench, "run"] + args
         t = spawn(cmd, self.client_cpu, timeout=timeout)
         if t.status not in (0, 1):
             raise RuntimeError("%s exited %s: %s" % (" ".join(cmd), t.status,
                                                      t.stderr.strip()))
-        if fmt == "json":
-            return t, json.loads(t.stdout)
-        return t, list(csv.DictReader(io.StringIO(t.stdout)))
+        return t
 
     def reference(self, w, engine="async"):
         """Fetches the workload once with an engine, per-request CSV: each

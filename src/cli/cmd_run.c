@@ -11,6 +11,7 @@ enum {
   O_WORKERS,
   O_FORMAT,
   O_OUTPUT,
+  O_CSV,
   O_COUNT,
 };
 
@@ -23,6 +24,9 @@ static const struct fb_cli_opt run_opts[] = {
      "report format: a table, one JSON object, or one CSV row per request "
      "(default text)"},
     {O_OUTPUT, "output", 'o', "FILE", "write the report to FILE"},
+    {O_CSV, "csv", 0, "FILE",
+     "also write one CSV row per request to FILE (- : standard output), "
+     "beside a text or JSON report"},
     {0},
 };
 
@@ -55,6 +59,7 @@ struct run_args {
   struct fb_job job;
   struct fb_workload w;
   struct fb_output out;
+  struct fb_output csv; /* --csv */
 };
 
 /* What the report writer needs. */
@@ -74,6 +79,7 @@ static int parse_value(void *ctx, int id, const char *v) {
     return a->engine != NULL ? 0 : FB_EXIT_USAGE;
   case O_WORKERS: /* once the engine is known */
   case O_OUTPUT:
+  case O_CSV:
     return 0;
   case O_FORMAT:
     if (strcmp(v, "text") == 0)
@@ -100,6 +106,17 @@ static int parse(struct run_args *a, int argc, char **argv) {
     return rc;
   if (fb__jobopt_finish(&fb__cmd_run, a->seen, &a->job, &a->w) != 0)
     return FB_EXIT_USAGE;
+  if (a->seen[O_CSV] != NULL && a->format == FORMAT_CSV)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--csv: the report is CSV already (--format "
+                               "csv); --csv goes beside a text or JSON one");
+  if (a->seen[O_CSV] != NULL &&
+      strcmp(a->seen[O_CSV],
+             a->seen[O_OUTPUT] != NULL ? a->seen[O_OUTPUT] : "-") == 0)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--csv %s: the report goes there too; give "
+                               "each its own file (--output FILE)",
+                               a->seen[O_CSV]);
   if (a->engine == NULL)
     a->engine = fb_engine_find("sequential");
   if (a->engine == NULL)
@@ -160,6 +177,13 @@ static void write_failures(FILE *out, const struct fb_summary *s,
   }
 }
 
+static int write_csv_to(FILE *out, const void *arg) {
+  const struct report *rp = arg;
+
+  return rp->c != NULL ? fb_report_csv(out, rp->c, rp->a->w.urls, rp->s->engine)
+                       : FB_ELOST;
+}
+
 static int write_report_to(FILE *out, const void *arg) {
   const struct report *rp = arg;
   const struct run_args *a = rp->a;
@@ -177,23 +201,30 @@ static int write_report_to(FILE *out, const void *arg) {
     err = fb_report_json(out, rp->s);
     break;
   case FORMAT_CSV:
-    err = rp->c != NULL ? fb_report_csv(out, rp->c, a->w.urls, rp->s->engine)
-                        : FB_ELOST;
+    err = write_csv_to(out, rp);
     break;
   }
   return err;
 }
 
+/* The report, then the per-request CSV of --csv: each written even when
+ * the other could not be.
+ */
 static int write_report(struct run_args *a, const struct fb_summary *s,
                         const struct fb_collector *c) {
   char line[1024];
   struct report rp = {a, s, c, line};
+  int status;
 
   fb__workload_describe(&a->w, line, sizeof(line));
   if (a->format != FORMAT_TEXT)
     fprintf(stderr, "fetchbench run: %s\n", line);
-  return fb__output_write(&fb__cmd_run, &a->out, "report", write_report_to,
-                          &rp);
+  status =
+      fb__output_write(&fb__cmd_run, &a->out, "report", write_report_to, &rp);
+  if (a->seen[O_CSV] != NULL &&
+      fb__output_write(&fb__cmd_run, &a->csv, "CSV", write_csv_to, &rp) != 0)
+    status = FB_EXIT_USAGE;
+  return status;
 }
 
 /* Open descriptors of this process now, or 0 when /proc cannot tell. */
@@ -268,8 +299,11 @@ static int run_main(int argc, char **argv) {
   inputs[0] = a.w.urls_path;
   status = fb__output_prepare(&fb__cmd_run, &a.out, "--output",
                               a.seen[O_OUTPUT], 0, inputs);
+  if (status == 0 && a.seen[O_CSV] != NULL)
+    status = fb__output_prepare(&fb__cmd_run, &a.csv, "--csv", a.seen[O_CSV], 0,
+                                inputs);
   if (status != 0)
-    return status;
+    goto out;
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_run, "cannot install signal handlers");
     status = FB_EXIT_USAGE;
@@ -319,6 +353,7 @@ static int run_main(int argc, char **argv) {
   }
 out:
   fb__output_discard(&a.out);
+  fb__output_discard(&a.csv);
   fb_collector_destroy(c);
   fb__workload_stop(&a.w);
   return status;
