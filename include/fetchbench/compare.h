@@ -180,8 +180,8 @@ int fb_report_compare_text(FILE *out, const struct fb_compare *cmp);
 
 /* JSON Lines: one object per cell ("kind": "cell") holding the statistics
  * as {"median", "min", "max"} objects with the run's context (machine,
- * pinning, workload), then one "kind": "verdict" object. Every line has
- * "schema": FB_REPORT_SCHEMA.
+ * pinning, workload), and "reference": true on a reference cell; then one
+ * "kind": "verdict" object. Every line has "schema": FB_REPORT_SCHEMA.
  */
 int fb_report_compare_json(FILE *out, const struct fb_compare *cmp);
 

@@ -32,10 +32,11 @@
  *   more than "requests"; "runs_wall_s" holds one wall time per run. An
  *   outcome name this version does not know counts as "other".
  *
- * What it rebuilds: each cell's counts, statistics, ideal time, efficiency
- * and failure note as written; its runs' wall times in summaries[r].wall_s
- * (the summaries hold `runs` entries, at least one, and nothing else of
- * theirs is saved: the rest is zero, and cell.status is 0); the context;
+ * What it rebuilds: each cell's counts, statistics, ideal time, efficiency,
+ * failure note and reference mark ("reference": true, optional) as
+ * written; its runs' wall times in summaries[r].wall_s (the summaries hold
+ * `runs` entries, at least one, and nothing else of theirs is saved: the
+ * rest is zero, and cell.status is 0); the context;
  * from the verdict line the elapsed time, the runs done and whether the
  * sweep was cancelled. The verdict itself is not read back:
  * fb_compare_verdict recomputes it from the cells.
@@ -50,12 +51,13 @@
  *   "failed_runs", "errors_total" (else "errors", a count), "note" (else
  *   "failure"), "ideal_s", "efficiency", "delay_ms" and "reference" (a
  *   boolean: published figures, not measured here) may be missing or null
- *   (unknown), and have their type where given. Its failed requests count
- *   as the outcome "other";
+ *   (unknown), and have their type where given. Its failed requests (no
+ *   more than urls x runs) count as the outcome "other";
  * - every row names the same "sweep" (when it names one) and the same
  *   "delay_ms" (when it knows it); the context comes from the first row
  *   that is a cell of compare's (it has "schema"), when one is;
- * - "repeats" becomes the most runs of any cell, elapsed_s NaN (unknown).
+ * - "repeats" becomes the most runs of any cell (at least 1), elapsed_s
+ *   NaN (unknown).
  */
 
 #define FB_RESULTS_MAX_CELLS 4096

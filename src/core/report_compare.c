@@ -212,6 +212,9 @@ static void jcell(struct fb__out *o, const struct fb_compare *cmp,
                  ",\"workers\":%u,\"urls\":%zu,\"runs\":%u,"
                  "\"failed_runs\":%u",
                  c->workers, c->urls, c->runs, c->failed);
+  /* Only where set: a sweep of compare's own has none. */
+  if (c->reference)
+    fb__out_printf(o, ",\"reference\":true");
   jstr(o, "failure", c->failed > 0 ? c->note : NULL);
   fb__out_printf(o, ",\"requests\":%zu,\"errors_total\":%zu,\"errors\":{",
                  c->requests, c->errors);

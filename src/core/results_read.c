@@ -295,6 +295,19 @@ static int read_runs(struct reader *r, const json_t *o,
   return 0;
 }
 
+/* "reference": true marks published figures (not measured here); missing
+ * means false.
+ */
+static int read_reference(struct reader *r, const json_t *o,
+                          struct fb_compare_cell *c) {
+  json_t *v = json_object_get(o, "reference");
+
+  if (v != NULL && !json_is_boolean(v))
+    return wrong(r, (struct path){NULL, "reference"}, v, "a boolean");
+  c->reference = json_is_true(v);
+  return 0;
+}
+
 static int read_cell(struct reader *r, const json_t *o,
                      struct fb_compare_cell *c) {
   const char *failure;
@@ -338,6 +351,8 @@ static int read_cell(struct reader *r, const json_t *o,
     rc = get_maybe(r, o, (struct path){NULL, "efficiency"}, &c->efficiency);
   if (rc == 0)
     rc = read_runs(r, o, c);
+  if (rc == 0)
+    rc = read_reference(r, o, c);
   return rc;
 }
 
@@ -518,7 +533,6 @@ static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
   const char *note = NULL;
   const char *errors = has(o, "errors_total") ? "errors_total" : "errors";
   uint64_t runs;
-  json_t *v;
   int rc = check_row(r, o, cmp);
 
   if (rc == 0)
@@ -545,6 +559,12 @@ static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
     return rc;
   c->runs = (unsigned)runs;
   c->requests = c->urls * c->runs;
+  if (c->urls > 0 && c->requests / c->urls != c->runs)
+    return fail(r, "field 'urls' is %zu: too many for %u runs", c->urls,
+                c->runs);
+  if (c->errors > c->requests)
+    return fail(r, "field '%s' is %zu, more than the %zu requests", errors,
+                c->errors, c->requests);
   c->outcomes[FB_OUTCOME_OTHER] = c->errors;
   snprintf(c->note, sizeof(c->note), "%s", note != NULL ? note : "");
   for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++) {
@@ -559,10 +579,8 @@ static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
     rc = get_maybe(r, o, (struct path){NULL, "ideal_s"}, &c->ideal_s);
   if (rc == 0 && has(o, "efficiency"))
     rc = get_maybe(r, o, (struct path){NULL, "efficiency"}, &c->efficiency);
-  v = json_object_get(o, "reference");
-  if (rc == 0 && v != NULL && !json_is_boolean(v))
-    return wrong(r, (struct path){NULL, "reference"}, v, "a boolean");
-  c->reference = json_is_true(v);
+  if (rc == 0)
+    rc = read_reference(r, o, c);
   return rc != 0 ? rc : read_runs(r, o, c);
 }
 
@@ -579,10 +597,10 @@ static int read_row_line(struct reader *r, json_t *o, struct fb_compare *cmp,
 }
 
 /* What compare's verdict line would have said: the runs, and "median of"
- * the most runs of any cell.
+ * the most runs of any cell (at least 1, as in compare's files).
  */
 static void rows_finish(struct fb_compare *cmp) {
-  cmp->repeats = 0;
+  cmp->repeats = 1;
   cmp->runs_done = 0;
   cmp->elapsed_s = NAN;
   for (size_t i = 0; i < cmp->ncells; i++) {
