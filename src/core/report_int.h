@@ -35,4 +35,16 @@ int fb__out_end(struct fb__out *o);
  */
 char *fb__shortest_double(char *buf, size_t size, double v);
 
+/* A sentence built in a caller's buffer: appends never overrun it, and
+ * what does not fit is cut (the buffer always holds a C string).
+ */
+struct fb__sb {
+  char *buf;
+  size_t size; /* > 0 */
+  size_t len;
+};
+
+void fb__sb_printf(struct fb__sb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif /* FB_CORE_REPORT_INT_H */
