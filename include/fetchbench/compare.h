@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "result.h"
+#include "stats.h"
 #include "summary.h"
 
 /* A sweep: cells of (engine, workers), each measured several times, reduced
@@ -12,18 +13,6 @@
  * Nothing here runs an engine: the caller measures each run however it likes
  * (fetchbench compare forks a child per run) and hands in the summaries.
  */
-
-/* Median, smallest and largest of a set of values; all NaN when empty. */
-struct fb_stat {
-  double median; /* the middle value, or the mean of the middle two */
-  double min;
-  double max;
-};
-
-/* Reduces v[0..n) into *st, leaving NaN values (unknown) out. v is not
- * modified.
- */
-void fb_stat_compute(struct fb_stat *st, const double *v, size_t n);
 
 struct fb_compare_cell {
   const char *engine; /* static engine name, set by the caller */

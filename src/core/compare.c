@@ -6,50 +6,6 @@
 #include "fetchbench/compare.h"
 #include "fetchbench/error.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-
-  return (x > y) - (x < y);
-}
-
-void fb_stat_compute(struct fb_stat *st, const double *v, size_t n) {
-  double sorted[64];
-  double *s = sorted;
-  size_t k = 0;
-
-  st->median = st->min = st->max = NAN;
-  if (n == 0)
-    return;
-  if (n > sizeof(sorted) / sizeof(sorted[0])) {
-    s = malloc(n * sizeof(*s));
-    if (s == NULL) {
-      /* Without room to sort, min and max are still exact (fmin and fmax
-       * pass over NaN).
-       */
-      for (size_t i = 0; i < n; i++) {
-        st->min = fmin(st->min, v[i]);
-        st->max = fmax(st->max, v[i]);
-      }
-      return;
-    }
-  }
-  for (size_t i = 0; i < n; i++)
-    if (!isnan(v[i]))
-      s[k++] = v[i];
-  n = k;
-  if (n == 0) {
-    if (s != sorted)
-      free(s);
-    return;
-  }
-  qsort(s, n, sizeof(*s), cmp_double);
-  st->min = s[0];
-  st->max = s[n - 1];
-  st->median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  if (s != sorted)
-    free(s);
-}
-
 int fb_compare_init(struct fb_compare *cmp, size_t ncells, unsigned repeats,
                     double delay_ms) {
   memset(cmp, 0, sizeof(*cmp));
