@@ -80,7 +80,7 @@ class TinySweep(unittest.TestCase):
         self.assertEqual(got, expected_cells(self.WORKERS))
         self.assertEqual(len(self.cells), len(got))
         for c in self.cells:
-            self.assertEqual(c["schema"], 1)
+            self.assertEqual(c["schema"], 2)
             self.assertEqual(c["runs"], self.REPEAT)
             self.assertEqual(c["failed_runs"], 0)
             self.assertEqual(c["urls"], self.PAGES)
@@ -90,6 +90,21 @@ class TinySweep(unittest.TestCase):
                 st = c[k]
                 self.assertLessEqual(st["min"], st["median"], k)
                 self.assertLessEqual(st["median"], st["max"], k)
+                # Two runs: no 95 % interval of a median exists.
+                self.assertEqual(st["n"], self.REPEAT, k)
+                self.assertIsNone(st["ci95"], k)
+            # Each run's samples, in run order.
+            self.assertEqual(c["samples"]["wall_s"], c["runs_wall_s"])
+            for name, values in c["samples"].items():
+                self.assertEqual(len(values), self.REPEAT, name)
+            self.assertEqual(sorted(c["samples"]["latency_p99_ms"])[0],
+                             c["latency_p99_ms"]["min"])
+            # The histograms of every run merged: one value per request.
+            hist = c["histograms"]
+            self.assertEqual(hist["latency"]["count"],
+                             self.PAGES * self.REPEAT)
+            self.assertEqual(sum(n for _, n in hist["ttfb"]["buckets"]),
+                             self.PAGES * self.REPEAT)
             self.assertEqual(c["wall_s"]["min"], min(c["runs_wall_s"]))
             self.assertGreater(c["max_rss_kib"]["median"], 0)
             self.assertEqual(c["delay_ms"], self.DELAY_MS)
@@ -104,6 +119,16 @@ class TinySweep(unittest.TestCase):
         fastest = min(self.cells, key=lambda c: c["wall_s"]["median"])
         self.assertEqual(v["fastest"]["engine"], fastest["engine"])
         self.assertEqual(v["fastest"]["workers"], fastest["workers"])
+        # 2 runs against 2: the U test can never reach p <= 0.05 (its
+        # smallest p is 2 / C(4, 2) = 1/3), so it cannot tell.
+        r = v["runner_up"]
+        self.assertEqual(r["vs"], v["fastest"])
+        self.assertEqual(r["call"], "cannot tell")
+        self.assertAlmostEqual(r["p_min"], 1 / 3, places=12)
+        self.assertIsNone(r["ratio_ci95"])
+        self.assertFalse(v["tie"])
+        self.assertIn("cannot tell", self.result.stdout)
+        self.assertIn("Mann-Whitney", v["test_method"])
 
     def test_efficiency_from_delay(self):
         """ideal = ceil(N / workers) x delay, efficiency = ideal / wall."""
@@ -134,6 +159,84 @@ class TinySweep(unittest.TestCase):
         self.assertIn("<svg", svg)
         for name in engines():
             self.assertIn(name, svg)
+
+
+class Intervals(unittest.TestCase):
+    """Six runs per cell: every median gets its order-statistic interval
+    (for 6 values, from the smallest to the largest: coverage 31/32), the
+    table shows its reach, and the verdict tests each comparison."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.result = fb("compare", "--corpus", "synthetic", "--pages", "2",
+                        "--delay", "5", "--engines", "sequential,threads",
+                        "--workers", "1,2", "--repeat", "6", "--json", "-",
+                        timeout=120)
+        cls.lines = json_lines(cls.result.stdout)
+        cls.cells = [x for x in cls.lines if x["kind"] == "cell"]
+        cls.verdict = [x for x in cls.lines if x["kind"] == "verdict"][0]
+
+    def test_cells(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        self.assertEqual(len(self.cells), 3)
+        for c in self.cells:
+            self.assertEqual(c["runs"], 6)
+            for k in STAT_KEYS:
+                st, ci = c[k], c[k]["ci95"]
+                self.assertEqual(st["n"], 6, k)
+                self.assertEqual((ci["lo"], ci["hi"]), (st["min"], st["max"]))
+                self.assertAlmostEqual(ci["coverage"], 31 / 32, places=12)
+            wall = sorted(c["samples"]["wall_s"])
+            self.assertAlmostEqual(c["wall_s"]["median"],
+                                   (wall[2] + wall[3]) / 2, places=12)
+
+    def test_table_and_verdict(self):
+        table = self.result.stderr
+        self.assertRegex(table, r"engine +workers +runs +wall s")
+        self.assertRegex(table, r"sequential +1 +6 +\d+\.\d{3} \u00b1\d+\.\d{3}")
+        self.assertIn("95 % interval", table)
+        v = self.verdict
+        # The slowest (sequential, 1 worker, 2 pages at 5 ms) against the
+        # fastest with 2 workers: every run of one is slower than every run
+        # of the other, so U is extreme and p = 2 / C(12, 6) = 2/924.
+        s = v["slowest"]
+        self.assertEqual(s["call"], "different")
+        self.assertAlmostEqual(s["p"], 2 / 924, places=12)
+        self.assertGreater(s["ratio_ci95"]["lo"], 1)
+        self.assertLessEqual(s["ratio_ci95"]["lo"], s["ratio"])
+        self.assertLessEqual(s["ratio"], s["ratio_ci95"]["hi"])
+        self.assertIn("p=0.0022", table)
+        self.assertIn(v["runner_up"]["call"], ("different", "tie"))
+
+
+class RepeatAuto(unittest.TestCase):
+    def sweep(self, *args):
+        r = fb("compare", "--corpus", "synthetic", "--pages", "2", "--delay",
+               "2", "--engines", "sequential,threads", "--workers", "2",
+               "--repeat", "auto", *args, "--json", "-", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r, [x for x in json_lines(r.stdout) if x["kind"] == "cell"]
+
+    def test_loose(self):
+        """At +-100 % every cell is done as soon as it has an interval: 6
+        runs (5 at least, and an interval needs 6)."""
+        r, cells = self.sweep("--precision", "100")
+        for c in cells:
+            self.assertEqual(c["runs"], 6, c["engine"])
+            self.assertEqual(c["precision"], 1)
+            self.assertEqual(c["min_repeats"], 5)
+            reach = max(c["wall_s"]["median"] - c["wall_s"]["ci95"]["lo"],
+                        c["wall_s"]["ci95"]["hi"] - c["wall_s"]["median"])
+            self.assertLessEqual(reach, c["wall_s"]["median"])
+        self.assertIn("until within +-100 %, 5 to 30 per cell", r.stderr)
+
+    def test_unreachable(self):
+        """A precision no run reaches: every cell stops at --max-repeat."""
+        r, cells = self.sweep("--precision", "0.0001", "--max-repeat", "7")
+        for c in cells:
+            self.assertEqual(c["runs"], 7, c["engine"])
+            self.assertEqual(c["repeats"], 7)
+        self.assertIn("Verdict (medians of 7 runs per cell)", r.stderr)
 
 
 class Errors(unittest.TestCase):
@@ -168,6 +271,17 @@ class Errors(unittest.TestCase):
         self.check(["--origin", "http://127.0.0.1:1", "--origin-cpu", "-1"],
                    "--origin-cpu: '-1'")
         self.check(["--list-urls=1"], "--list-urls takes no value")
+
+    def test_repeat(self):
+        self.check(["--precision", "5"], "--precision goes with --repeat auto")
+        self.check(["--max-repeat", "9"],
+                   "--max-repeat goes with --repeat auto")
+        self.check(["--repeat", "auto", "--precision", "0"], "--precision",
+                   "'0'")
+        self.check(["--repeat", "auto", "--precision", "x"], "--precision")
+        self.check(["--repeat", "auto", "--max-repeat", "4"],
+                   "--max-repeat: 4 is out of range 5..1000")
+        self.check(["--repeat", "sometimes"], "--repeat", "'sometimes'")
 
     def test_unreachable(self):
         """A closed port: every request fails, every cell is in the table

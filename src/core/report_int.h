@@ -35,6 +35,27 @@ int fb__out_end(struct fb__out *o);
  */
 char *fb__shortest_double(char *buf, size_t size, double v);
 
+/* Formats v in the shortest text that reads back as v, in positional
+ * notation where that is short (4200, not 4.2e+03; 0.0125, not 1.25e-02),
+ * so that people and spreadsheets read the files as easily as parsers.
+ * Returns buf.
+ */
+char *fb__number(char *buf, size_t size, double v);
+
+/* Writes v as fb__number does, or null when v is NaN or infinite. */
+void fb__out_number(struct fb__out *o, double v);
+
+struct fb_histogram;
+struct fb_summary_hists;
+
+/* Writes a run's (or a cell's merged) histograms as one JSON object:
+ * {"unit":"ns","sub_buckets":128,"latency":H,"ttfb":H,"tls":H}, each H
+ * {"count","min","max","buckets":[[low,count],...]} listing the non-empty
+ * buckets by their smallest value: lossless at the histogram's resolution,
+ * so that percentiles can be recomputed after merging. null when h is NULL.
+ */
+void fb__out_hists(struct fb__out *o, const struct fb_summary_hists *h);
+
 /* A sentence built in a caller's buffer: appends never overrun it, and
  * what does not fit is cut (the buffer always holds a C string).
  */

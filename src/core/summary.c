@@ -26,10 +26,12 @@ void fb_usage_begin(struct fb_usage *u) {
   getrusage(RUSAGE_SELF, &u->self);
   getrusage(RUSAGE_CHILDREN, &u->children);
   u->t_ns = fb_clock_ns();
+  u->real_ns = fb_clock_real_ns();
 }
 
 void fb_usage_sample(struct fb_usage *u) {
   u->t_ns = fb_clock_ns();
+  u->real_ns = fb_clock_real_ns();
   getrusage(RUSAGE_SELF, &u->self);
   getrusage(RUSAGE_CHILDREN, &u->children);
 }
@@ -74,12 +76,40 @@ static void percentiles(struct fb_percentiles *p,
   p->max = ns_to_ms(h->count > 0 ? h->max : 0);
 }
 
+void fb_summary_percentiles(struct fb_summary *s,
+                            const struct fb_summary_hists *h) {
+  percentiles(&s->latency, &h->latency);
+  percentiles(&s->ttfb, &h->ttfb);
+  percentiles(&s->tls, &h->tls);
+}
+
+void fb_summary_hists(struct fb_summary_hists *h,
+                      const struct fb_collector *c) {
+  size_t n = fb_collector_size(c);
+
+  fb_histogram_init(&h->latency);
+  fb_histogram_init(&h->ttfb);
+  fb_histogram_init(&h->tls);
+  for (size_t i = 0; i < n; i++) {
+    const struct fb_result *r = fb_collector_get(c, i);
+
+    if (r == NULL || r->t_start < 0)
+      continue;
+    if (r->t_tls >= r->t_start)
+      fb_histogram_record(&h->tls, r->t_tls - r->t_start);
+    if (r->t_done >= r->t_start)
+      fb_histogram_record(&h->latency, r->t_done - r->t_start);
+    if (r->t_first_byte >= r->t_start)
+      fb_histogram_record(&h->ttfb, r->t_first_byte - r->t_start);
+  }
+}
+
 int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
                        const char *engine, unsigned workers,
                        const struct fb_usage *begin, const struct fb_usage *end,
                        double delay_ms) {
   const struct fb_engine_stats *st = fb_collector_stats_const(c);
-  struct fb_histogram *h = NULL;
+  struct fb_summary_hists *h = NULL;
   size_t rounds;
   double self_user, self_sys, child_user, child_sys, user, sys;
   size_t n = fb_collector_size(c);
@@ -95,9 +125,10 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   s->efficiency = -1;
 
   /* Three histograms of ~40 KiB each: too big for a worker thread's stack. */
-  h = calloc(3, sizeof(*h));
+  h = malloc(sizeof(*h));
   if (h == NULL)
     return -ENOMEM;
+  fb_summary_hists(h, c);
   for (size_t i = 0; i < n; i++) {
     const struct fb_result *r = fb_collector_get(c, i);
 
@@ -113,24 +144,18 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
     s->reused += r->reused != 0;
     s->handshakes_full += r->handshake == FB_HANDSHAKE_FULL;
     s->handshakes_resumed += r->handshake == FB_HANDSHAKE_RESUMED;
-    if (r->t_start >= 0 && r->t_tls >= r->t_start)
-      fb_histogram_record(&h[2], r->t_tls - r->t_start);
-    if (r->t_start >= 0 && r->t_done >= r->t_start)
-      fb_histogram_record(&h[0], r->t_done - r->t_start);
-    if (r->t_start >= 0 && r->t_first_byte >= r->t_start)
-      fb_histogram_record(&h[1], r->t_first_byte - r->t_start);
   }
   s->ok = s->outcomes[FB_OUTCOME_OK];
   s->errors = n - s->ok;
   s->done = n - s->missing - s->outcomes[FB_OUTCOME_CANCELLED] -
             s->outcomes[FB_OUTCOME_NOT_RUN];
   s->duplicates = fb_collector_duplicates(c);
-  percentiles(&s->latency, &h[0]);
-  percentiles(&s->ttfb, &h[1]);
-  percentiles(&s->tls, &h[2]);
+  fb_summary_percentiles(s, h);
   free(h);
 
   s->wall_s = (double)(end->t_ns - begin->t_ns) / (double)FB_NS_PER_S;
+  s->start_real_ns = begin->real_ns;
+  s->end_real_ns = end->real_ns;
   if (s->wall_s < 0)
     s->wall_s = 0;
   s->setup_s = (double)st->setup_ns / (double)FB_NS_PER_S;
