@@ -90,6 +90,11 @@ const char *fb_figure_name(enum fb_figure f);
 /* Run s's value of figure f; NaN when unknown. */
 double fb_figure_value(const struct fb_summary *s, enum fb_figure f);
 
+/* Sets run s's value of figure f, as read back from a report (NaN:
+ * unknown).
+ */
+void fb_figure_set(struct fb_summary *s, enum fb_figure f, double v);
+
 /* Copies cell c's per-run values of figure f into out (room for c->runs),
  * leaving unknown ones out. Returns how many it copied.
  */
@@ -266,5 +271,15 @@ int fb_report_compare_json(FILE *out, const struct fb_compare *cmp);
  * of the median wall time and CPU per request.
  */
 int fb_report_compare_csv(FILE *out, const struct fb_compare *cmp);
+
+/* One self-contained HTML5 page (UTF-8): the sweep's context, the verdict
+ * (the text report's sentences), charts of wall time, CPU per request,
+ * memory and latency percentiles against workers (inline SVG, one marker
+ * per cell with finished runs), the table with the text table's columns
+ * and marks, and for each cell with errors or failed runs its outcome
+ * counts. Styles inline, no script, nothing to fetch (its
+ * Content-Security-Policy forbids every load); every string escaped.
+ */
+int fb_report_compare_html(FILE *out, const struct fb_compare *cmp);
 
 #endif /* FETCHBENCH_COMPARE_H */

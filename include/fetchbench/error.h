@@ -22,7 +22,8 @@
   XX(WORKERS, "workers keep dying")                                            \
   XX(CORPUS, "corpus unusable")                                                \
   XX(ORIGIN, "origin failed to start")                                         \
-  XX(NOFILE, "open-files limit too low")
+  XX(NOFILE, "open-files limit too low")                                       \
+  XX(RESULTS, "malformed results file")
 
 enum fb_errno {
   FB__EBASE = -5000,

@@ -18,6 +18,7 @@
 #include "origin.h"
 #include "report.h"
 #include "result.h"
+#include "results.h"
 #include "run.h"
 #include "stats.h"
 #include "summary.h"

@@ -44,18 +44,27 @@ struct fb_cli_cmd {
   const struct fb_cli_opt *opts;      /* its own, terminated by a zero name */
   const struct fb_cli_group *groups;  /* then these, ended by a zero heading;
                                         or NULL */
+  const char *operands;               /* the usage line's operands
+                                        ("RESULTS.json"), or NULL when the
+                                        command takes none */
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
 /* Returned by fb__cli_parse when the command is to go on. */
 #define FB_CLI_GO (-1)
 
+/* The id with which fb__cli_parse hands a command each operand. */
+#define FB_CLI_OPERAND (-2)
+
 /* Parses argv[1..] of cmd (argv[0] is its name). Each option's value ("" for
  * a flag) goes to seen[id] (nseen entries, NULL when not given) and to
  * parse(ctx, id, value), which returns 0 or FB_EXIT_USAGE after printing
  * why. Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--"; an
- * option given twice, an unknown option, a missing or unexpected value and a
- * stray argument are usage errors. Every command has -h, --help.
+ * option given twice, an unknown option, a missing or unexpected value are
+ * usage errors. An argument that is not an option (every one after "--",
+ * and "-") is an operand: handed to parse(ctx, FB_CLI_OPERAND, arg) in
+ * order when cmd has operands, else a usage error. Every command has -h,
+ * --help.
  * Returns FB_CLI_GO, or the status to exit with at once: FB_EXIT_OK after
  * printing the help for --help, FB_EXIT_USAGE after printing an error.
  */
@@ -254,10 +263,47 @@ FILE *fb__output_open(const struct fb_cli_cmd *cmd, const char *path);
 int fb__output_close(const struct fb_cli_cmd *cmd, FILE *f, const char *path,
                      int write_err);
 
+/* Creates a temporary file $TMPDIR/fetchbench-WHAT-XXXXXX<suffix> (/tmp
+ * without TMPDIR), its name in name. Returns 0 or -errno.
+ */
+int fb__output_tmpfile(char *name, size_t len, const char *what,
+                       const char *suffix, FILE **out);
+
+/* A report file named by an option (--html FILE): checked before any work
+ * so that a path that cannot be written is a usage error before the first
+ * request, written when the work is done, and never lost: when writing
+ * fails then, the report goes to a temporary file that the error names.
+ */
+struct fb__outfile {
+  const char *path; /* as given; "-" is standard output */
+  int fd;           /* held open from the check to the write, or -1 */
+  int created;      /* the check created it: removed if never written */
+};
+
+/* Opens path for writing without truncating it (created when missing), or
+ * prints a usage error naming opt and the path and returns FB_EXIT_USAGE.
+ */
+int fb__outfile_open(const struct fb_cli_cmd *cmd, const char *opt,
+                     const char *path, struct fb__outfile *of);
+
+/* Replaces the file's content with writer's report of cmp. On a write
+ * error it says so, writes the report to a temporary file instead and
+ * names it, and returns FB_EXIT_USAGE; else 0.
+ */
+int fb__outfile_write(const struct fb_cli_cmd *cmd, struct fb__outfile *of,
+                      int (*writer)(FILE *, const struct fb_compare *),
+                      const struct fb_compare *cmp);
+
+/* Closes a file that was not written; one the check created is removed.
+ * Safe after fb__outfile_write and on a zeroed struct with fd -1.
+ */
+void fb__outfile_close(struct fb__outfile *of);
+
 /* --- Commands ------------------------------------------------------------ */
 
 extern const struct fb_cli_cmd fb__cmd_run;
 extern const struct fb_cli_cmd fb__cmd_compare;
 extern const struct fb_cli_cmd fb__cmd_origin;
+extern const struct fb_cli_cmd fb__cmd_report;
 
 #endif /* FB_CLI_H */

@@ -14,6 +14,7 @@ enum {
   O_LIST_URLS,
   O_JSON,
   O_CSV,
+  O_HTML,
   O_PLOT,
   O_PLOT_CPU,
   O_PLOT_RSS,
@@ -47,6 +48,9 @@ static const struct fb_cli_opt compare_opts[] = {
      "standard output, the table then goes to standard error)"},
     {O_CSV, "csv", 0, "FILE",
      "write one CSV row per cell to FILE (- as for --json)"},
+    {O_HTML, "html", 0, "FILE",
+     "write one self-contained HTML page to FILE: the table, the verdict "
+     "and charts (- as for --json); FILE is created before the first run"},
     {O_PLOT, "plot", 0, "FILE.svg|.png",
      "plot wall time vs workers per engine (needs gnuplot)"},
     {O_PLOT_CPU, "plot-cpu", 0, "FILE.svg|.png",
@@ -240,10 +244,20 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_LIST_URLS:
   case O_JSON:
   case O_CSV:
+  case O_HTML:
     return 0;
   default:
     return fb__jobopt_parse(cmd, id, v, &a->job, &a->w);
   }
+}
+
+/* How many of the files are standard output. */
+static int stdout_files(const char *const *seen) {
+  int n = 0;
+
+  for (int id = O_JSON; id <= O_HTML; id++)
+    n += seen[id] != NULL && strcmp(seen[id], "-") == 0;
+  return n;
 }
 
 static int check_conflicts(struct compare_args *a) {
@@ -254,10 +268,9 @@ static int check_conflicts(struct compare_args *a) {
                                "--progress and --quiet exclude each other");
   if (check_repeat_auto(a) != 0)
     return FB_EXIT_USAGE;
-  if (seen[O_JSON] && seen[O_CSV] && strcmp(seen[O_JSON], "-") == 0 &&
-      strcmp(seen[O_CSV], "-") == 0)
+  if (stdout_files(seen) > 1)
     return fb__cli_usage_error(&fb__cmd_compare,
-                               "--json and --csv cannot both be - ");
+                               "only one of --json, --csv and --html can be -");
   return fb__jobopt_finish(&fb__cmd_compare, seen, &a->job, &a->w);
 }
 
@@ -353,10 +366,10 @@ static int write_file(const struct fb_compare *cmp, const char *path,
 }
 
 static int write_reports(const struct compare_args *a,
-                         const struct fb_compare *cmp, const char *header) {
+                         const struct fb_compare *cmp, const char *header,
+                         struct fb__outfile *html) {
   const char *json = a->seen[O_JSON], *csv = a->seen[O_CSV];
-  int to_stdout =
-      (json && strcmp(json, "-") == 0) || (csv && strcmp(csv, "-") == 0);
+  int to_stdout = stdout_files(a->seen) > 0;
   FILE *table = to_stdout ? stderr : stdout;
   int status = 0, err;
 
@@ -378,6 +391,16 @@ static int write_reports(const struct compare_args *a,
   if (a->seen[O_PLOT_RSS] &&
       fb__plot(&fb__cmd_compare, cmp, "rss", a->seen[O_PLOT_RSS]) != 0)
     status = FB_EXIT_USAGE;
+  /* Last, so that the line naming it ends what the table's stream shows. */
+  if (html->path != NULL) {
+    if (fb__outfile_write(&fb__cmd_compare, html, fb_report_compare_html,
+                          cmp) != 0)
+      status = FB_EXIT_USAGE;
+    else if (strcmp(html->path, "-") != 0 &&
+             (fprintf(table, "HTML report: %s\n", html->path) < 0 ||
+              fflush(table) != 0))
+      status = FB_EXIT_USAGE;
+  }
   return status;
 }
 
@@ -431,8 +454,9 @@ static int sweep(struct compare_args *a, struct fb_compare *cmp) {
 static int compare_main(int argc, char **argv) {
   struct compare_args a;
   struct fb_compare cmp;
+  struct fb__outfile html = {NULL, -1, 0};
   char workload[1024], machine[256], header[1536];
-  char digest[FB_URLSET_DIGEST_LEN], repeats[96];
+  char digest[FB_URLSET_DIGEST_LEN];
   int rc, status;
 
   memset(&a, 0, sizeof(a));
@@ -446,9 +470,13 @@ static int compare_main(int argc, char **argv) {
   status = parse(&a, argc, argv);
   if (status != FB_CLI_GO)
     return status;
+  if (a.seen[O_HTML] && !a.seen[O_LIST_URLS] &&
+      fb__outfile_open(&fb__cmd_compare, "--html", a.seen[O_HTML], &html) != 0)
+    return FB_EXIT_USAGE;
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_compare, "cannot install signal handlers");
-    return FB_EXIT_USAGE;
+    status = FB_EXIT_USAGE;
+    goto out;
   }
   /* Before pinning, which narrows the CPUs this process may use. */
   fb_machine_describe(machine, sizeof(machine));
@@ -489,18 +517,8 @@ static int compare_main(int argc, char **argv) {
     goto out;
   }
   fb_compare_aggregate(&cmp);
-  if (a.repeat_auto)
-    snprintf(repeats, sizeof(repeats),
-             "until within +-%g %%, %u to %u per cell", a.precision_pct,
-             AUTO_MIN_REPEAT, a.max_repeat);
-  else
-    snprintf(repeats, sizeof(repeats), "%u per cell", cmp.repeats);
-  snprintf(header, sizeof(header),
-           "# fetchbench compare: %s\n# %s connections; %zu cells, %zu runs "
-           "(%s) in %.1f s%s; machine: %s\n",
-           workload, cmp.ctx.connection, cmp.ncells, cmp.runs_done, repeats,
-           cmp.elapsed_s, cmp.cancelled ? " (cancelled)" : "", machine);
-  status = write_reports(&a, &cmp, header);
+  fb__sweep_header(header, sizeof(header), &cmp);
+  status = write_reports(&a, &cmp, header, &html);
   if (status != 0)
     goto out;
   if (cmp.cancelled) {
@@ -514,6 +532,7 @@ static int compare_main(int argc, char **argv) {
     if (cmp.cells[i].errors > 0 || cmp.cells[i].failed > 0)
       status = FB_EXIT_FAILED;
 out:
+  fb__outfile_close(&html);
   fb_compare_cleanup(&cmp);
   fb__workload_stop(&a.w);
   return status;

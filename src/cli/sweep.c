@@ -249,3 +249,22 @@ void fb__sweep_progress_end(const struct fb_sweep *sw) {
     fflush(stderr);
   }
 }
+
+void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp) {
+  const struct fb_compare_context *x = &cmp->ctx;
+  char repeats[96];
+
+  if (cmp->precision > 0)
+    snprintf(repeats, sizeof(repeats), "until within +-%g %%, %u to %u per cell",
+             cmp->precision * 100, cmp->min_repeats, cmp->repeats);
+  else
+    snprintf(repeats, sizeof(repeats), "%u per cell", cmp->repeats);
+  snprintf(buf, len,
+           "# fetchbench compare: %s\n# %s connections; %zu cells, %zu runs "
+           "(%s) in %.1f s%s; machine: %s\n",
+           x->workload != NULL ? x->workload : "(workload not saved)",
+           x->connection != NULL ? x->connection : "?", cmp->ncells,
+           cmp->runs_done, repeats, cmp->elapsed_s,
+           cmp->cancelled ? " (cancelled)" : "",
+           x->machine != NULL ? x->machine : "(not saved)");
+}

@@ -69,6 +69,31 @@ double fb_figure_value(const struct fb_summary *s, enum fb_figure f) {
   }
 }
 
+void fb_figure_set(struct fb_summary *s, enum fb_figure f, double v) {
+  switch (f) {
+  case FB_FIGURE_WALL:
+    s->wall_s = v;
+    break;
+  case FB_FIGURE_CPU_PER_REQ:
+    s->cpu_per_req_ms = isnan(v) ? -1 : v;
+    break;
+  case FB_FIGURE_RSS:
+    s->rss_sum_kib = isnan(v) ? 0 : (long)v;
+    break;
+  case FB_FIGURE_P50:
+    s->latency.p50 = v;
+    break;
+  case FB_FIGURE_P99:
+    s->latency.p99 = v;
+    break;
+  case FB_FIGURE_REQ_PER_S:
+    s->req_per_s = v;
+    break;
+  default:
+    break;
+  }
+}
+
 size_t fb_compare_samples(const struct fb_compare_cell *c, enum fb_figure f,
                           double *out) {
   size_t n = 0;

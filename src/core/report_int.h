@@ -55,6 +55,12 @@ struct fb_summary_hists;
  * so that percentiles can be recomputed after merging. null when h is NULL.
  */
 void fb__out_hists(struct fb__out *o, const struct fb_summary_hists *h);
+/* The length of the well-formed UTF-8 sequence at s[0, n), or 0 when s does
+ * not start one; *bad then receives the length of the maximal ill-formed
+ * subpart to replace by one U+FFFD (Unicode's recommended practice, which
+ * Python's and browsers' decoders follow). n > 0.
+ */
+size_t fb__utf8_valid(const unsigned char *s, size_t n, size_t *bad);
 
 /* A sentence built in a caller's buffer: appends never overrun it, and
  * what does not fit is cut (the buffer always holds a C string).

@@ -1,0 +1,151 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fetchbench/compare.h"
+#include "fetchbench/results.h"
+#include "sweep.h"
+
+enum {
+  O_HTML,
+  O_COUNT,
+};
+
+static const struct fb_cli_opt report_opts[] = {
+    {O_HTML, "html", 0, "FILE",
+     "write one self-contained HTML page to FILE (- : standard output) "
+     "instead of the table"},
+    {0},
+};
+
+static int report_main(int argc, char **argv);
+
+const struct fb_cli_cmd fb__cmd_report = {
+    .name = "report",
+    .summary = "Report a saved comparison again (compare --json).",
+    .description =
+        "Reads the JSON Lines that `fetchbench compare --json FILE` wrote "
+        "(- : standard\ninput) and prints its table and verdict, recomputed "
+        "from the saved cells, as\ncompare printed them; with --html, "
+        "writes the HTML page that compare --html\nwould have written.\n\n"
+        "Exit status: 0 the report was written; 2 usage or output error, a "
+        "malformed\nor truncated file (named with its line), or a sweep "
+        "with nothing to report\n(no cell, or no run that finished).",
+    .opts = report_opts,
+    .operands = "RESULTS.json",
+    .main = report_main,
+};
+
+struct report_args {
+  const char *seen[O_COUNT];
+  const char *input;
+};
+
+static int parse_value(void *ctx, int id, const char *v) {
+  struct report_args *a = ctx;
+
+  if (id != FB_CLI_OPERAND)
+    return 0;
+  if (a->input != NULL)
+    return fb__cli_usage_error(&fb__cmd_report,
+                               "one results file at a time ('%s' and '%s')",
+                               a->input, v);
+  a->input = v;
+  return 0;
+}
+
+static int read_results(const char *path, struct fb_results *res) {
+  const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+  FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+  char err[1024];
+  int rc;
+
+  if (in == NULL) {
+    fb__cli_error(&fb__cmd_report, "cannot read '%s': %s", path,
+                  strerror(errno));
+    return FB_EXIT_USAGE;
+  }
+  rc = fb_results_read(res, in, name, err, sizeof(err));
+  if (in != stdin)
+    fclose(in);
+  if (rc != 0) {
+    fb__cli_error(&fb__cmd_report, "%s", err);
+    return FB_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* A sweep without a single finished run has nothing to show: say so rather
+ * than write an empty page.
+ */
+static int check_not_empty(const char *path, const struct fb_compare *cmp) {
+  size_t runs = 0, failed = 0;
+
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    runs += cmp->cells[i].runs;
+    failed += cmp->cells[i].failed;
+  }
+  if (cmp->ncells == 0) {
+    fb__cli_error(&fb__cmd_report, "%s: no cell: nothing to report", path);
+    return FB_EXIT_USAGE;
+  }
+  if (runs == 0) {
+    fb__cli_error(&fb__cmd_report,
+                  "%s: none of its %zu cells has a finished run (%zu runs "
+                  "failed%s): nothing to report",
+                  path, cmp->ncells, failed,
+                  cmp->cancelled ? ", the sweep was cancelled" : "");
+    return FB_EXIT_USAGE;
+  }
+  return 0;
+}
+
+static int write_text(const struct fb_compare *cmp) {
+  char header[2048];
+  int err;
+
+  fb__sweep_header(header, sizeof(header), cmp);
+  err = fputs(header, stdout) < 0 ? -EIO : 0;
+  if (err == 0)
+    err = fb_report_compare_text(stdout, cmp);
+  return fb__output_close(&fb__cmd_report, stdout, NULL, err);
+}
+
+static int report_main(int argc, char **argv) {
+  struct report_args a;
+  struct fb_results res;
+  struct fb__outfile html = {NULL, -1, 0};
+  int status;
+
+  memset(&a, 0, sizeof(a));
+  memset(&res, 0, sizeof(res));
+  status = fb__cli_parse(&fb__cmd_report, argc, argv, a.seen, O_COUNT,
+                         parse_value, &a);
+  if (status != FB_CLI_GO)
+    return status;
+  if (a.input == NULL)
+    return fb__cli_usage_error(&fb__cmd_report,
+                               "which results file? (RESULTS.json, as "
+                               "compare --json wrote it)");
+  status = read_results(a.input, &res);
+  if (status == 0)
+    status = check_not_empty(a.input, &res.cmp);
+  if (status != 0)
+    goto out;
+  if (a.seen[O_HTML] == NULL) {
+    status = write_text(&res.cmp);
+    goto out;
+  }
+  /* Opened only now: a file that cannot be read leaves no page behind. */
+  status = fb__outfile_open(&fb__cmd_report, "--html", a.seen[O_HTML], &html);
+  if (status == 0)
+    status = fb__outfile_write(&fb__cmd_report, &html, fb_report_compare_html,
+                               &res.cmp);
+  if (status == 0 && strcmp(a.seen[O_HTML], "-") != 0 &&
+      fprintf(stdout, "HTML report: %s\n", a.seen[O_HTML]) < 0)
+    status = FB_EXIT_USAGE;
+out:
+  fb__outfile_close(&html);
+  fb_results_cleanup(&res);
+  return status;
+}
