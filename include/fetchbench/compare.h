@@ -195,6 +195,13 @@ struct fb_verdict_pair {
 int fb_compare_pair(const struct fb_compare *cmp, int a, int b,
                     enum fb_figure f, struct fb_verdict_pair *pair);
 
+/* fb_compare_pair for two cells of any sweeps (fetchbench diff): a and b
+ * are left -1 in *pair, for the caller to set.
+ */
+int fb_compare_cells(const struct fb_compare_cell *a,
+                     const struct fb_compare_cell *b, enum fb_figure f,
+                     struct fb_verdict_pair *pair);
+
 #define FB_VERDICT_SCALING_MAX 16
 
 /* Where adding workers stopped helping one engine: walking its cells by

@@ -23,7 +23,8 @@
   XX(CORPUS, "corpus unusable")                                                \
   XX(ORIGIN, "origin failed to start")                                         \
   XX(NOFILE, "open-files limit too low")                                       \
-  XX(RESULTS, "malformed results file")
+  XX(RESULTS, "malformed results file")                                        \
+  XX(SHARDS, "shards do not cover the list exactly once")
 
 enum fb_errno {
   FB__EBASE = -5000,

@@ -46,12 +46,13 @@ struct fb_report_context {
   unsigned jitter_ms;
   unsigned shard;  /* this run fetched the URLs whose index is shard ... */
   unsigned shards; /* ... modulo shards; 0: the whole list */
+  unsigned merged; /* shards merged into this report (fb_merge), or 0 */
 };
 
 /* fb_report_json with ctx's fields added: "workload" {"description",
  * "origin", "corpus", "connection", "scheme", "urls", "urls_digest",
- * "delay_ms", "jitter_ms"} and "shard" ({"index", "count"} or null). ctx
- * NULL: as fb_report_json.
+ * "delay_ms", "jitter_ms"}, "shard" ({"index", "count"} or null) and
+ * "merged_shards" (a count or null). ctx NULL: as fb_report_json.
  */
 int fb_report_json_ctx(FILE *out, const struct fb_summary *s,
                        const struct fb_report_context *ctx);

@@ -73,12 +73,13 @@ enum fb_mwu_method {
 
 /* A two-sided Mann-Whitney U test of x against y. */
 struct fb_mwu {
-  double u;     /* U of x: pairs with x_i > y_j, each tie counting 1/2 */
-  double p;     /* two-sided p-value, at most 1 */
-  double p_min; /* the smallest p-value these sizes and ties could give:
+  double u;      /* U of x: pairs with x_i > y_j, each tie counting 1/2 */
+  double p;      /* two-sided p-value, at most 1 */
+  double p_min;  /* the smallest p-value these sizes and ties could give:
                  * above FB_STATS_ALPHA the test cannot reject, whatever
                  * the values */
-  int exact;    /* 1: from the exact distribution; 0: normal */
+  int exact;     /* 1: from the exact distribution; 0: normal */
+  size_t nx, ny; /* the samples' sizes: U ranges over 0..nx * ny */
 };
 
 /* Tests x[0..nx) against y[0..ny) (no NaN). Returns 0; FB_ERANGE when a

@@ -107,6 +107,14 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
                        const struct fb_usage *begin, const struct fb_usage *end,
                        double delay_ms);
 
+/* Sets the figures of s derived from its counts, CPU and wall time: CPU
+ * per request, request and byte rates, delay_ms, and the ideal wall time
+ * and efficiency of what was done (delay_ms as in fb_summary_compute), as
+ * fb_summary_compute does; for a summary put together otherwise (merged
+ * shards, say).
+ */
+void fb_summary_derive(struct fb_summary *s, double delay_ms);
+
 /* Fills h from c's results: the histograms fb_summary_compute reads its
  * percentiles from.
  */

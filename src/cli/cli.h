@@ -299,11 +299,24 @@ int fb__outfile_write(const struct fb_cli_cmd *cmd, struct fb__outfile *of,
  */
 void fb__outfile_close(struct fb__outfile *of);
 
+/* --- Saved results (cmd_report.c) --------------------------------------- */
+
+struct fb_results;
+
+/* Reads the saved comparison at path ("-": standard input) into *res.
+ * Returns 0, or FB_EXIT_USAGE after printing why as cmd (the file and line
+ * of a malformed one).
+ */
+int fb__cli_read_results(const struct fb_cli_cmd *cmd, const char *path,
+                         struct fb_results *res);
+
 /* --- Commands ------------------------------------------------------------ */
 
 extern const struct fb_cli_cmd fb__cmd_run;
 extern const struct fb_cli_cmd fb__cmd_compare;
 extern const struct fb_cli_cmd fb__cmd_origin;
 extern const struct fb_cli_cmd fb__cmd_report;
+extern const struct fb_cli_cmd fb__cmd_diff;
+extern const struct fb_cli_cmd fb__cmd_merge;
 
 #endif /* FB_CLI_H */

@@ -287,7 +287,7 @@ static void run_context(const struct run_args *a, const char *line,
 
 static int write_report(const struct run_args *a, const struct fb_summary *s,
                         const struct fb_collector *c) {
-  char line[1024], digest[FB_URLSET_DIGEST_LEN];
+  char line[1024], shown[1100], digest[FB_URLSET_DIGEST_LEN];
   const char *output = a->seen[O_OUTPUT];
   FILE *out = fb__output_open(&fb__cmd_run, output);
   const struct fb_urlset *urls = a->shard_urls ? a->shard_urls : a->w.urls;
@@ -298,28 +298,27 @@ static int write_report(const struct run_args *a, const struct fb_summary *s,
     return FB_EXIT_USAGE;
   fb__workload_describe(&a->w, line, sizeof(line));
   /* --- shard (issue 15) --- */
-  if (a->shards > 0) {
-    size_t n = strlen(line);
-
-    snprintf(line + n, sizeof(line) - n, "; shard %u/%u: %zu URLs", a->shard,
-             a->shards, fb_urlset_count(urls));
-  }
   run_context(a, line, digest, &ctx);
+  if (a->shards > 0)
+    snprintf(shown, sizeof(shown), "%s; shard %u/%u: %zu URLs", line, a->shard,
+             a->shards, fb_urlset_count(urls));
+  else
+    snprintf(shown, sizeof(shown), "%s", line);
   /* --- end shard --- */
   switch (a->format) {
   case FORMAT_TEXT:
-    fprintf(out, "# %s; %s connections\n", line,
+    fprintf(out, "# %s; %s connections\n", shown,
             a->job.connection == FB_CONN_FRESH ? "fresh" : "reused");
     err = fb_report_text(out, s, 1);
     if (err == 0)
       write_failures(out, s, c, urls);
     break;
   case FORMAT_JSON:
-    fprintf(stderr, "fetchbench run: %s\n", line);
+    fprintf(stderr, "fetchbench run: %s\n", shown);
     err = fb_report_json_ctx(out, s, &ctx);
     break;
   case FORMAT_CSV:
-    fprintf(stderr, "fetchbench run: %s\n", line);
+    fprintf(stderr, "fetchbench run: %s\n", shown);
     err = c != NULL ? fb_report_csv_shard(out, c, urls, s->engine, a->shard,
                                           a->shards > 0 ? a->shards : 1)
                     : FB_ELOST;

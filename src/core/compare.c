@@ -390,13 +390,8 @@ const char *fb_verdict_call_name(enum fb_verdict_call call) {
   }
 }
 
-int fb_compare_pair(const struct fb_compare *cmp, int a, int b,
-                    enum fb_figure f, struct fb_verdict_pair *pair) {
-  const struct fb_compare_cell *ca, *cb;
-  double *x = NULL, *y = NULL;
-  size_t nx, ny;
-  int rc = 0;
-
+/* An empty pair: no cells, nothing known. */
+static void pair_clear(struct fb_verdict_pair *pair, enum fb_figure f) {
   memset(pair, 0, sizeof(*pair));
   pair->a = pair->b = -1;
   pair->figure = f;
@@ -404,12 +399,27 @@ int fb_compare_pair(const struct fb_compare *cmp, int a, int b,
   pair->ratio.est = pair->ratio.lo = pair->ratio.hi = NAN;
   pair->ratio.coverage = NAN;
   pair->test.u = pair->test.p = pair->test.p_min = NAN;
-  if (a < 0 || b < 0 || (size_t)a >= cmp->ncells || (size_t)b >= cmp->ncells)
-    return 0;
-  pair->a = a;
-  pair->b = b;
-  ca = &cmp->cells[a];
-  cb = &cmp->cells[b];
+}
+
+static int all_equal(const double *x, size_t nx, const double *y,
+                     size_t ny) {
+  for (size_t i = 0; i < nx; i++)
+    if (x[i] != x[0])
+      return 0;
+  for (size_t i = 0; i < ny; i++)
+    if (y[i] != x[0])
+      return 0;
+  return nx > 0;
+}
+
+int fb_compare_cells(const struct fb_compare_cell *ca,
+                     const struct fb_compare_cell *cb, enum fb_figure f,
+                     struct fb_verdict_pair *pair) {
+  double *x = NULL, *y = NULL;
+  size_t nx, ny;
+  int rc = 0;
+
+  pair_clear(pair, f);
   x = malloc((ca->runs > 0 ? ca->runs : 1) * sizeof(*x));
   y = malloc((cb->runs > 0 ? cb->runs : 1) * sizeof(*y));
   if (x == NULL || y == NULL) {
@@ -428,7 +438,10 @@ int fb_compare_pair(const struct fb_compare *cmp, int a, int b,
     goto out;
   }
   if (fb_stats_mwu_cannot_tell(&pair->test))
-    pair->call = FB_CALL_CANNOT_TELL;
+    /* Every run of both the same value (a peak RSS, say): no difference,
+     * rather than too few runs.
+     */
+    pair->call = all_equal(x, nx, y, ny) ? FB_CALL_SAME : FB_CALL_CANNOT_TELL;
   else if (fb_stats_mwu_differ(&pair->test))
     pair->call = FB_CALL_DIFFERENT;
   else
@@ -436,6 +449,19 @@ int fb_compare_pair(const struct fb_compare *cmp, int a, int b,
 out:
   free(x);
   free(y);
+  return rc;
+}
+
+int fb_compare_pair(const struct fb_compare *cmp, int a, int b,
+                    enum fb_figure f, struct fb_verdict_pair *pair) {
+  int rc;
+
+  pair_clear(pair, f);
+  if (a < 0 || b < 0 || (size_t)a >= cmp->ncells || (size_t)b >= cmp->ncells)
+    return 0;
+  rc = fb_compare_cells(&cmp->cells[a], &cmp->cells[b], f, pair);
+  pair->a = a;
+  pair->b = b;
   return rc;
 }
 

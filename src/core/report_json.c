@@ -85,6 +85,10 @@ static void context(struct fb__out *o, const struct fb_report_context *x) {
                    x->shards);
   else
     fb__out_printf(o, ",\"shard\":null");
+  if (x->merged > 0)
+    fb__out_printf(o, ",\"merged_shards\":%u", x->merged);
+  else
+    fb__out_printf(o, ",\"merged_shards\":null");
 }
 
 int fb_report_json(FILE *out, const struct fb_summary *s) {

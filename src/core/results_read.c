@@ -258,9 +258,9 @@ static const struct {
 #undef STAT
 };
 
-/* "errors": {"recv": 2, ...}, summing to errors_total. */
-static int read_outcomes(struct reader *r, const json_t *o,
-                         struct fb_compare_cell *c) {
+/* "errors": {"recv": 2, ...}, summing to errors_total, into outcomes. */
+static int read_outcomes(struct reader *r, const json_t *o, size_t *outcomes,
+                         size_t errors) {
   struct path p = {NULL, "errors"};
   const char *key;
   json_t *v, *count;
@@ -285,13 +285,13 @@ static int read_outcomes(struct reader *r, const json_t *o,
       return fail(r, "field 'errors': the counts overflow");
     sum += n;
     /* An outcome of a later version is still a failed request. */
-    c->outcomes[i < 0 ? FB_OUTCOME_OTHER : i] += (size_t)n;
+    outcomes[i < 0 ? FB_OUTCOME_OTHER : i] += (size_t)n;
   }
-  if (sum != c->errors)
+  if (sum != errors)
     return fail(r,
                 "field 'errors': the counts sum to %llu, 'errors_total' "
                 "says %zu",
-                (unsigned long long)sum, c->errors);
+                (unsigned long long)sum, errors);
   return 0;
 }
 
@@ -472,7 +472,7 @@ static int read_cell(struct reader *r, const json_t *o,
     return fail(r, "field 'errors_total' is %zu, more than the %zu requests",
                 c->errors, c->requests);
   snprintf(c->note, sizeof(c->note), "%s", failure != NULL ? failure : "");
-  rc = read_outcomes(r, o, c);
+  rc = read_outcomes(r, o, c->outcomes, c->errors);
   for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++)
     rc = get_stat(r, o, stats[i].key, c->runs,
                   (struct fb_stat *)((char *)c + stats[i].offset));
@@ -721,6 +721,251 @@ static int read_all(struct reader *r, FILE *in, struct fb_results *res) {
     snprintf(r->err, r->errlen, "%s: %s", r->name, fb_strerror(rc));
   }
   return rc;
+}
+
+/* --- Run reports (fetchbench merge) -------------------------------------- */
+
+static int get_long(struct reader *r, const json_t *o, const char *key,
+                    long *out) {
+  uint64_t v;
+  int rc = get_count(r, o, (struct path){NULL, key}, 0, LONG_MAX, &v);
+
+  if (rc == 0)
+    *out = (long)v;
+  return rc;
+}
+
+static int get_i64(struct reader *r, const json_t *o, const char *key,
+                   int64_t *out) {
+  uint64_t v;
+  int rc = get_count(r, o, (struct path){NULL, key}, 0, INT64_MAX, &v);
+
+  if (rc == 0)
+    *out = (int64_t)v;
+  return rc;
+}
+
+/* "workload": {...} and "shard": {"index", "count"}; either missing or
+ * null means none.
+ */
+static int read_run_context(struct reader *r, const json_t *o,
+                            struct fb_run_report *run) {
+  struct fb_report_context *x = &run->ctx;
+  json_t *w = json_object_get(o, "workload"), *sh = json_object_get(o, "shard");
+  int rc = 0;
+
+  x->delay_ms = -1;
+  if (w != NULL && !json_is_null(w)) {
+    if (!json_is_object(w))
+      return wrong(r, (struct path){NULL, "workload"}, w, "an object or null");
+    run->has_ctx = 1;
+    rc = get_string(r, w, (struct path){"workload", "description"},
+                    &x->workload);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "origin"}, &x->origin);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "corpus"}, &x->corpus);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "connection"},
+                      &x->connection);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "scheme"}, &x->scheme);
+    if (rc == 0)
+      rc = get_size(r, w, (struct path){"workload", "urls"}, &x->workload_urls);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "urls_digest"},
+                      &x->urls_digest);
+    if (rc == 0)
+      rc = get_maybe(r, w, (struct path){"workload", "delay_ms"}, &x->delay_ms);
+    if (rc == 0)
+      rc = get_unsigned(r, w, (struct path){"workload", "jitter_ms"}, 0,
+                        &x->jitter_ms);
+  }
+  if (rc != 0 || sh == NULL || json_is_null(sh))
+    return rc;
+  if (!json_is_object(sh))
+    return wrong(r, (struct path){NULL, "shard"}, sh, "an object or null");
+  rc = get_unsigned(r, sh, (struct path){"shard", "count"}, 1, &x->shards);
+  if (rc == 0)
+    rc = get_unsigned(r, sh, (struct path){"shard", "index"}, 0, &x->shard);
+  if (rc == 0 && x->shard >= x->shards)
+    return fail(r, "field 'shard.index' is %u, not below 'shard.count' %u",
+                x->shard, x->shards);
+  return rc;
+}
+
+static int read_run(struct reader *r, const json_t *o,
+                    struct fb_run_report *run) {
+  static const struct {
+    const char *key;
+    size_t offset;
+  } numbers[] = {
+#define NUM(key, field) {key, offsetof(struct fb_summary, field)}
+      NUM("wall_s", wall_s),
+      NUM("setup_s", setup_s),
+      NUM("cpu_user_s", cpu_user_s),
+      NUM("cpu_sys_s", cpu_sys_s),
+      NUM("child_cpu_user_s", child_user_s),
+      NUM("child_cpu_sys_s", child_sys_s),
+#undef NUM
+  };
+  static const struct {
+    const char *key;
+    size_t offset;
+  } sizes[] = {
+#define SIZE(key) {#key, offsetof(struct fb_summary, key)}
+      SIZE(urls),
+      SIZE(done),
+      SIZE(ok),
+      SIZE(errors),
+      SIZE(missing),
+      SIZE(duplicates),
+      SIZE(reused),
+      SIZE(handshakes_full),
+      SIZE(handshakes_resumed),
+#undef SIZE
+  };
+  struct fb_summary *s = &run->s;
+  uint64_t bytes;
+  int rc;
+
+  rc = get_string(r, o, (struct path){NULL, "engine"}, &s->engine);
+  if (rc == 0 && (s->engine == NULL || s->engine[0] == '\0'))
+    return fail(r, "field 'engine' is %s, expected an engine's name",
+                s->engine == NULL ? "null" : "empty");
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &s->workers);
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers_ran"}, 0,
+                      &s->workers_ran);
+  for (size_t i = 0; rc == 0 && i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    rc = get_size(r, o,
+                  (struct path){NULL, strcmp(sizes[i].key, "errors") == 0
+                                          ? "errors_total"
+                                          : sizes[i].key},
+                  (size_t *)((char *)s + sizes[i].offset));
+  for (size_t i = 0; rc == 0 && i < sizeof(numbers) / sizeof(numbers[0]); i++)
+    rc = get_number(r, o, (struct path){NULL, numbers[i].key},
+                    (double *)((char *)s + numbers[i].offset));
+  if (rc == 0)
+    rc = read_outcomes(r, o, s->outcomes, s->errors);
+  if (rc == 0)
+    rc = get_long(r, o, "max_rss_kib", &s->max_rss_kib);
+  if (rc == 0)
+    rc = get_long(r, o, "rss_sum_kib", &s->rss_sum_kib);
+  if (rc == 0)
+    rc = get_long(r, o, "vcsw", &s->vcsw);
+  if (rc == 0)
+    rc = get_long(r, o, "ivcsw", &s->ivcsw);
+  if (rc == 0)
+    rc = get_count(r, o, (struct path){NULL, "bytes"}, 0, UINT64_MAX, &bytes);
+  if (rc == 0)
+    rc = get_maybe(r, o, (struct path){NULL, "delay_ms"}, &s->delay_ms);
+  if (rc == 0)
+    rc = get_i64(r, o, "start_real_ns", &s->start_real_ns);
+  if (rc == 0)
+    rc = get_i64(r, o, "end_real_ns", &s->end_real_ns);
+  if (rc == 0)
+    rc = read_hists(r, o, (struct path){NULL, "histograms"}, &run->hists);
+  if (rc == 0)
+    rc = read_run_context(r, o, run);
+  if (rc != 0)
+    return rc;
+  s->bytes = bytes;
+  s->ideal_s = s->efficiency = -1;
+  if (s->ok + s->errors != s->urls || s->done > s->urls ||
+      s->missing > s->errors)
+    return fail(r,
+                "fields 'ok' (%zu), 'errors_total' (%zu), 'done' (%zu) "
+                "and 'missing' (%zu) do not add up to 'urls' (%zu)",
+                s->ok, s->errors, s->done, s->missing, s->urls);
+  if (s->end_real_ns < s->start_real_ns)
+    return fail(r, "field 'end_real_ns' is before 'start_real_ns'");
+  if (run->hists != NULL && run->hists->latency.count > s->urls)
+    return fail(r,
+                "field 'histograms.latency' holds %llu values for %zu "
+                "URLs",
+                (unsigned long long)run->hists->latency.count, s->urls);
+  s->hists = run->hists;
+  return 0;
+}
+
+/* The report on line *line of name: the schema and kind checked first, so
+ * that a compare file or an old report is named as such.
+ */
+static int read_run_line(struct reader *r, json_t *o,
+                         struct fb_run_report *run) {
+  json_t *v;
+  int rc = field(r, o, (struct path){NULL, "schema"}, &v);
+
+  if (rc != 0)
+    return fail(r, "field 'schema' missing: not what `run --format json` "
+                   "writes");
+  if (!json_is_integer(v))
+    return wrong(r, (struct path){NULL, "schema"}, v, "a whole number");
+  if (json_integer_value(v) < 2 || json_integer_value(v) > FB_REPORT_SCHEMA)
+    return fail(r,
+                "schema %lld: this fetchbench merges run reports of schema 2 "
+                "to %d (schema 1 has no histograms)",
+                (long long)json_integer_value(v), FB_REPORT_SCHEMA);
+  r->schema = (int)json_integer_value(v);
+  if (json_object_get(o, "kind") != NULL)
+    return fail(r, "a line of `compare --json`, not a `run --format json` "
+                   "report");
+  return read_run(r, o, run);
+}
+
+int fb_results_read_run(struct fb_run_report *run, FILE *in, const char *name,
+                        size_t *line, char *err, size_t errlen) {
+  struct reader r = {.name = name, .err = err, .errlen = errlen};
+  char *text = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  json_t *o = NULL;
+  int rc = 0;
+
+  memset(run, 0, sizeof(*run));
+  if (errlen > 0)
+    err[0] = '\0';
+  r.line = *line;
+  errno = 0;
+  while (o == NULL && (n = getline(&text, &cap, in)) >= 0) {
+    r.line++;
+    rc = parse_line(&r, text, (size_t)n, n == 0 || text[n - 1] != '\n', &o);
+    if (rc != 0)
+      break;
+  }
+  free(text);
+  *line = r.line;
+  if (rc == 0 && o == NULL) {
+    if (!ferror(in))
+      return 0;
+    rc = errno != 0 ? -errno : -EIO;
+    snprintf(err, errlen, "%s: %s", name, fb_strerror(rc));
+    return rc;
+  }
+  if (rc == 0) {
+    snprintf(run->where, sizeof(run->where), "%s:%zu", name, r.line);
+    run->doc_ = o;
+    rc = read_run_line(&r, o, run);
+  }
+  if (rc == -ENOMEM && errlen > 0)
+    snprintf(err, errlen, "%s:%zu: %s", name, r.line, fb_strerror(rc));
+  if (rc != 0) {
+    if (run->doc_ == NULL)
+      json_decref(o);
+    fb_run_report_cleanup(run);
+    return rc;
+  }
+  return 1;
+}
+
+void fb_run_report_cleanup(struct fb_run_report *run) {
+  free(run->hists);
+  run->hists = NULL;
+  run->s.hists = NULL;
+  json_decref(run->doc_);
+  run->doc_ = NULL;
 }
 
 int fb_results_read(struct fb_results *res, FILE *in, const char *name,

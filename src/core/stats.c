@@ -244,6 +244,8 @@ int fb_stats_mwu(struct fb_mwu *t, const double *x, size_t nx, const double *y,
 
   t->u = t->p = t->p_min = NAN;
   t->exact = 0;
+  t->nx = nx;
+  t->ny = ny;
   if (nx == 0 || ny == 0)
     return FB_ERANGE;
   p = malloc(n * sizeof(*p));

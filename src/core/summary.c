@@ -110,7 +110,6 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
                        double delay_ms) {
   const struct fb_engine_stats *st = fb_collector_stats_const(c);
   struct fb_summary_hists *h = NULL;
-  size_t rounds;
   double self_user, self_sys, child_user, child_sys, user, sys;
   size_t n = fb_collector_size(c);
 
@@ -178,8 +177,6 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   s->cpu_sys_s = sys;
   s->child_user_s = child_user;
   s->child_sys_s = child_sys;
-  s->cpu_per_req_ms =
-      s->done > 0 ? (user + sys) * 1000.0 / (double)s->done : -1;
 
   s->max_rss_kib = self_peak_kib(end);
   s->rss_sum_kib = s->max_rss_kib + st->child_rss_sum_kib;
@@ -190,13 +187,26 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   s->ivcsw = (end->self.ru_nivcsw - begin->self.ru_nivcsw) +
              (end->children.ru_nivcsw - begin->children.ru_nivcsw);
 
+  /* An engine that did not say how many workers ran is taken at its word. */
+  if (s->workers_ran == 0 || s->workers_ran > workers)
+    s->workers_ran = workers;
+  fb_summary_derive(s, delay_ms);
+  return 0;
+}
+
+void fb_summary_derive(struct fb_summary *s, double delay_ms) {
+  size_t rounds;
+
+  s->cpu_per_req_ms =
+      s->done > 0 ? (s->cpu_user_s + s->cpu_sys_s) * 1000.0 / (double)s->done
+                  : -1;
+  s->req_per_s = s->bytes_per_s = 0;
   if (s->wall_s > 0) {
     s->req_per_s = (double)s->done / s->wall_s;
     s->bytes_per_s = (double)s->bytes / s->wall_s;
   }
-  /* An engine that did not say how many workers ran is taken at its word. */
-  if (s->workers_ran == 0 || s->workers_ran > workers)
-    s->workers_ran = workers;
+  s->delay_ms = s->ideal_s = s->efficiency = -1;
+  s->delay_mismatch = 0;
   if (delay_ms >= 0 && isfinite(delay_ms))
     s->delay_ms = delay_ms;
   /* The ideal of what was done: a delay of 0 has none worth dividing by. */
@@ -211,5 +221,4 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
       s->delay_mismatch = 1;
     }
   }
-  return 0;
 }
