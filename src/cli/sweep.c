@@ -255,8 +255,9 @@ void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp) {
   char repeats[96];
 
   if (cmp->precision > 0)
-    snprintf(repeats, sizeof(repeats), "until within +-%g %%, %u to %u per cell",
-             cmp->precision * 100, cmp->min_repeats, cmp->repeats);
+    snprintf(repeats, sizeof(repeats),
+             "until within +-%g %%, %u to %u per cell", cmp->precision * 100,
+             cmp->min_repeats, cmp->repeats);
   else
     snprintf(repeats, sizeof(repeats), "%u per cell", cmp->repeats);
   snprintf(buf, len,

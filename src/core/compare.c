@@ -401,8 +401,7 @@ static void pair_clear(struct fb_verdict_pair *pair, enum fb_figure f) {
   pair->test.u = pair->test.p = pair->test.p_min = NAN;
 }
 
-static int all_equal(const double *x, size_t nx, const double *y,
-                     size_t ny) {
+static int all_equal(const double *x, size_t nx, const double *y, size_t ny) {
   for (size_t i = 0; i < nx; i++)
     if (x[i] != x[0])
       return 0;

@@ -847,8 +847,12 @@ static int read_run(struct reader *r, const json_t *o,
   for (size_t i = 0; rc == 0 && i < sizeof(numbers) / sizeof(numbers[0]); i++)
     rc = get_number(r, o, (struct path){NULL, numbers[i].key},
                     (double *)((char *)s + numbers[i].offset));
+  if (rc == 0 && s->missing > s->errors)
+    return fail(r, "field 'missing' is %zu, more than 'errors_total' %zu",
+                s->missing, s->errors);
+  /* The lost results have no outcome: "errors" counts the others. */
   if (rc == 0)
-    rc = read_outcomes(r, o, s->outcomes, s->errors);
+    rc = read_outcomes(r, o, s->outcomes, s->errors - s->missing);
   if (rc == 0)
     rc = get_long(r, o, "max_rss_kib", &s->max_rss_kib);
   if (rc == 0)
