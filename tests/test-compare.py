@@ -269,6 +269,44 @@ class Intervals(unittest.TestCase):
         self.assertLessEqual(s["ratio"], s["ratio_ci95"]["hi"])
         self.assertRegex(table, r"p=0\.\d+|p<0\.001")
         self.assertIn(v["runner_up"]["call"], ("different", "tie"))
+        # The dearest CPU is the verdict's, in the JSON too, set against the
+        # cheapest.
+        by_cpu = sorted(self.cells, key=lambda c: c["cpu_per_req_ms"]["median"])
+        for key, cell in (("cheapest_cpu", by_cpu[0]),
+                          ("dearest_cpu", by_cpu[-1])):
+            self.assertEqual((v[key]["engine"], v[key]["workers"]),
+                             (cell["engine"], cell["workers"]), key)
+        self.assertEqual(v["dearest_cpu"]["vs"], v["cheapest_cpu"])
+        self.assertEqual(v["dearest_cpu"]["figure"], "cpu_per_req_ms")
+        self.assertIn("dearest: ", table)
+        # Two URLs and two workers: each URL has its worker, so the sweep
+        # cannot show where threads stop gaining, and says so instead of
+        # "still gaining at 2 workers" (issue 11, item 9).
+        sc = [x for x in v["scaling"] if x["engine"] == "threads"][0]
+        self.assertTrue(sc["url_bound"])
+        self.assertEqual(sc["urls"], 2)
+        self.assertIn("each of the 2 URLs has a worker of its own", table)
+        self.assertNotIn("still gaining at 2 workers", table)
+
+
+class DeadRuns(unittest.TestCase):
+    def test_cell_timeout(self):
+        """A run's child killed before it reports (here by --cell-timeout
+        against a 5 s delay): its message ends short, the run is failed with
+        the reason, and with --repeat auto a cell whose runs all fail stops
+        at --max-repeat instead of running forever."""
+        r = fb("compare", "--corpus", "synthetic", "--pages", "1", "--delay",
+               "5000", "--engines", "sequential", "--cell-timeout", "1",
+               "--repeat", "auto", "--max-repeat", "5", "--json", "-",
+               "--quiet", timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        cells = [x for x in json_lines(r.stdout) if x["kind"] == "cell"]
+        self.assertEqual(len(cells), 1)
+        c = cells[0]
+        self.assertEqual((c["runs"], c["failed_runs"]), (0, 5))
+        self.assertEqual(c["failure"], "killed after 1 s (--cell-timeout)")
+        self.assertIsNone(c["histograms"])
+        self.assertIn("FAILED", r.stderr)
 
 
 class RepeatAuto(unittest.TestCase):
