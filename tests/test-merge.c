@@ -34,7 +34,7 @@ static uint64_t rng(void) {
 }
 
 struct fixture {
-  struct fb_run_report runs[SHARDS];
+  struct fb_results_run runs[SHARDS];
   struct fb_summary_hists *one; /* every sample of every shard */
 };
 
@@ -107,7 +107,7 @@ static int teardown(void **state) {
   struct fixture *fx = *state;
 
   for (unsigned i = 0; i < SHARDS; i++)
-    fb_run_report_cleanup(&fx->runs[i]);
+    fb_results_run_cleanup(&fx->runs[i]);
   free(fx->one);
   free(fx);
   return 0;

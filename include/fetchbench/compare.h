@@ -85,15 +85,15 @@ enum fb_figure {
 };
 
 /* The figure's JSON name ("wall_s"); "?" out of range. */
-const char *fb_figure_name(enum fb_figure f);
+const char *fb_compare_figure_name(enum fb_figure f);
 
 /* Run s's value of figure f; NaN when unknown. */
-double fb_figure_value(const struct fb_summary *s, enum fb_figure f);
+double fb_compare_figure_value(const struct fb_summary *s, enum fb_figure f);
 
 /* Sets run s's value of figure f, as read back from a report (NaN:
  * unknown).
  */
-void fb_figure_set(struct fb_summary *s, enum fb_figure f, double v);
+void fb_compare_figure_set(struct fb_summary *s, enum fb_figure f, double v);
 
 /* Copies cell c's per-run values of figure f into out (room for c->runs),
  * leaving unknown ones out. Returns how many it copied.

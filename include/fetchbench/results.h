@@ -73,7 +73,7 @@ void fb_results_cleanup(struct fb_results *res);
  * is required, of its type; "workload" and "shard" may be missing (a report
  * written without a context) or null.
  */
-struct fb_run_report {
+struct fb_results_run {
   struct fb_summary s;            /* s.engine and s.hists point into this */
   struct fb_summary_hists *hists; /* owned; NULL when the report has none */
   struct fb_report_context ctx;   /* strings borrowed from doc_ */
@@ -86,11 +86,11 @@ struct fb_run_report {
  * per line, blank lines skipped; *line counts the lines read so far (start
  * it at 0). Returns 1 with *run filled; 0 at the end of in; FB_ERESULTS
  * with "NAME:LINE: what is wrong" in err; -ENOMEM; -errno when reading
- * failed. Clean up *run with fb_run_report_cleanup after 1, and only then.
+ * failed. Clean up *run with fb_results_run_cleanup after 1, and only then.
  */
-int fb_results_read_run(struct fb_run_report *run, FILE *in, const char *name,
+int fb_results_read_run(struct fb_results_run *run, FILE *in, const char *name,
                         size_t *line, char *err, size_t errlen);
 
-void fb_run_report_cleanup(struct fb_run_report *run);
+void fb_results_run_cleanup(struct fb_results_run *run);
 
 #endif /* FETCHBENCH_RESULTS_H */

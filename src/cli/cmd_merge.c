@@ -80,7 +80,7 @@ static int parse_value(void *ctx, int id, const char *v) {
 }
 
 struct shards {
-  struct fb_run_report *runs;
+  struct fb_results_run *runs;
   size_t n, cap;
 };
 
@@ -100,7 +100,7 @@ static int read_file(const char *path, struct shards *sh) {
   for (;;) {
     if (sh->n == sh->cap) {
       size_t cap = sh->cap > 0 ? sh->cap * 2 : 8;
-      struct fb_run_report *p = realloc(sh->runs, cap * sizeof(*p));
+      struct fb_results_run *p = realloc(sh->runs, cap * sizeof(*p));
 
       if (p == NULL) {
         rc = -ENOMEM;
@@ -201,7 +201,7 @@ static int merge_main(int argc, char **argv) {
     status = FB_EXIT_FAILED;
 out:
   for (size_t i = 0; i < sh.n; i++)
-    fb_run_report_cleanup(&sh.runs[i]);
+    fb_results_run_cleanup(&sh.runs[i]);
   free(sh.runs);
   free(parts);
   free(hists);

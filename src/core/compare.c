@@ -46,11 +46,11 @@ static const char *const figure_names[FB_FIGURE_COUNT] = {
     "latency_p50_ms", "latency_p99_ms", "req_per_s",
 };
 
-const char *fb_figure_name(enum fb_figure f) {
+const char *fb_compare_figure_name(enum fb_figure f) {
   return (unsigned)f < FB_FIGURE_COUNT ? figure_names[f] : "?";
 }
 
-double fb_figure_value(const struct fb_summary *s, enum fb_figure f) {
+double fb_compare_figure_value(const struct fb_summary *s, enum fb_figure f) {
   switch (f) {
   case FB_FIGURE_WALL:
     return s->wall_s;
@@ -69,7 +69,7 @@ double fb_figure_value(const struct fb_summary *s, enum fb_figure f) {
   }
 }
 
-void fb_figure_set(struct fb_summary *s, enum fb_figure f, double v) {
+void fb_compare_figure_set(struct fb_summary *s, enum fb_figure f, double v) {
   switch (f) {
   case FB_FIGURE_WALL:
     s->wall_s = v;
@@ -99,7 +99,7 @@ size_t fb_compare_samples(const struct fb_compare_cell *c, enum fb_figure f,
   size_t n = 0;
 
   for (unsigned r = 0; r < c->runs; r++) {
-    double v = fb_figure_value(&c->summaries[r], f);
+    double v = fb_compare_figure_value(&c->summaries[r], f);
 
     if (!isnan(v))
       out[n++] = v;

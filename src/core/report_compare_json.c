@@ -108,10 +108,11 @@ static void jcontext(struct fb__out *o, const struct fb_compare *cmp) {
 static void samples(struct fb__out *o, const struct fb_compare_cell *c) {
   fb__out_printf(o, ",\"samples\":{");
   for (int f = 0; f < FB_FIGURE_COUNT; f++) {
-    fb__out_printf(o, "%s\"%s\":[", f > 0 ? "," : "", fb_figure_name(f));
+    fb__out_printf(o, "%s\"%s\":[", f > 0 ? "," : "",
+                   fb_compare_figure_name(f));
     for (unsigned r = 0; r < c->runs; r++) {
       fb__out_printf(o, r > 0 ? "," : "");
-      fb__out_number(o, fb_figure_value(&c->summaries[r], f));
+      fb__out_number(o, fb_compare_figure_value(&c->summaries[r], f));
     }
     fb__out_printf(o, "]");
   }
@@ -189,7 +190,8 @@ static void pair_body(struct fb__out *o, const struct fb_compare *cmp,
                       const struct fb_verdict_pair *p) {
   fb__out_printf(o, ",\"vs\":");
   cell_ref(o, cmp, p->b);
-  fb__out_printf(o, ",\"figure\":\"%s\",\"ratio\":", fb_figure_name(p->figure));
+  fb__out_printf(
+      o, ",\"figure\":\"%s\",\"ratio\":", fb_compare_figure_name(p->figure));
   fb__out_number(o, p->ratio.est);
   fb__out_printf(o, ",\"ratio_ci95\":");
   interval(o, p->ratio.lo, p->ratio.hi, p->ratio.coverage);

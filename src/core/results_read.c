@@ -342,7 +342,7 @@ static int read_samples(struct reader *r, const json_t *o,
   if (!json_is_object(v))
     return wrong(r, p, v, "an object");
   for (int f = 0; f < FB_FIGURE_COUNT; f++) {
-    struct path q = {"samples", fb_figure_name(f)};
+    struct path q = {"samples", fb_compare_figure_name(f)};
     json_t *a;
 
     rc = field(r, v, q, &a);
@@ -359,7 +359,7 @@ static int read_samples(struct reader *r, const json_t *o,
       rc = value_number(r, json_array_get(a, k), q, &x);
       if (rc != 0)
         return rc;
-      fb_figure_set(&c->summaries[k], f, x);
+      fb_compare_figure_set(&c->summaries[k], f, x);
     }
   }
   return 0;
@@ -749,7 +749,7 @@ static int get_i64(struct reader *r, const json_t *o, const char *key,
  * null means none.
  */
 static int read_run_context(struct reader *r, const json_t *o,
-                            struct fb_run_report *run) {
+                            struct fb_results_run *run) {
   struct fb_report_context *x = &run->ctx;
   json_t *w = json_object_get(o, "workload"), *sh = json_object_get(o, "shard");
   int rc = 0;
@@ -795,7 +795,7 @@ static int read_run_context(struct reader *r, const json_t *o,
 }
 
 static int read_run(struct reader *r, const json_t *o,
-                    struct fb_run_report *run) {
+                    struct fb_results_run *run) {
   static const struct {
     const char *key;
     size_t offset;
@@ -898,7 +898,7 @@ static int read_run(struct reader *r, const json_t *o,
  * that a compare file or an old report is named as such.
  */
 static int read_run_line(struct reader *r, json_t *o,
-                         struct fb_run_report *run) {
+                         struct fb_results_run *run) {
   json_t *v;
   int rc = field(r, o, (struct path){NULL, "schema"}, &v);
 
@@ -919,7 +919,7 @@ static int read_run_line(struct reader *r, json_t *o,
   return read_run(r, o, run);
 }
 
-int fb_results_read_run(struct fb_run_report *run, FILE *in, const char *name,
+int fb_results_read_run(struct fb_results_run *run, FILE *in, const char *name,
                         size_t *line, char *err, size_t errlen) {
   struct reader r = {.name = name, .err = err, .errlen = errlen};
   char *text = NULL;
@@ -958,13 +958,13 @@ int fb_results_read_run(struct fb_run_report *run, FILE *in, const char *name,
   if (rc != 0) {
     if (run->doc_ == NULL)
       json_decref(o);
-    fb_run_report_cleanup(run);
+    fb_results_run_cleanup(run);
     return rc;
   }
   return 1;
 }
 
-void fb_run_report_cleanup(struct fb_run_report *run) {
+void fb_results_run_cleanup(struct fb_results_run *run) {
   free(run->hists);
   run->hists = NULL;
   run->s.hists = NULL;
