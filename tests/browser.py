@@ -125,7 +125,6 @@ class Browser:
     def wait_event(self, method):
         """Waits for the page's next event `method` (kept ones first)."""
         deadline = time.monotonic() + self.timeout
-        seen = len(self.events)
         for i, (name, params) in enumerate(self.events):
             if name == method:
                 del self.events[i]
@@ -135,7 +134,6 @@ class Browser:
                 if m["method"] == method:
                     return m.get("params", {})
                 self.events.append((m["method"], m.get("params", {})))
-        del seen
 
     def viewport(self, width, height, mobile):
         self.send("Emulation.setDeviceMetricsOverride",

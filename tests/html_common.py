@@ -66,6 +66,16 @@ def clean_sweep(d):
                  "--delay", "10")
 
 
+def saved_sweep(d, pages=3, delay=1):
+    """A tiny real sweep saved as d/clean.json (no page); returns its path,
+    or raises when compare failed."""
+    r, path, _ = sweep(d, "clean", "--corpus", "synthetic", "--pages",
+                       str(pages), "--delay", str(delay), html=False)
+    if r.returncode != 0:
+        raise AssertionError("compare failed: %s" % r.stderr)
+    return path
+
+
 def faulty_sweep(d):
     """A sweep against an origin that resets about a third of its pages (the
     same pages for every engine: the faults are a hash of the target)."""

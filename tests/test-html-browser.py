@@ -77,24 +77,13 @@ class Browser(unittest.TestCase):
         clean = hc.json_lines(cls.json)
         _, faulty_json, _ = hc.faulty_sweep(cls.dir)
         cls.pages = {"clean": (cls.html, hc.cells_of(clean))}
-        mixed = hc.mixed(clean, hc.json_lines(faulty_json))
-        src = hc.write_lines(os.path.join(cls.dir, "mixed.json"), mixed)
-        out = os.path.join(cls.dir, "mixed.html")
-        r = fb("report", src, "--html", out)
-        if r.returncode != 0:
-            raise AssertionError("report failed: %s" % r.stderr)
-        cls.pages["mixed"] = (out, hc.cells_of(mixed))
+        cls.render("mixed", hc.mixed(clean, hc.json_lines(faulty_json)))
         hostile = hc.json_lines(cls.json)
         for x in hostile:
             x["workload"] = "<img src=http://127.0.0.1:9/x>&<script>1</script>"
             if x.get("engine") == "threads":
                 x["engine"] = "<b>t\"h'r&</b>"
-        src = hc.write_lines(os.path.join(cls.dir, "hostile.json"), hostile)
-        out = os.path.join(cls.dir, "hostile.html")
-        r = fb("report", src, "--html", out)
-        if r.returncode != 0:
-            raise AssertionError("report failed: %s" % r.stderr)
-        cls.pages["hostile"] = (out, hc.cells_of(hostile))
+        cls.render("hostile", hostile)
         cls.b = browser.Browser(EXE)
         cls.facts = {}
         for page, (path, _) in cls.pages.items():
@@ -109,6 +98,16 @@ class Browser(unittest.TestCase):
                                      full_page=True)
         cls.said = cls.b.console()
         cls.requested = cls.b.requests()
+
+    @classmethod
+    def render(cls, name, lines):
+        """The page report makes of lines, as pages[name]."""
+        src = hc.write_lines(os.path.join(cls.dir, name + ".json"), lines)
+        out = os.path.join(cls.dir, name + ".html")
+        r = fb("report", src, "--html", out)
+        if r.returncode != 0:
+            raise AssertionError("report failed: %s" % r.stderr)
+        cls.pages[name] = (out, hc.cells_of(lines))
 
     @classmethod
     def tearDownClass(cls):

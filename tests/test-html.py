@@ -9,6 +9,7 @@ browser: test-html-browser.py."""
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -143,10 +144,7 @@ class Errors(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = hc.scratch_dir("test-html-errors")
-        r, clean, _ = hc.sweep(cls.dir, "clean", "--corpus", "synthetic",
-                               "--pages", "6", "--delay", "5", html=False)
-        if r.returncode != 0:
-            raise AssertionError("compare failed: %s" % r.stderr)
+        clean = hc.saved_sweep(cls.dir, pages=6, delay=5)
         cls.faulty, cls.faulty_json, cls.faulty_html = hc.faulty_sweep(
             cls.dir)
         cls.clean_lines = hc.json_lines(clean)
@@ -227,9 +225,7 @@ class Hostile(unittest.TestCase):
 
     def test_escaped(self):
         d = hc.scratch_dir("test-html-hostile")
-        r, src, _ = hc.sweep(d, "clean", "--corpus", "synthetic", "--pages",
-                             "3", "--delay", "1", html=False)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        src = hc.saved_sweep(d)
         lines = hc.json_lines(src)
         for x in lines:
             x["workload"] = self.WORKLOAD
@@ -262,10 +258,7 @@ class Report(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = hc.scratch_dir("test-html-report")
-        r, cls.src, _ = hc.sweep(cls.dir, "clean", "--corpus", "synthetic",
-                                 "--pages", "3", "--delay", "1", html=False)
-        if r.returncode != 0:
-            raise AssertionError("compare failed: %s" % r.stderr)
+        cls.src = hc.saved_sweep(cls.dir)
         cls.raw = read(cls.src).splitlines(keepends=True)
 
     def refused(self, name, content, *needles):
@@ -357,52 +350,80 @@ class Report(unittest.TestCase):
 
 class Outputs(unittest.TestCase):
     """A page that cannot be written is found before the first run; one
-    whose writing fails at the end lands in a fallback file."""
+    whose writing fails at the end goes to standard output, else to a file
+    of its own; a page replaces all of what its file held."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = hc.scratch_dir("test-html-outputs")
+        cls.src = hc.saved_sweep(cls.dir)
+        cls.page = fb("report", cls.src, "--html", "-").stdout
 
     def test_checked_before_the_first_run(self):
-        d = hc.scratch_dir("test-html-outputs")
+        d = self.dir
         for path, why in [(os.path.join(d, "missing", "x.html"),
-                           "No such file or directory"),
-                          (d, "Is a directory")]:
+                           "--html: cannot write '%s': No such file or "
+                           "directory"),
+                          (d, "--html: '%s' is a directory")]:
             r = fb("compare", "--corpus", "synthetic", "--pages", "3",
                    "--html", path, timeout=30)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertEqual(r.stdout, "")  # no run, no table
-            self.assertIn("--html: cannot write '%s': %s" % (path, why),
-                          r.stderr)
+            self.assertIn(why % path, r.stderr)
         # A run that never starts leaves no empty page behind.
         page = os.path.join(d, "never.html")
         r = fb("compare", "--urls", os.path.join(d, "no-such-list"),
                "--html", page)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertFalse(os.path.exists(page))
+        r = fb("report", self.src, "--html", self.src)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("is the input", r.stderr)
 
-    def test_fallback(self):
+    def test_replaces_a_longer_file(self):
+        path = os.path.join(self.dir, "old.html")
+        with open(path, "w") as f:
+            f.write("x" * (len(self.page) * 2))
+        r = fb("report", self.src, "--html", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(read(path), self.page)
+
+    def test_never_lost(self):
         if not os.path.exists("/dev/full"):
             self.skipTest("no /dev/full")
-        d = hc.scratch_dir("test-html-fallback")
-        r, src, _ = hc.sweep(d, "clean", "--corpus", "synthetic", "--pages",
-                             "3", "--delay", "1", html=False)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        want = fb("report", src, "--html", "-").stdout
-        env = dict(os.environ, TMPDIR=d)
-        for cmd in (["report", src],
-                    ["compare", "--corpus", "synthetic", "--pages", "3",
-                     "--delay", "1", "--engines", "sequential",
-                     "--repeat", "1"]):
-            r = subprocess.run([hc.FB_BIN, *cmd, "--html", "/dev/full"],
+        full = os.path.join(self.dir, "full.html")  # opens, then ENOSPC
+        if not os.path.lexists(full):
+            os.symlink("/dev/full", full)
+        env = dict(os.environ, TMPDIR=self.dir)
+        sweep = ["compare", "--corpus", "synthetic", "--pages", "3",
+                 "--delay", "1", "--engines", "sequential", "--repeat", "1"]
+        for cmd in (["report", self.src], sweep):
+            # Standard output takes the page.
+            r = subprocess.run([hc.FB_BIN, *cmd, "--html", full],
                                capture_output=True, text=True, env=env,
                                timeout=60)
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn("writing /dev/full failed: No space left on device",
-                          r.stderr)
-            saved = r.stderr.split("is in ", 1)[1].split(" instead")[0]
-            self.assertTrue(saved.startswith(d + "/fetchbench-report-"),
-                            r.stderr)
-            page = read(saved)
-            if cmd[0] == "report":
-                self.assertEqual(page, want)
+            self.assertIn("writing the HTML report to %s failed: No space "
+                          "left on device" % full, r.stderr)
+            page = r.stdout[r.stdout.index("<!DOCTYPE html>"):]
             self.assertEqual(hc.parse_html(page)[1], [])
+            if cmd[0] == "report":
+                self.assertEqual(page, self.page)
+            # Standard output full too: a file of its own, still a page.
+            with open("/dev/full", "w") as out:
+                r = subprocess.run([hc.FB_BIN, *cmd, "--html", full],
+                                   stdout=out, stderr=subprocess.PIPE,
+                                   text=True, env=env, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            saved = re.search(r"the HTML report was written to (\S+) "
+                              r"instead", r.stderr).group(1)
+            self.assertTrue(saved.startswith(self.dir + "/fetchbench-HTML-"
+                                             "report-"), r.stderr)
+            self.assertTrue(saved.endswith(".html"), saved)
+            page = read(saved)
+            self.assertEqual(hc.parse_html(page)[1], [])
+            if cmd[0] == "report":
+                self.assertEqual(page, self.page)
             os.unlink(saved)
 
 

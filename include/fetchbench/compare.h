@@ -164,6 +164,13 @@ int fb_compare_add_hists(struct fb_compare *cmp, size_t i,
 void fb_compare_fail(struct fb_compare *cmp, size_t i, int status,
                      const char *note);
 
+/* The engines of cmp in the order of their first cell: at most max names
+ * (borrowed from the cells) into names. Returns how many there are, which
+ * may be more than max.
+ */
+size_t fb_compare_engines(const struct fb_compare *cmp, const char **names,
+                          size_t max);
+
 /* Computes every cell's statistics from its runs. Call before the reports. */
 void fb_compare_aggregate(struct fb_compare *cmp);
 

@@ -23,6 +23,10 @@
   XX(CORPUS, "corpus unusable")                                                \
   XX(ORIGIN, "origin failed to start")                                         \
   XX(NOFILE, "open-files limit too low")                                       \
+  XX(TLS, "TLS failure")                                                       \
+  XX(TLSEOF, "TLS connection cut without close_notify")                        \
+  XX(TLSVERIFY, "TLS certificate verification failed")                         \
+  XX(CERT, "unusable certificate or key")                                      \
   XX(RESULTS, "malformed results file")                                        \
   XX(SHARDS, "shards do not cover the list exactly once")
 

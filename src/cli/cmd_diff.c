@@ -81,6 +81,20 @@ static int parse_value(void *ctx, int id, const char *v) {
   return 0;
 }
 
+/* What the diff writer needs. */
+struct diff_out {
+  const struct fb_diff *d;
+  const struct fb_compare *old_cmp, *new_cmp;
+  const char *old_name, *new_name;
+};
+
+static int write_diff(FILE *out, const void *arg) {
+  const struct diff_out *x = arg;
+
+  return fb_report_diff_text(out, x->d, x->old_cmp, x->new_cmp, x->old_name,
+                             x->new_name);
+}
+
 static const char *name_of(const char *path) {
   return strcmp(path, "-") == 0 ? "standard input" : path;
 }
@@ -89,6 +103,8 @@ static int diff_main(int argc, char **argv) {
   struct diff_args a = {.threshold = 0.05};
   struct fb_results old_res, new_res;
   struct fb_diff d;
+  struct fb_output out = {0};
+  struct diff_out x;
   int status, rc;
 
   memset(&old_res, 0, sizeof(old_res));
@@ -125,9 +141,12 @@ static int diff_main(int argc, char **argv) {
     status = FB_EXIT_USAGE;
     goto out;
   }
-  rc = fb_report_diff_text(stdout, &d, &old_res.cmp, &new_res.cmp,
-                           name_of(a.files[0]), name_of(a.files[1]));
-  status = fb__output_close(&fb__cmd_diff, stdout, NULL, rc);
+  x = (struct diff_out){&d, &old_res.cmp, &new_res.cmp, name_of(a.files[0]),
+                        name_of(a.files[1])};
+  status =
+      fb__output_prepare(&fb__cmd_diff, &out, "standard output", NULL, 0, NULL);
+  if (status == 0)
+    status = fb__output_write(&fb__cmd_diff, &out, "diff", write_diff, &x);
   if (status == 0 && d.regressed > 0)
     status = FB_EXIT_FAILED;
 out:

@@ -129,17 +129,20 @@ static int read_file(const char *path, struct shards *sh) {
   return 0;
 }
 
-static int write_report(const struct merge_args *a, const struct fb_summary *s,
-                        const struct fb_report_context *ctx) {
-  const char *output = a->seen[O_OUTPUT];
-  FILE *out = fb__output_open(&fb__cmd_merge, output);
-  int err;
+/* What the report writer needs. */
+struct merged {
+  const struct merge_args *a;
+  const struct fb_summary *s;
+  const struct fb_report_context *ctx;
+};
 
-  if (out == NULL)
-    return FB_EXIT_USAGE;
-  if (a->json) {
-    err = fb_report_json_ctx(out, s, ctx);
-  } else {
+static int write_report(FILE *out, const void *arg) {
+  const struct merged *m = arg;
+  const struct fb_report_context *ctx = m->ctx;
+
+  if (m->a->json)
+    return fb_report_json_ctx(out, m->s, ctx);
+  {
     fprintf(out,
             "# %u shards merged: %s; %s connections\n"
             "# wall time from the earliest start to the latest end by the "
@@ -147,9 +150,8 @@ static int write_report(const struct merge_args *a, const struct fb_summary *s,
             "takes from it\n",
             ctx->merged, ctx->workload != NULL ? ctx->workload : "?",
             ctx->connection != NULL ? ctx->connection : "?");
-    err = fb_report_text(out, s, 1);
+    return fb_report_text(out, m->s, 1);
   }
-  return fb__output_close(&fb__cmd_merge, out, output, err);
 }
 
 static int merge_main(int argc, char **argv) {
@@ -159,6 +161,9 @@ static int merge_main(int argc, char **argv) {
   struct fb_summary_hists *hists = NULL;
   struct fb_summary s;
   struct fb_report_context ctx;
+  struct fb_output output = {0};
+  struct merged m;
+  const char **inputs = NULL;
   char err[1024];
   int status, rc;
 
@@ -174,6 +179,16 @@ static int merge_main(int argc, char **argv) {
                                  "input)");
     goto out;
   }
+  /* The output checked before anything is read: never one of the inputs. */
+  inputs = calloc(a.nfiles + 1, sizeof(*inputs));
+  if (inputs == NULL) {
+    fb__cli_error(&fb__cmd_merge, "out of memory");
+    status = FB_EXIT_USAGE;
+    goto out;
+  }
+  memcpy(inputs, a.files, a.nfiles * sizeof(*inputs));
+  status = fb__output_prepare(&fb__cmd_merge, &output, "--output",
+                              a.seen[O_OUTPUT], 0, inputs);
   for (size_t i = 0; i < a.nfiles && status == 0; i++)
     status = read_file(a.files[i], &sh);
   if (status != 0)
@@ -196,10 +211,14 @@ static int merge_main(int argc, char **argv) {
     status = rc == FB_ESHARDS ? FB_EXIT_FAILED : FB_EXIT_USAGE;
     goto out;
   }
-  status = write_report(&a, &s, &ctx);
+  m = (struct merged){&a, &s, &ctx};
+  status =
+      fb__output_write(&fb__cmd_merge, &output, "report", write_report, &m);
   if (status == 0 && s.errors > 0)
     status = FB_EXIT_FAILED;
 out:
+  fb__output_discard(&output);
+  free(inputs);
   for (size_t i = 0; i < sh.n; i++)
     fb_results_run_cleanup(&sh.runs[i]);
   free(sh.runs);

@@ -100,21 +100,25 @@ static int check_not_empty(const char *path, const struct fb_compare *cmp) {
   return 0;
 }
 
-static int write_text(const struct fb_compare *cmp) {
+static int write_text(FILE *out, const void *arg) {
+  const struct fb_compare *cmp = arg;
   char header[2048];
-  int err;
 
   fb__sweep_header(header, sizeof(header), cmp);
-  err = fputs(header, stdout) < 0 ? -EIO : 0;
-  if (err == 0)
-    err = fb_report_compare_text(stdout, cmp);
-  return fb__output_close(&fb__cmd_report, stdout, NULL, err);
+  if (fputs(header, out) < 0)
+    return -EIO;
+  return fb_report_compare_text(out, cmp);
+}
+
+static int write_html(FILE *out, const void *arg) {
+  return fb_report_compare_html(out, arg);
 }
 
 static int report_main(int argc, char **argv) {
   struct report_args a;
   struct fb_results res;
-  struct fb__outfile html = {NULL, -1, 0};
+  struct fb_output out = {.path = "-", .f = stdout};
+  const char *inputs[2] = {NULL, NULL};
   int status;
 
   memset(&a, 0, sizeof(a));
@@ -127,25 +131,28 @@ static int report_main(int argc, char **argv) {
     return fb__cli_usage_error(&fb__cmd_report,
                                "which results file? (RESULTS.json, as "
                                "compare --json wrote it)");
+  inputs[0] = a.input;
   status = fb__cli_read_results(&fb__cmd_report, a.input, &res);
   if (status == 0)
     status = check_not_empty(a.input, &res.cmp);
   if (status != 0)
     goto out;
   if (a.seen[O_HTML] == NULL) {
-    status = write_text(&res.cmp);
+    status =
+        fb__output_write(&fb__cmd_report, &out, "report", write_text, &res.cmp);
     goto out;
   }
   /* Opened only now: a file that cannot be read leaves no page behind. */
-  status = fb__outfile_open(&fb__cmd_report, "--html", a.seen[O_HTML], &html);
+  status = fb__output_prepare(&fb__cmd_report, &out, "--html", a.seen[O_HTML],
+                              0, inputs);
   if (status == 0)
-    status = fb__outfile_write(&fb__cmd_report, &html, fb_report_compare_html,
-                               &res.cmp);
+    status = fb__output_write(&fb__cmd_report, &out, "HTML report", write_html,
+                              &res.cmp);
   if (status == 0 && strcmp(a.seen[O_HTML], "-") != 0 &&
-      fprintf(stdout, "HTML report: %s\n", a.seen[O_HTML]) < 0)
+      (printf("HTML report: %s\n", a.seen[O_HTML]) < 0 || fflush(stdout) != 0))
     status = FB_EXIT_USAGE;
 out:
-  fb__outfile_close(&html);
+  fb__output_discard(&out);
   fb_results_cleanup(&res);
   return status;
 }

@@ -75,23 +75,6 @@ static void gp_name(FILE *f, const char *s) {
   }
 }
 
-/* The engines in order of first appearance. */
-static size_t engines_of(const struct fb_compare *cmp, const char **names,
-                         size_t max) {
-  size_t n = 0;
-
-  for (size_t i = 0; i < cmp->ncells; i++) {
-    size_t k;
-
-    for (k = 0; k < n; k++)
-      if (strcmp(names[k], cmp->cells[i].engine) == 0)
-        break;
-    if (k == n && n < max)
-      names[n++] = cmp->cells[i].engine;
-  }
-  return n;
-}
-
 /* One data block per engine (index i in gnuplot): workers, median, min,
  * max, by increasing workers; then the ideal wall time when known.
  */
@@ -206,7 +189,9 @@ int fb__plot(const struct fb_cli_cmd *cmd, const struct fb_compare *cmp,
     return 0;
   }
   data[0] = script[0] = '\0';
-  n = engines_of(cmp, names, sizeof(names) / sizeof(names[0]));
+  n = fb_compare_engines(cmp, names, sizeof(names) / sizeof(names[0]));
+  if (n > sizeof(names) / sizeof(names[0]))
+    n = sizeof(names) / sizeof(names[0]);
   rc = fb__output_tmpfile(data, sizeof(data), "plot", ".dat", &df);
   if (rc == 0)
     rc = fb__output_tmpfile(script, sizeof(script), "plot", ".gp", &sf);

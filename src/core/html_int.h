@@ -19,13 +19,6 @@ void fb__html_text(struct fb__out *o, const char *s, size_t len);
 /* The same for a C string; NULL writes def (a plain literal) instead. */
 void fb__html_str(struct fb__out *o, const char *s, const char *def);
 
-/* The engines of cmp in the order of their first cell, at most max; returns
- * how many. Charts and their legends give each its colour and marker in
- * this order.
- */
-size_t fb__html_engines(const struct fb_compare *cmp, const char **names,
-                        size_t max);
-
 /* The charts section's figures: wall time, CPU per request, memory and
  * latency percentiles against workers, as inline SVG with axes, ticks,
  * units and a legend; one marker per cell with finished runs in each of

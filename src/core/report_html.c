@@ -84,22 +84,6 @@ void fb__html_str(struct fb__out *o, const char *s, const char *def) {
     fb__html_text(o, s, strlen(s));
 }
 
-size_t fb__html_engines(const struct fb_compare *cmp, const char **names,
-                        size_t max) {
-  size_t n = 0;
-
-  for (size_t i = 0; i < cmp->ncells; i++) {
-    size_t k;
-
-    for (k = 0; k < n; k++)
-      if (strcmp(names[k], cmp->cells[i].engine) == 0)
-        break;
-    if (k == n && n < max)
-      names[n++] = cmp->cells[i].engine;
-  }
-  return n;
-}
-
 /* --- Head ----------------------------------------------------------------- */
 
 static const char style[] =
@@ -278,8 +262,7 @@ static const char *const explain[FB__TABLE_COLS] = {
     "median latency of a request, milliseconds",
     "99th percentile of the latency, milliseconds",
     "requests per second",
-    "failed requests over all requests of the runs; ! marks a cell with "
-    "errors or failed runs",
+    "failed over all requests of the runs; ! marks errors or failed runs",
     "efficiency: ideal / median wall time, the ideal being ceil(URLs / "
     "workers) \xc3\x97 delay",
 };

@@ -139,9 +139,10 @@ static double y_of(const struct axes *a, double v) {
 
 /* 0 to a round top above max, in 4 to 6 round steps. */
 static void value_axis(struct axes *a, double max) {
-  double raw, mag, norm, step;
+  double raw, mag, norm, step, decimals;
 
-  if (!(max > 0) || !isfinite(max))
+  /* No figure of a sweep is that small: a denormal would make the step 0. */
+  if (!(max > 1e-12) || !isfinite(max))
     max = 1;
   raw = max / 5;
   mag = pow(10, floor(log10(raw)));
@@ -158,11 +159,10 @@ static void value_axis(struct axes *a, double max) {
     a->top = max;
     a->step = max / 5;
   }
-  a->decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+  decimals = step >= 1 ? 0 : ceil(-log10(step) - 1e-9);
   if (norm > 2 && norm <= 2.5 && step < 10)
-    a->decimals++;
-  if (a->decimals > 9)
-    a->decimals = 9;
+    decimals++;
+  a->decimals = decimals > 9 ? 9 : (int)decimals;
 }
 
 static void axes_of(struct axes *a, const struct fb_compare *cmp,
@@ -289,6 +289,9 @@ static void point(struct fb__out *o, const struct chart *ch,
   double x = x_of(a, c->workers), y = y_of(a, st->median * ch->scale);
   int bad = c->errors > 0 || c->failed > 0;
 
+  /* The bars span the runs' min and max: where fb_stat gains a confidence
+   * interval of the median, they are the place to draw it.
+   */
   if (ch->bars && c->runs > 1 && isfinite(st->min) && isfinite(st->max) &&
       st->max > st->min) {
     double y0 = y_of(a, st->min * ch->scale), y1 = y_of(a, st->max * ch->scale);
@@ -448,7 +451,7 @@ static void chart(struct fb__out *o, const struct fb_compare *cmp,
 
 void fb__html_charts(struct fb__out *o, const struct fb_compare *cmp) {
   const char *names[MAX_ENGINES];
-  size_t n = fb__html_engines(cmp, names, MAX_ENGINES), runs = 0;
+  size_t n = fb_compare_engines(cmp, names, MAX_ENGINES), runs = 0;
 
   for (size_t i = 0; i < cmp->ncells; i++)
     runs += cmp->cells[i].runs;
@@ -457,11 +460,13 @@ void fb__html_charts(struct fb__out *o, const struct fb_compare *cmp) {
                       "run.</p>\n");
     return;
   }
-  if (n < cmp->ncells && n == MAX_ENGINES)
+  if (n > MAX_ENGINES) {
     fb__out_printf(o,
-                   "<p class=\"note\">The charts show the first %d "
+                   "<p class=\"note\">The charts show the first %d of %zu "
                    "engines.</p>\n",
-                   MAX_ENGINES);
+                   MAX_ENGINES, n);
+    n = MAX_ENGINES;
+  }
   fb__out_printf(o, "<div class=\"charts\">\n");
   for (size_t i = 0; i < sizeof(charts) / sizeof(charts[0]); i++)
     chart(o, cmp, &charts[i], names, n);
