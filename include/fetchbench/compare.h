@@ -144,6 +144,14 @@ size_t fb_compare_round(const struct fb_compare *cmp, unsigned round,
 int fb_compare_precise(const struct fb_compare *cmp,
                        const struct fb_compare_cell *c);
 
+/* The fewest and the most runs (with a summary) of cmp's cells that have
+ * any; both 0 when none has. With a fixed repeat count and no failures both
+ * are cmp->repeats; with a precision (--repeat auto) they say how far the
+ * cells went.
+ */
+void fb_compare_runs_range(const struct fb_compare *cmp, unsigned *fewest,
+                           unsigned *most);
+
 /* Records a run of cell i that delivered *s (its hists pointer is not
  * kept: see fb_compare_add_hists). A status other than 0 (the run broke
  * the one-result rule or the engine failed) also counts the run as failed

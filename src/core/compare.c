@@ -163,6 +163,21 @@ size_t fb_compare_round(const struct fb_compare *cmp, unsigned round,
   return n;
 }
 
+void fb_compare_runs_range(const struct fb_compare *cmp, unsigned *fewest,
+                           unsigned *most) {
+  *fewest = *most = 0;
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    unsigned r = cmp->cells[i].runs;
+
+    if (r == 0)
+      continue;
+    if (*fewest == 0 || r < *fewest)
+      *fewest = r;
+    if (r > *most)
+      *most = r;
+  }
+}
+
 static void set_note(struct fb_compare_cell *cell, int status,
                      const char *note) {
   if (cell->status != 0)

@@ -173,15 +173,22 @@ static void item(struct fb__out *o, const char *name, const char *value) {
 
 static void context(struct fb__out *o, const struct fb_compare *cmp) {
   const struct fb_compare_context *x = &cmp->ctx;
+  unsigned fewest, most;
   char buf[256];
 
   fb__out_printf(o, "<header>\n<h1>fetchbench compare</h1>\n"
                     "<p class=\"workload\">");
   fb__html_str(o, x->workload, "(workload not saved)");
   fb__out_printf(o, "</p>\n<dl class=\"context\">\n");
-  snprintf(buf, sizeof(buf), "%zu cells \xc3\x97 %u repeat%s in %.1f s",
-           cmp->ncells, cmp->repeats, cmp->repeats == 1 ? "" : "s",
-           cmp->elapsed_s);
+  fb_compare_runs_range(cmp, &fewest, &most);
+  if (cmp->precision > 0)
+    /* --repeat auto: as many runs as each cell needed. */
+    snprintf(buf, sizeof(buf), "%zu cells, %u to %u runs each in %.1f s",
+             cmp->ncells, fewest, most, cmp->elapsed_s);
+  else
+    snprintf(buf, sizeof(buf), "%zu cells \xc3\x97 %u repeat%s in %.1f s",
+             cmp->ncells, cmp->repeats, cmp->repeats == 1 ? "" : "s",
+             cmp->elapsed_s);
   fb__out_printf(o, "<dt>Sweep</dt><dd>%s", buf);
   if (cmp->cancelled)
     fb__out_printf(o,
@@ -344,15 +351,23 @@ static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
 
 static void table(struct fb__out *o, const struct fb_compare *cmp) {
   int ncols = fb__table_ncols(cmp);
+  unsigned fewest, most;
+  char runs[32];
+
+  fb_compare_runs_range(cmp, &fewest, &most);
+  if (cmp->precision > 0 && fewest != most)
+    snprintf(runs, sizeof(runs), "%u to %u", fewest, most);
+  else
+    snprintf(runs, sizeof(runs), "%u", cmp->repeats);
 
   fb__out_printf(o,
                  "<section id=\"table\">\n<h2>Cells</h2>\n"
-                 "<p class=\"note\">Medians of %u run%s per cell; hover a "
+                 "<p class=\"note\">Medians of %s run%s per cell; hover a "
                  "figure for the runs' min and max.</p>\n"
                  "<div class=\"scroll\" tabindex=\"0\" role=\"region\" "
                  "aria-label=\"cells, side by side\">\n<table id=\"cells\">\n"
                  "<thead><tr>",
-                 cmp->repeats, cmp->repeats == 1 ? "" : "s");
+                 runs, strcmp(runs, "1") == 0 ? "" : "s");
   for (int col = 0; col < ncols; col++)
     fb__out_printf(o, "<th scope=\"col\" title=\"%s\">%s</th>", explain[col],
                    fb__table_heads[col]);
