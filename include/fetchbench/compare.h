@@ -19,6 +19,7 @@
 struct fb_compare_cell {
   const char *engine; /* static engine name, set by the caller */
   unsigned workers;   /* as run; 1 for an engine without workers */
+  double rate;        /* open loop: requests/s asked (--rate), 0: closed */
 
   /* Filled by fb_compare_add / fb_compare_fail / fb_compare_add_hists. */
   unsigned runs;   /* runs with a summary */
@@ -48,9 +49,10 @@ struct fb_compare_cell {
   struct fb_stat latency_p99_ms;
   struct fb_stat ttfb_p50_ms;
   struct fb_stat req_per_s;
-  struct fb_stat run_efficiency; /* each run's ideal / wall */
-  double ideal_s;                /* ceil(urls / workers) * delay, < 0 unknown */
-  double efficiency;             /* ideal_s / median wall, < 0 unknown */
+  struct fb_stat run_efficiency;   /* each run's ideal / wall */
+  struct fb_stat corrected_p99_ms; /* open loop: p99 from the due time */
+  double ideal_s;    /* ceil(urls / workers) * delay, < 0 unknown */
+  double efficiency; /* ideal_s / median wall, < 0 unknown */
 };
 
 /* Where and how the sweep ran, for the reports. Strings are borrowed and may
@@ -111,6 +113,8 @@ struct fb_compare {
                          * interval lies within +- precision (a fraction)
                          * of the median, or after `repeats` runs */
   double delay_ms;      /* the origin's known delay per request, < 0 unknown */
+  double slo_ms;        /* open loop: the bound on corrected p99 that names
+                         * each cell's knee (--slo-ms), 0: none */
   struct fb_compare_context ctx;
   double elapsed_s; /* the whole sweep, set by the caller */
   size_t runs_done; /* runs handed in, set by fb_compare_add/_fail */
@@ -241,6 +245,18 @@ struct fb_verdict_scaling {
 
 #define FB_VERDICT_GAIN 0.10
 
+/* An open-loop sweep's answer for one engine at one worker count: walking
+ * its cells by rate, the highest rate whose median corrected p99 stayed
+ * within cmp->slo_ms before the first that did not.
+ */
+#define FB_VERDICT_KNEE_MAX 64
+struct fb_verdict_knee {
+  const char *engine;
+  unsigned workers;
+  int kept;     /* cell of the highest rate within the bound, -1: none */
+  int exceeded; /* cell of the first rate over it, -1: none was */
+};
+
 struct fb_verdict {
   int clean;            /* cells with runs and no errors or failed runs */
   int fastest;          /* lowest median wall among clean cells */
@@ -261,6 +277,9 @@ struct fb_verdict {
   struct fb_verdict_pair memory_vs;    /* hungriest over cheapest, RSS */
   size_t nscaling;
   struct fb_verdict_scaling scaling[FB_VERDICT_SCALING_MAX];
+  int open_loop; /* cells have rates: knees, not scaling by workers */
+  size_t nknees;
+  struct fb_verdict_knee knees[FB_VERDICT_KNEE_MAX];
 };
 
 /* Computes the verdict from aggregated cells. Returns 0, or -ENOMEM when a

@@ -24,6 +24,7 @@ enum {
   O_PRECISION,
   O_MAX_REPEAT,
   /* --- end repeat auto --- */
+  O_SLO_MS,
   O_COUNT,
 };
 
@@ -60,6 +61,9 @@ static const struct fb_cli_opt compare_opts[] = {
     {O_PROGRESS, "progress", 0, NULL,
      "show progress on standard error even when it is not a terminal"},
     {O_QUIET, "quiet", 'q', NULL, "no progress line"},
+    {O_SLO_MS, "slo-ms", 0, "MS",
+     "with --rate LIST: name each engine and worker count's knee, the highest "
+     "rate whose corrected p99 stayed within MS"},
     /* --- repeat auto (issue 15) --- */
     {O_PRECISION, "precision", 0, "P",
      "with --repeat auto: a cell is done once its median wall time's 95 % "
@@ -97,6 +101,7 @@ const struct fb_cli_cmd fb__cmd_compare = {
 
 #define MAX_ENGINES 16
 #define MAX_WORKERS 64
+#define MAX_RATES 64
 
 struct compare_args {
   const char *seen[O_COUNT];
@@ -116,7 +121,16 @@ struct compare_args {
   struct fb_workload w;
   struct fb_output json, csv, html; /* --json, --csv, --html */
   struct fb_output plots[3];        /* --plot, --plot-cpu, --plot-rss: probed */
+  double rates[MAX_RATES]; /* --rate LIST, ascending; none: closed loop */
+  size_t nrates;
+  double slo_ms; /* --slo-ms */
 };
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return (x > y) - (x < y);
+}
 
 static int cmp_unsigned(const void *a, const void *b) {
   unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
@@ -217,6 +231,23 @@ static int check_repeat_auto(const struct compare_args *a) {
 }
 /* --- end repeat auto --- */
 
+/* --rate LIST: the open loop's rates, each a cell of its own, ascending. */
+static int parse_rates(struct compare_args *a, const char *v) {
+  char *items[MAX_RATES], *storage;
+  int rc = fb__cli_list(&fb__cmd_compare, "--rate", v, items, MAX_RATES,
+                        &a->nrates, &storage);
+
+  for (size_t i = 0; rc == 0 && i < a->nrates; i++) {
+    rc = fb__jobopt_parse(&fb__cmd_compare, FB_JOBOPT_RATE, items[i], &a->job,
+                          &a->w);
+    a->rates[i] = a->w.rate;
+  }
+  free(storage);
+  if (rc == 0)
+    qsort(a->rates, a->nrates, sizeof(a->rates[0]), cmp_double);
+  return rc;
+}
+
 static int parse_value(void *ctx, int id, const char *v) {
   const struct fb_cli_cmd *cmd = &fb__cmd_compare;
   struct compare_args *a = ctx;
@@ -248,6 +279,10 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_QUIET:
     a->progress = 0;
     return 0;
+  case FB_JOBOPT_RATE:
+    return parse_rates(a, v);
+  case O_SLO_MS:
+    return fb__cli_rate(cmd, "--slo-ms", v, 3600000, &a->slo_ms);
   case O_WORKERS: /* once the engines are known */
   case O_LIST_URLS:
   case O_JSON:
@@ -276,6 +311,9 @@ static int check_conflicts(struct compare_args *a) {
                                "--progress and --quiet exclude each other");
   if (check_repeat_auto(a) != 0)
     return FB_EXIT_USAGE;
+  if (seen[O_SLO_MS] && !seen[FB_JOBOPT_RATE])
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--slo-ms goes with --rate LIST");
   if (stdout_files(seen) > 1)
     return fb__cli_usage_error(&fb__cmd_compare,
                                "only one of --json, --csv and --html can be -");
@@ -313,8 +351,10 @@ static int plan(struct compare_args *a, struct fb_compare *cmp,
   size_t n = 0;
   int rc;
 
+  size_t nrates = a->nrates > 0 ? a->nrates : 1;
+
   for (size_t e = 0; e < a->nengines; e++)
-    n += a->engines[e]->max_workers <= 1 ? 1 : a->nworkers;
+    n += (a->engines[e]->max_workers <= 1 ? 1 : a->nworkers) * nrates;
   rc = fb_compare_init(cmp, n, a->repeat_auto ? a->max_repeat : a->repeat,
                        delay_ms);
   if (rc != 0)
@@ -329,13 +369,16 @@ static int plan(struct compare_args *a, struct fb_compare *cmp,
   for (size_t e = 0; e < a->nengines; e++) {
     size_t k = a->engines[e]->max_workers <= 1 ? 1 : a->nworkers;
 
-    for (size_t i = 0; i < k; i++) {
-      cmp->cells[n].engine = a->engines[e]->name;
-      cmp->cells[n].workers =
-          a->engines[e]->max_workers <= 1 ? 1 : a->workers[i];
-      n++;
-    }
+    for (size_t i = 0; i < k; i++)
+      for (size_t r = 0; r < nrates; r++) {
+        cmp->cells[n].engine = a->engines[e]->name;
+        cmp->cells[n].workers =
+            a->engines[e]->max_workers <= 1 ? 1 : a->workers[i];
+        cmp->cells[n].rate = a->nrates > 0 ? a->rates[r] : 0;
+        n++;
+      }
   }
+  cmp->slo_ms = a->slo_ms;
   return 0;
 }
 
@@ -470,6 +513,8 @@ static int sweep(struct compare_args *a, struct fb_compare *cmp) {
       .job = &a->job,
       .delay_ms = a->w.known_delay_ms,
       .cell_timeout_s = a->cell_timeout_s,
+      .arrival = a->w.arrival,
+      .seed = a->w.seed,
       .progress = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress,
       .tty = isatty(STDERR_FILENO),
   };

@@ -42,8 +42,10 @@ static void write_all(int fd, const void *buf, size_t len) {
 
 /* The child: measures the cell and reports. It never returns. */
 static void child_main(const struct fb_sweep *sw, const struct fb_engine *e,
-                       unsigned workers, int fd, pid_t parent) {
+                       const struct fb_compare_cell *cell, int fd,
+                       pid_t parent) {
   struct fb_job job = *sw->job;
+  struct fb_schedule *schedule = NULL;
   struct fb_collector *c = NULL;
   struct fb_summary_hists *h = NULL;
   struct cell_head head;
@@ -54,8 +56,16 @@ static void child_main(const struct fb_sweep *sw, const struct fb_engine *e,
   if (getppid() != parent)
     _exit(1);
   memset(&head, 0, sizeof(head));
-  job.workers = workers;
-  head.rc = fb_run_measure(e, &job, sw->delay_ms, &head.s, &c);
+  job.workers = cell->workers;
+  /* Open loop: the cell's rate, made here, outside the measured run. */
+  if (cell->rate > 0) {
+    head.rc =
+        fb_schedule_create(&schedule, fb_urlset_count(job.urls), cell->rate,
+                           (enum fb_arrival)sw->arrival, sw->seed);
+    job.schedule = schedule;
+  }
+  if (head.rc == 0)
+    head.rc = fb_run_measure(e, &job, sw->delay_ms, &head.s, &c);
   /* Without memory for the histograms the run still reports its summary. */
   if (c != NULL && (h = malloc(sizeof(*h))) != NULL) {
     fb_summary_hists(h, c);
@@ -169,7 +179,7 @@ int fb__sweep_cell(const struct fb_sweep *sw, struct fb_compare *cmp,
   }
   if (pid == 0) {
     close(fds[0]);
-    child_main(sw, e, cell->workers, fds[1], parent);
+    child_main(sw, e, cell, fds[1], parent);
   }
   close(fds[1]);
   fb__signals_forward(pid);

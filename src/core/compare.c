@@ -312,6 +312,7 @@ static void aggregate_cell(struct fb_compare_cell *cell, double delay_ms) {
   STAT(cell, v, ttfb_p50_ms, s->ttfb.p50);
   STAT(cell, v, req_per_s, s->req_per_s);
   STAT(cell, v, run_efficiency, s->efficiency >= 0 ? s->efficiency : NAN);
+  STAT(cell, v, corrected_p99_ms, s->open_loop ? s->corrected.p99 : NAN);
   cell->runs = runs;
   free(v);
   cell->ideal_s = -1;
@@ -550,6 +551,52 @@ static int scaling(const struct fb_compare *cmp, const char *engine,
   return 0;
 }
 
+/* Each engine x workers of an open-loop sweep: its knee at cmp->slo_ms
+ * (cells with errors count as over the bound: they did not keep up).
+ */
+static void knees(const struct fb_compare *cmp, struct fb_verdict *v) {
+  for (size_t i = 0; i < cmp->ncells && v->nknees < FB_VERDICT_KNEE_MAX; i++) {
+    const struct fb_compare_cell *c = &cmp->cells[i];
+    struct fb_verdict_knee *k;
+    double last = -1;
+    int seen = 0;
+
+    for (size_t j = 0; j < v->nknees; j++)
+      seen |= strcmp(v->knees[j].engine, c->engine) == 0 &&
+              v->knees[j].workers == c->workers;
+    if (seen || cmp->slo_ms <= 0)
+      continue;
+    k = &v->knees[v->nknees++];
+    k->engine = c->engine;
+    k->workers = c->workers;
+    k->kept = k->exceeded = -1;
+    /* Its cells by rate, lowest first, up to the first over the bound. */
+    for (;;) {
+      int next = -1;
+
+      for (size_t j = 0; j < cmp->ncells; j++) {
+        const struct fb_compare_cell *x = &cmp->cells[j];
+
+        if (strcmp(x->engine, c->engine) != 0 || x->workers != c->workers ||
+            x->runs == 0 || x->rate <= last)
+          continue;
+        if (next < 0 || x->rate < cmp->cells[next].rate)
+          next = (int)j;
+      }
+      if (next < 0)
+        break;
+      last = cmp->cells[next].rate;
+      if (is_clean(&cmp->cells[next]) &&
+          cmp->cells[next].corrected_p99_ms.median <= cmp->slo_ms) {
+        k->kept = next;
+        continue;
+      }
+      k->exceeded = next;
+      break;
+    }
+  }
+}
+
 int fb_compare_verdict(const struct fb_compare *cmp, struct fb_verdict *v) {
   int rc = 0, err;
 
@@ -588,6 +635,12 @@ int fb_compare_verdict(const struct fb_compare *cmp, struct fb_verdict *v) {
       cmp, v->hungriest_memory != v->cheapest_memory ? v->hungriest_memory : -1,
       v->cheapest_memory, FB_FIGURE_RSS, &v->memory_vs);
   rc = rc != 0 ? rc : err;
+  for (size_t i = 0; i < cmp->ncells; i++)
+    v->open_loop |= cmp->cells[i].rate > 0;
+  if (v->open_loop) {
+    knees(cmp, v);
+    return rc;
+  }
   /* One scaling entry per engine with at least two worker counts. */
   for (size_t i = 0; i < cmp->ncells && v->nscaling < FB_VERDICT_SCALING_MAX;
        i++) {

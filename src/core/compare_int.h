@@ -15,12 +15,14 @@
 enum fb__table_col {
   FB__COL_ENGINE,
   FB__COL_WORKERS,
+  FB__COL_RATE, /* open-loop sweeps only */
   FB__COL_RUNS,
   FB__COL_WALL,
   FB__COL_CPU_PER_REQ,
   FB__COL_RSS,
   FB__COL_P50,
   FB__COL_P99,
+  FB__COL_P99C, /* open-loop sweeps only */
   FB__COL_REQ_PER_S,
   FB__COL_ERRORS,
   FB__COL_EFF,
@@ -32,10 +34,10 @@ enum fb__table_col {
 /* The column heads, units included ("wall s", "CPU/req ms"). */
 extern const char *const fb__table_heads[FB__TABLE_COLS];
 
-/* The columns shown: all of them, or all but "eff" (the last) when the
- * origin's delay is unknown.
+/* Whether column col is shown for cmp: "eff" only when the origin's delay
+ * is known, "rate/s" and "p99 corr ms" only in an open-loop sweep.
  */
-int fb__table_ncols(const struct fb_compare *cmp);
+int fb__table_shown(const struct fb_compare *cmp, int col);
 
 /* One row's cells as text: medians, each followed by " ±" and the reach
  * of its 95 % interval (fb_stat_reach) when the cell has one (6 runs or

@@ -5,12 +5,25 @@
 #include "core/report_int.h"
 
 const char *const fb__table_heads[FB__TABLE_COLS] = {
-    "engine", "workers", "runs",  "wall s", "CPU/req ms", "RSS MiB",
-    "p50 ms", "p99 ms",  "req/s", "errors", "eff",
+    "engine",     "workers", "rate/s", "runs",   "wall s",
+    "CPU/req ms", "RSS MiB", "p50 ms", "p99 ms", "p99 corr ms",
+    "req/s",      "errors",  "eff",
 };
 
-int fb__table_ncols(const struct fb_compare *cmp) {
-  return cmp->delay_ms >= 0 ? FB__TABLE_COLS : FB__TABLE_COLS - 1;
+int fb__table_shown(const struct fb_compare *cmp, int col) {
+  int open_loop = 0;
+
+  for (size_t i = 0; i < cmp->ncells; i++)
+    open_loop |= cmp->cells[i].rate > 0;
+  switch (col) {
+  case FB__COL_EFF:
+    return cmp->delay_ms >= 0;
+  case FB__COL_RATE:
+  case FB__COL_P99C:
+    return open_loop;
+  default:
+    return col >= 0 && col < FB__TABLE_COLS;
+  }
 }
 
 /* The median with prec decimals and, when it has an interval, the reach of
@@ -36,6 +49,11 @@ void fb__table_row(char cells[FB__TABLE_COLS][FB__TABLE_CELL],
            c->engine != NULL ? c->engine : "?");
   snprintf(cells[FB__COL_WORKERS], FB__TABLE_CELL, "%u", c->workers);
   snprintf(cells[FB__COL_RUNS], FB__TABLE_CELL, "%u", c->runs);
+  if (c->rate > 0)
+    snprintf(cells[FB__COL_RATE], FB__TABLE_CELL, "%.6g", c->rate);
+  else
+    snprintf(cells[FB__COL_RATE], FB__TABLE_CELL, "-");
+  stat_cell(cells[FB__COL_P99C], 1, &c->corrected_p99_ms, 1);
   stat_cell(cells[FB__COL_WALL], 3, &c->wall_s, 1);
   stat_cell(cells[FB__COL_CPU_PER_REQ], 2, &c->cpu_per_req_ms, 1);
   stat_cell(cells[FB__COL_RSS], 1, &c->rss_sum_kib, 1 / 1024.0);

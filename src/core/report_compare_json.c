@@ -130,6 +130,8 @@ static void jcell(struct fb__out *o, const struct fb_compare *cmp,
                  "\"failed_runs\":%u",
                  c->workers, c->urls, c->runs, c->failed);
   jstr(o, "failure", c->failed > 0 ? c->note : NULL);
+  /* Open loop: the rate asked; null in a closed loop. */
+  jmaybe(o, "rate", c->rate > 0 ? c->rate : -1);
   fb__out_printf(o, ",\"requests\":%zu,\"errors_total\":%zu,\"errors\":{",
                  c->requests, c->errors);
   for (int i = 0; i < FB_OUTCOME_COUNT; i++) {
@@ -155,6 +157,7 @@ static void jcell(struct fb__out *o, const struct fb_compare *cmp,
   jmaybe(o, "ideal_s", c->ideal_s);
   jmaybe(o, "efficiency", c->efficiency);
   jstat(o, "run_efficiency", &c->run_efficiency);
+  jstat(o, "corrected_p99_ms", &c->corrected_p99_ms);
   fb__out_printf(o, ",\"runs_wall_s\":[");
   for (unsigned r = 0; r < c->runs; r++) {
     fb__out_printf(o, r > 0 ? "," : "");
@@ -219,6 +222,28 @@ static void jpair(struct fb__out *o, const char *name,
   fb__out_printf(o, "}");
 }
 
+/* Open loop: each engine x workers' highest rate within --slo-ms. */
+static void jknees(struct fb__out *o, const struct fb_compare *cmp,
+                   const struct fb_verdict *v) {
+  fb__out_printf(o, ",\"open_loop\":%s", v->open_loop ? "true" : "false");
+  jmaybe(o, "slo_ms", cmp->slo_ms > 0 ? cmp->slo_ms : -1);
+  fb__out_printf(o, ",\"knees\":[");
+  for (size_t k = 0; k < v->nknees; k++) {
+    const struct fb_verdict_knee *kn = &v->knees[k];
+
+    fb__out_printf(o, "%s{\"engine\":", k > 0 ? "," : "");
+    fb__out_json_string(o, kn->engine, strlen(kn->engine));
+    fb__out_printf(o, ",\"workers\":%u", kn->workers);
+    jmaybe(o, "rate", kn->kept >= 0 ? cmp->cells[kn->kept].rate : -1);
+    jmaybe(o, "corrected_p99_ms",
+           kn->kept >= 0 ? cmp->cells[kn->kept].corrected_p99_ms.median : -1);
+    jmaybe(o, "over_at_rate",
+           kn->exceeded >= 0 ? cmp->cells[kn->exceeded].rate : -1);
+    fb__out_printf(o, "}");
+  }
+  fb__out_printf(o, "]");
+}
+
 static void jscaling(struct fb__out *o, const struct fb_compare *cmp,
                      const struct fb_verdict *v) {
   fb__out_printf(o, ",\"scaling\":[");
@@ -271,6 +296,7 @@ static int jverdict(struct fb__out *o, const struct fb_compare *cmp) {
   fb__out_printf(o, ",\"gain_threshold\":");
   fb__out_number(o, FB_VERDICT_GAIN);
   jscaling(o, cmp, &v);
+  jknees(o, cmp, &v);
   /* false: out of memory, some tests and intervals above are missing. */
   fb__out_printf(o, ",\"complete\":%s", rc == 0 ? "true" : "false");
   jcontext(o, cmp);

@@ -27,10 +27,12 @@ static size_t columns(const char *s) {
 }
 
 static void line(struct fb__out *o, char cells[COLS][CELL], const size_t *width,
-                 int ncols) {
-  for (int c = 0; c < ncols; c++) {
+                 const struct fb_compare *cmp) {
+  for (int c = 0; c < COLS; c++) {
     int pad = (int)(width[c] - columns(cells[c]));
 
+    if (!fb__table_shown(cmp, c))
+      continue;
     if (c == 0)
       fb__out_printf(o, "%s%*s", cells[c], pad, "");
     else
@@ -108,7 +110,7 @@ int fb_report_compare_text(FILE *out, const struct fb_compare *cmp) {
   struct fb__out o = {out, 0};
   char head[COLS][CELL], cells[COLS][CELL], problems[1024];
   size_t width[COLS];
-  int ncols = fb__table_ncols(cmp), rc;
+  int rc;
 
   for (int c = 0; c < COLS; c++) {
     snprintf(head[c], CELL, "%s", fb__table_heads[c]);
@@ -120,10 +122,10 @@ int fb_report_compare_text(FILE *out, const struct fb_compare *cmp) {
       if (columns(cells[c]) > width[c])
         width[c] = columns(cells[c]);
   }
-  line(&o, head, width, ncols);
+  line(&o, head, width, cmp);
   for (size_t r = 0; r < cmp->ncells; r++) {
     fb__table_row(cells, &cmp->cells[r]);
-    line(&o, cells, width, ncols);
+    line(&o, cells, width, cmp);
   }
   for (size_t r = 0; r < cmp->ncells; r++)
     if (fb__table_problems(problems, sizeof(problems), cmp, &cmp->cells[r]))

@@ -261,6 +261,7 @@ static void verdict(struct fb__out *o, const struct fb_compare *cmp) {
 static const char *const explain[FB__TABLE_COLS] = {
     "the concurrency model",
     "workers: the most requests in flight",
+    "open loop: requests per second asked for",
     "runs of the cell",
     "wall time, seconds: median of the runs, \xc2\xb1 the reach of its 95 % "
     "interval",
@@ -268,6 +269,8 @@ static const char *const explain[FB__TABLE_COLS] = {
     "peak RSS of the client plus every child's peak, MiB",
     "median latency of a request, milliseconds",
     "99th percentile of the latency, milliseconds",
+    "open loop: 99th percentile of the latency from each request's due "
+    "time, milliseconds (corrected for coordinated omission)",
     "requests per second",
     "failed over all requests of the runs; ! marks errors or failed runs",
     "efficiency: ideal / median wall time, the ideal being ceil(URLs / "
@@ -290,6 +293,8 @@ static const struct fb_stat *column_stat(const struct fb_compare_cell *c,
     return &c->latency_p50_ms;
   case FB__COL_P99:
     return &c->latency_p99_ms;
+  case FB__COL_P99C:
+    return &c->corrected_p99_ms;
   case FB__COL_REQ_PER_S:
     return &c->req_per_s;
   default:
@@ -316,8 +321,7 @@ static int has_problems(const struct fb_compare_cell *c) {
   return c->errors > 0 || c->failed > 0;
 }
 
-static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
-                int ncols) {
+static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i) {
   const struct fb_compare_cell *c = &cmp->cells[i];
   char cells[FB__TABLE_COLS][FB__TABLE_CELL];
 
@@ -329,10 +333,12 @@ static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
   fb__out_printf(o, "<th scope=\"row\">");
   fb__html_str(o, cells[0], "");
   fb__out_printf(o, "</th>");
-  for (int col = 1; col < ncols; col++) {
+  for (int col = 1; col < FB__TABLE_COLS; col++) {
     double scale;
     const struct fb_stat *st = column_stat(c, col, &scale);
 
+    if (!fb__table_shown(cmp, col))
+      continue;
     if (col == FB__COL_ERRORS && has_problems(c)) {
       fb__out_printf(o, "<td class=\"err\"><a href=\"#problem-%zu\">", i);
       fb__html_str(o, cells[col], "");
@@ -350,7 +356,6 @@ static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
 }
 
 static void table(struct fb__out *o, const struct fb_compare *cmp) {
-  int ncols = fb__table_ncols(cmp);
   unsigned fewest, most;
   char runs[32];
 
@@ -368,12 +373,13 @@ static void table(struct fb__out *o, const struct fb_compare *cmp) {
                  "aria-label=\"cells, side by side\">\n<table id=\"cells\">\n"
                  "<thead><tr>",
                  runs, strcmp(runs, "1") == 0 ? "" : "s");
-  for (int col = 0; col < ncols; col++)
-    fb__out_printf(o, "<th scope=\"col\" title=\"%s\">%s</th>", explain[col],
-                   fb__table_heads[col]);
+  for (int col = 0; col < FB__TABLE_COLS; col++)
+    if (fb__table_shown(cmp, col))
+      fb__out_printf(o, "<th scope=\"col\" title=\"%s\">%s</th>", explain[col],
+                     fb__table_heads[col]);
   fb__out_printf(o, "</tr></thead>\n<tbody>\n");
   for (size_t i = 0; i < cmp->ncells; i++)
-    row(o, cmp, i, ncols);
+    row(o, cmp, i);
   fb__out_printf(o, "</tbody>\n</table>\n</div>\n<p class=\"note\">%s</p>\n",
                  FB__TABLE_RSS_NOTE);
 }

@@ -484,6 +484,20 @@ static int read_cell(struct reader *r, const json_t *o,
                   (struct fb_stat *)((char *)c + stats[i].offset));
   if (rc == 0)
     rc = get_maybe(r, o, (struct path){NULL, "ideal_s"}, &c->ideal_s);
+  /* Open loop (optional: files of closed-loop sweeps may lack them). */
+  c->rate = 0;
+  c->corrected_p99_ms.median = c->corrected_p99_ms.min =
+      c->corrected_p99_ms.max = NAN;
+  c->corrected_p99_ms.lo = c->corrected_p99_ms.hi =
+      c->corrected_p99_ms.coverage = NAN;
+  if (rc == 0 && json_object_get(o, "rate") != NULL) {
+    double rate;
+
+    rc = get_maybe(r, o, (struct path){NULL, "rate"}, &rate);
+    c->rate = rc == 0 && rate > 0 ? rate : 0;
+  }
+  if (rc == 0 && json_object_get(o, "corrected_p99_ms") != NULL)
+    rc = get_stat(r, o, "corrected_p99_ms", c->runs, &c->corrected_p99_ms);
   if (rc == 0)
     rc = get_maybe(r, o, (struct path){NULL, "efficiency"}, &c->efficiency);
   if (rc == 0)
@@ -640,6 +654,15 @@ static int read_verdict(struct reader *r, const json_t *o,
   if (!json_is_boolean(v))
     return wrong(r, (struct path){NULL, "cancelled"}, v, "a boolean");
   cmp->cancelled = json_is_true(v);
+  /* Open loop: the bound that names the knees (optional). */
+  if (json_object_get(o, "slo_ms") != NULL) {
+    double slo;
+
+    rc = get_maybe(r, o, (struct path){NULL, "slo_ms"}, &slo);
+    if (rc != 0)
+      return rc;
+    cmp->slo_ms = slo > 0 ? slo : 0;
+  }
   if (cells != cmp->ncells)
     return fail(r, "the verdict counts %zu cells, the file holds %zu", cells,
                 cmp->ncells);

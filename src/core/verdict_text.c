@@ -274,6 +274,37 @@ static void scaling(struct say *s, const struct fb_verdict_scaling *sc) {
   end(s, FB__VERDICT_POINT);
 }
 
+/* "threads with 16 workers kept p99 within 200 ms up to 150/s (182.0 ms);
+ * at 200/s it took 2,310 ms" */
+static void knee(struct say *s, const struct fb_verdict_knee *k) {
+  const struct fb_compare *cmp = s->cmp;
+
+  fb__sb_printf(&s->sb, "%s with %u worker%s: ", k->engine, k->workers,
+                plural(k->workers));
+  if (k->kept >= 0)
+    fb__sb_printf(&s->sb,
+                  "corrected p99 within %.0f ms up to %.6g requests/s "
+                  "(%.1f ms)",
+                  cmp->slo_ms, cmp->cells[k->kept].rate,
+                  cmp->cells[k->kept].corrected_p99_ms.median);
+  else
+    fb__sb_printf(&s->sb, "corrected p99 over %.0f ms at every rate tried",
+                  cmp->slo_ms);
+  if (k->exceeded >= 0) {
+    const struct fb_compare_cell *x = &cmp->cells[k->exceeded];
+
+    if (x->errors > 0 || x->failed > 0)
+      fb__sb_printf(&s->sb, "; at %.6g/s requests failed", x->rate);
+    else
+      fb__sb_printf(&s->sb, "; at %.6g/s it was %.1f ms", x->rate,
+                    x->corrected_p99_ms.median);
+  } else if (k->kept >= 0) {
+    fb__sb_printf(&s->sb, ", the highest rate tried");
+  }
+  fb__sb_printf(&s->sb, ".");
+  end(s, FB__VERDICT_POINT);
+}
+
 int fb__verdict_text(const struct fb_compare *cmp,
                      void (*emit)(void *ctx, enum fb__verdict_part part,
                                   const char *text),
@@ -301,10 +332,25 @@ int fb__verdict_text(const struct fb_compare *cmp,
     end(&s, FB__VERDICT_POINT);
     return rc;
   }
-  speed(&s, &v);
-  cost(&s, &v);
-  for (size_t k = 0; k < v.nscaling; k++)
-    scaling(&s, &v.scaling[k]);
+  if (v.open_loop) {
+    /* Wall time follows the schedule in an open loop: the question is how
+     * fast each model keeps up.
+     */
+    for (size_t k = 0; k < v.nknees; k++)
+      knee(&s, &v.knees[k]);
+    if (cmp->slo_ms <= 0) {
+      fb__sb_printf(&s.sb, "give --slo-ms to name each cell's knee: the "
+                           "highest rate that kept its corrected p99 within "
+                           "the bound.");
+      end(&s, FB__VERDICT_POINT);
+    }
+    cost(&s, &v);
+  } else {
+    speed(&s, &v);
+    cost(&s, &v);
+    for (size_t k = 0; k < v.nscaling; k++)
+      scaling(&s, &v.scaling[k]);
+  }
   if (bad > 0) {
     fb__sb_printf(&s.sb,
                   "%zu cell%s with errors or failed runs left out of the "
