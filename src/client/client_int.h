@@ -164,6 +164,11 @@ void fb__client_arena_free(struct fb_client *cl);
 /* llhttp's settings for responses. */
 void fb__client_settings(llhttp_settings_t *s);
 
+/* (Re)initialises c's parser for a response, as lenient as libcurl about
+ * header lines.
+ */
+void fb__response_parser(struct fb_client_conn *c);
+
 /* Resets the response state of c for a new response on its connection. */
 void fb__response_reset(struct fb_client_conn *c);
 

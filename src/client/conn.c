@@ -44,8 +44,7 @@ void fb_client_conn_init(struct fb_client_conn *c, struct fb_client *cl,
   c->ep = FB__NO_EP;
   c->deadline = INT64_MAX;
   c->connect_deadline = INT64_MAX;
-  llhttp_init(&c->parser, HTTP_RESPONSE, &cl->settings);
-  c->parser.data = c;
+  fb__response_parser(c);
 }
 
 void fb_client_conn_cleanup(struct fb_client_conn *c) {
@@ -120,8 +119,7 @@ static void send_request(struct fb_client_conn *c) {
   c->resp_bytes = 0;
   c->resp_done = 0;
   c->status = 0;
-  llhttp_init(&c->parser, HTTP_RESPONSE, &c->cl->settings);
-  c->parser.data = c;
+  fb__response_parser(c);
   fb__response_reset(c);
 }
 

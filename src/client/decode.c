@@ -57,14 +57,14 @@ static int bad_data(struct fb_client_conn *c, const char *why) {
   return -1;
 }
 
-int fb__decode(struct fb_client_conn *c, const char *p, size_t len) {
+/* Inflates len bytes into the sink. Returns 0, -1 when the sink refused
+ * them, or Z_DATA_ERROR (the data is not what the coding says).
+ */
+static int pump(struct fb_client_conn *c, const char *p, size_t len) {
   unsigned char *out = c->cl->inflate_out;
   z_stream *z = c->z;
-  int first = z != NULL && z->total_in == 0;
   int rc;
 
-  if (z == NULL)
-    return 0; /* the stream ended: what follows is ignored */
   z->next_in = (unsigned char *)(uintptr_t)p;
   z->avail_in = (unsigned)len;
   for (;;) {
@@ -73,28 +73,15 @@ int fb__decode(struct fb_client_conn *c, const char *p, size_t len) {
     z->next_out = out;
     z->avail_out = INFLATE_OUT;
     rc = inflate(z, Z_NO_FLUSH);
-    /* "deflate" is meant to be zlib-wrapped; some servers send it raw.
-     * libcurl then starts again without the wrapper, and so do we.
-     */
-    if (rc == Z_DATA_ERROR && c->encoding == FB__ENC_DEFLATE && first &&
-        z->total_out == 0) {
-      inflateEnd(z);
-      c->encoding = FB__ENC_RAW;
-      if (z_init(z, c->encoding) != Z_OK) {
-        free(c->z);
-        c->z = NULL;
-        return bad_data(c, "inflateInit2 failed");
-      }
-      z->next_in = (unsigned char *)(uintptr_t)p;
-      z->avail_in = (unsigned)len;
-      continue;
-    }
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-      return bad_data(c, z->msg);
+    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR)
+      return Z_DATA_ERROR;
+    if (rc == Z_MEM_ERROR)
+      return Z_DATA_ERROR;
     made = INFLATE_OUT - z->avail_out;
     if (made > 0 && fb__body_sink(c, (const char *)out, made) != 0)
       return -1;
     if (rc == Z_STREAM_END) {
+      /* What follows the stream is ignored, as libcurl does. */
       fb__decode_free(c);
       return 0;
     }
@@ -102,4 +89,47 @@ int fb__decode(struct fb_client_conn *c, const char *p, size_t len) {
     if (rc == Z_BUF_ERROR || (z->avail_in == 0 && z->avail_out != 0))
       return 0;
   }
+}
+
+int fb__decode(struct fb_client_conn *c, const char *p, size_t len) {
+  z_stream *z = c->z;
+  uLong before;
+  int rc;
+
+  if (z == NULL)
+    return 0; /* the stream ended: what follows is ignored */
+  before = z->total_in;
+  rc = pump(c, p, len);
+  /* "deflate" is meant to be zlib-wrapped; some servers send it raw.
+   * libcurl then starts again without the wrapper, and so do we, with the
+   * byte of the two-byte zlib header an earlier piece may have held (kept
+   * in c->coding, free once the headers are read).
+   */
+  if (rc == Z_DATA_ERROR && c->encoding == FB__ENC_DEFLATE && c->z != NULL &&
+      c->z->total_out == 0 && before < 2) {
+    char first[2];
+    size_t nfirst = before;
+
+    memcpy(first, c->coding, nfirst);
+    inflateEnd(z);
+    c->encoding = FB__ENC_RAW;
+    if (z_init(z, c->encoding) != Z_OK) {
+      free(c->z);
+      c->z = NULL;
+      return bad_data(c, "inflateInit2 failed");
+    }
+    rc = nfirst > 0 ? pump(c, first, nfirst) : 0;
+    if (rc == 0 && c->z != NULL)
+      rc = pump(c, p, len);
+  } else if (rc == 0 && c->encoding == FB__ENC_DEFLATE && c->z != NULL &&
+             before < 2) {
+    size_t take = c->z->total_in - before;
+
+    if (before + take > 2)
+      take = 2 - before;
+    memcpy(c->coding + before, p, take);
+  }
+  if (rc == Z_DATA_ERROR)
+    return bad_data(c, c->z != NULL ? c->z->msg : NULL);
+  return rc;
 }

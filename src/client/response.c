@@ -190,7 +190,13 @@ static int on_headers_complete(llhttp_t *p) {
   int enc;
 
   c->status = p->status_code;
-  /* 1xx: no body; llhttp goes on to the response that follows. */
+  /* A protocol switch nobody asked for leaves nothing to read as HTTP. */
+  if (c->status == 101) {
+    fb__client_fail(c, FB_OUTCOME_PROTOCOL, CURLE_WEIRD_SERVER_REPLY,
+                    "101 Switching Protocols, not asked for");
+    return HPE_USER;
+  }
+  /* Other 1xx: no body; llhttp goes on to the response that follows. */
   if (c->status / 100 == 1)
     return 0;
   c->head_done = 1;
@@ -270,10 +276,20 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 static int on_message_complete(llhttp_t *p) {
   struct fb_client_conn *c = conn_of(p);
 
-  if (c->status / 100 == 1 && c->status != 101)
+  if (c->status / 100 == 1)
     return 0;
   /* The response is whole: stop here, whatever follows it. */
   return HPE_PAUSED;
+}
+
+void fb__response_parser(struct fb_client_conn *c) {
+  llhttp_init(&c->parser, HTTP_RESPONSE, &c->cl->settings);
+  c->parser.data = c;
+  /* libcurl takes header lines that end in a bare LF, and bytes in header
+   * values that llhttp's strict mode refuses; a client that only reads a
+   * few headers has nothing to fear from them.
+   */
+  llhttp_set_lenient_headers(&c->parser, 1);
 }
 
 void fb__client_settings(llhttp_settings_t *s) {
