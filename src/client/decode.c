@@ -73,13 +73,14 @@ static int pump(struct fb_client_conn *c, const char *p, size_t len) {
     z->next_out = out;
     z->avail_out = INFLATE_OUT;
     rc = inflate(z, Z_NO_FLUSH);
-    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR)
-      return Z_DATA_ERROR;
-    if (rc == Z_MEM_ERROR)
-      return Z_DATA_ERROR;
+    /* What was decoded before an error counts, as it would have in pieces
+     * of any other size.
+     */
     made = INFLATE_OUT - z->avail_out;
     if (made > 0 && fb__body_sink(c, (const char *)out, made) != 0)
       return -1;
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+      return Z_DATA_ERROR;
     if (rc == Z_STREAM_END) {
       /* What follows the stream is ignored, as libcurl does. */
       fb__decode_free(c);
@@ -101,12 +102,13 @@ int fb__decode(struct fb_client_conn *c, const char *p, size_t len) {
   before = z->total_in;
   rc = pump(c, p, len);
   /* "deflate" is meant to be zlib-wrapped; some servers send it raw.
-   * libcurl then starts again without the wrapper, and so do we, with the
-   * byte of the two-byte zlib header an earlier piece may have held (kept
-   * in c->coding, free once the headers are read).
+   * When the two-byte zlib header is refused, libcurl starts again without
+   * the wrapper, and so do we, with the byte of that header an earlier
+   * piece may have held (kept in c->coding, free once the headers are
+   * read). A valid header and bad data after it is simply bad data.
    */
   if (rc == Z_DATA_ERROR && c->encoding == FB__ENC_DEFLATE && c->z != NULL &&
-      c->z->total_out == 0 && before < 2) {
+      c->z->total_out == 0 && c->z->total_in <= 2) {
     char first[2];
     size_t nfirst = before;
 

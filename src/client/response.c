@@ -109,6 +109,8 @@ static int on_header_field_complete(llhttp_t *p) {
 }
 
 static int location_add(struct fb_client_conn *c, const char *at, size_t len) {
+  if (len == 0)
+    return 0;
   if (c->location_len + len > c->location_cap) {
     size_t cap = c->location_cap ? c->location_cap : 256;
     char *loc;
@@ -223,12 +225,18 @@ static int on_headers_complete(llhttp_t *p) {
   }
   enc = coding(c);
   if (enc < 0) {
+    char shown[sizeof(c->coding)];
+    size_t n = c->coding_len < sizeof(c->coding) ? c->coding_len : 0;
+
+    /* The server's bytes, made printable; a long value is not shown. */
+    for (size_t i = 0; i < n; i++)
+      shown[i] =
+          c->coding[i] > 0x20 && c->coding[i] < 0x7f ? c->coding[i] : '?';
+    shown[n] = '\0';
     fb__client_fail(c, FB_OUTCOME_PROTOCOL, CURLE_BAD_CONTENT_ENCODING,
-                    "Unrecognized content encoding type \"%.*s\" (asked for "
+                    "Unrecognized content encoding type \"%s\" (asked for "
                     "identity; gzip and deflate are decoded)",
-                    c->coding_len < sizeof(c->coding) ? (int)c->coding_len
-                                                      : (int)sizeof(c->coding),
-                    c->coding);
+                    n > 0 ? shown : "(long)");
     return HPE_USER;
   }
   c->encoding = (uint8_t)enc;
