@@ -90,13 +90,14 @@ struct raw {
   size_t n;    /* URLs */
   size_t next; /* next URL index to start */
   unsigned in_flight;
-  unsigned max_in_flight;
   unsigned budget; /* slots refill may still fill in this burst */
+  int last_lap;    /* every URL started: idle connections were closed */
   char *rbuf;      /* the loop's one read buffer */
 
   int err;                  /* first failure of the machinery, 0: none */
   char why[FB_MESSAGE_MAX]; /* what failed, for the not_run results */
   int cancelled;            /* job->cancel seen */
+  struct fb__raw_counters k;
 };
 
 static void drive(struct slot *s);
@@ -163,6 +164,7 @@ static void tcp_close(struct slot *s) {
     return;
   s->tcp_state = H_CLOSING;
   s->r->closing++;
+  s->r->k.closes++;
   uv_close((uv_handle_t *)&s->tcp, on_tcp_closed);
 }
 
@@ -196,11 +198,13 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 
   if (s->tcp_state != H_OPEN || nread == 0)
     return;
-  if (nread > 0)
+  if (nread > 0) {
+    s->r->k.reads++;
     fb_client_received(&s->cc, buf->base, (size_t)nread, fb_clock_ns());
-  else
+  } else {
     fb_client_eof(&s->cc, nread == UV_EOF ? eof_error(s) : (int)nread,
                   fb_clock_ns());
+  }
   drive(s);
 }
 
@@ -235,6 +239,7 @@ static void tcp_connect(struct slot *s, const struct sockaddr *addr) {
 
   if (s->tcp_state == H_CLOSING) {
     s->wait_addr = addr;
+    s->r->k.waited_connects++;
     return;
   }
   (void)uv_tcp_init(&s->r->loop, &s->tcp); /* cannot fail for AF_UNSPEC */
@@ -292,6 +297,7 @@ static void on_timer(uv_timer_t *h) {
   struct slot *s = OWNER(h, struct slot, timer);
 
   s->armed = INT64_MAX;
+  s->r->k.timer_fires++;
   fb_client_timer(&s->cc, fb_clock_ns());
   drive(s);
 }
@@ -389,11 +395,21 @@ static void refill(struct raw *r) {
     r->in_flight++;
     r->budget--;
     index = r->next++;
-    if (r->in_flight > r->max_in_flight)
-      r->max_in_flight = r->in_flight;
+    if (r->in_flight > r->k.max_in_flight)
+      r->k.max_in_flight = r->in_flight;
     FB__TEST_BEFORE_REQUEST(index);
     fb_client_start(&s->cc, index, fb_clock_ns());
     drive(s);
+  }
+  /* Every URL has started: the idle slots' connections are closed now,
+   * while the last transfers run (those close theirs as they end, done()).
+   */
+  if (!next_ready(r) && !r->last_lap) {
+    r->last_lap = 1;
+    for (struct slot *s = r->free; s != NULL; s = s->next_free) {
+      fb_client_release(&s->cc);
+      drive(s);
+    }
   }
   if (finished(r))
     uv_stop(&r->loop);
@@ -405,6 +421,7 @@ static void on_batch(uv_check_t *h) {
   (void)uv_check_stop(h); /* always 0 */
   if (r->err != 0 || r->cancelled)
     return;
+  r->k.refills++;
   r->budget = REFILL_BURST;
   refill(r);
 }
@@ -415,6 +432,7 @@ static void on_more(uv_idle_t *h) {
   (void)uv_idle_stop(h); /* always 0 */
   if (r->err != 0 || r->cancelled)
     return;
+  r->k.refills++;
   r->budget = REFILL_BURST;
   refill(r);
 }
@@ -563,6 +581,16 @@ static int teardown(struct raw *r) {
   return err;
 }
 
+/* A test build hands the loop's counters to its hook (testhooks.h). */
+static void publish_counters(struct raw *r) {
+#ifdef FB_UNITTEST
+  if (fb__test_hooks.raw_counters != NULL)
+    *fb__test_hooks.raw_counters = r->k;
+#else
+  (void)r;
+#endif
+}
+
 static int run(const struct fb_job *job, struct fb_collector *c) {
   struct fb_engine_stats *stats = fb_collector_stats(c);
   int64_t t = fb_clock_ns();
@@ -601,9 +629,22 @@ out:
                           : r->cancelled ? FB_ECANCELED
                                          : 0,
                           r->why);
+  r->k.closes_in_run = r->k.closes;
+  if (r->cl != NULL) {
+    const struct fb_client_counters *ck = fb_client_counters(r->cl);
+
+    r->k.connects = ck->connects;
+    r->k.reuses = ck->reuses;
+    r->k.retries = ck->retries;
+    r->k.redirects = ck->redirects;
+    r->k.idle_closes = ck->idle_closes;
+    r->k.dns_lookups = fb_client_dns_lookups(r->cl);
+  }
   terr = teardown(r);
   if (err == 0)
     err = terr;
+  r->k.loop_closed = !r->loop_ready;
+  publish_counters(r);
   if (!r->loop_ready)
     free(r);
   return err;
