@@ -715,13 +715,11 @@ static void test_bad_responses(void **state) {
  */
 static void test_header_limits(void **state) {
   static const char *const urls[] = {"http://127.0.0.1:1/a", NULL};
+  static char big[200 << 10];
   struct rig t;
-  char *big;
   size_t n = 0;
 
   (void)state;
-  big = malloc(200 << 10);
-  assert_non_null(big);
   rig_init(&t, urls);
   rig_start(&t);
   begin_new(&t, 0);
@@ -745,7 +743,6 @@ static void test_header_limits(void **state) {
   expect_ops(&t, FB_CLIENT_DONE, FB_CLIENT_WAIT);
   expect_result(&t, FB_OUTCOME_OK, 200, 0);
   rig_free(&t);
-  free(big);
 }
 
 /* The cap: a Content-Length over it fails before the body (libcurl's
