@@ -3,7 +3,7 @@
  * fb_json_string. What the writers produce is read back: JSON with a strict
  * validator (one object per line, valid UTF-8, proper escapes), a JSON
  * string decoded to the very bytes written when they were valid UTF-8, CSV
- * per RFC 4180 with one row of 15 fields per URL whose url and message
+ * per RFC 4180 with one row of 18 fields per URL whose url and message
  * fields read back as stored.
  */
 #include <math.h>
@@ -269,7 +269,7 @@ static void fuzz_run_reports(struct input *in) {
   csv_parse(buf, len, &t);
   FZ_CHECK(t.rows == n + 1);
   for (size_t r = 0; r < t.rows; r++)
-    FZ_CHECK(t.cols[r] == 15);
+    FZ_CHECK(t.cols[r] == 18);
   for (size_t i = 0; i < n; i++) {
     const struct fb_result *r = fb_collector_get(c, i);
 
@@ -278,7 +278,7 @@ static void fuzz_run_reports(struct input *in) {
     if (r == NULL)
       FZ_CHECK(strcmp(t.f[i + 1][4], "missing") == 0);
     else
-      FZ_CHECK(strcmp(t.f[i + 1][14], r->message != NULL ? r->message : "") ==
+      FZ_CHECK(strcmp(t.f[i + 1][17], r->message != NULL ? r->message : "") ==
                0);
   }
   csv_free(&t);

@@ -167,7 +167,9 @@ static void full_summary(struct fb_summary *s) {
   memset(s, 0, sizeof(*s));
   s->engine = "thr\"eads\n\xc3\xa9\xff";
   s->workers = 8;
+  s->workers_ran = 8;
   s->urls = 100;
+  s->done = 99;
   s->ok = 95;
   s->errors = 5;
   s->outcomes[FB_OUTCOME_OK] = 95;
@@ -184,7 +186,8 @@ static void full_summary(struct fb_summary *s) {
   s->child_user_s = 0.125;
   s->child_sys_s = 0;
   s->cpu_per_req_ms = 2.51;
-  s->max_rss_kib = 123456;
+  s->max_rss_kib = 100000;
+  s->rss_sum_kib = 123456;
   s->vcsw = 10;
   s->ivcsw = 2;
   s->latency = (struct fb_percentiles){70.5, 80.25, 99.125, 1234.5};
@@ -192,8 +195,8 @@ static void full_summary(struct fb_summary *s) {
   s->req_per_s = 1000;
   s->bytes_per_s = 9e15;
   s->delay_ms = 70;
-  s->ideal_s = 0.91;
-  s->efficiency = 0.91 / 0.1;
+  s->ideal_s = 0.091;
+  s->efficiency = 0.091 / 0.1;
 }
 
 static void test_json_summary(void **state) {
@@ -222,10 +225,9 @@ static void test_json_summary(void **state) {
 static struct fb_result result(size_t index, enum fb_outcome outcome) {
   struct fb_result r;
 
-  memset(&r, 0, sizeof(r));
+  fb_result_init(&r);
   r.index = (uint32_t)index;
   r.outcome = (uint16_t)outcome;
-  r.t_start = r.t_connected = r.t_first_byte = r.t_done = -1;
   return r;
 }
 
@@ -267,8 +269,11 @@ static void test_csv_python(void **state) {
   r.http_status = 200;
   r.body_bytes = 1000;
   r.checksum = 0xabc;
+  r.t_due = 1000000;
   r.t_start = 1500000;
   r.t_connected = r.t_start + 250000;
+  r.t_tls = r.t_start + 1250000;
+  r.handshake = FB_HANDSHAKE_FULL;
   r.t_first_byte = r.t_start + 2000000;
   r.t_done = r.t_start + 3000500;
   assert_int_equal(fb_collector_put(c, &r), 0);
@@ -282,6 +287,7 @@ static void test_csv_python(void **state) {
   r.worker = 7;
   r.error_code = 56;
   r.reused = 1;
+  r.handshake = FB_HANDSHAKE_RESUMED;
   r.checksum = 0xdeadbeefULL;
   r.t_start = 12345678901LL;
   r.t_done = r.t_start + 1;
@@ -301,21 +307,23 @@ static void test_csv_python(void **state) {
   assert_non_null(f);
   fprintf(f, "[");
   want_row(f, 1, "index", "url", "engine", "worker", "outcome", "http_status",
-           "error_code", "body_bytes", "checksum", "reused", "start_ms",
-           "connect_ms", "ttfb_ms", "total_ms", "message", NULL);
+           "error_code", "body_bytes", "checksum", "reused", "handshake",
+           "due_ms", "start_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms",
+           "message", NULL);
   want_row(f, 0, "0", "http://h/a,b", "eng,ine", "2", "ok", "200", "0", "1000",
-           "0000000000000abc", "0", "1.500", "0.250", "2.000", "3.000", "",
-           NULL);
+           "0000000000000abc", "0", "full", "1.000", "1.500", "0.250", "1.250",
+           "2.000", "3.000", "", NULL);
   want_row(f, 0, "1", "http://h/1", "eng,ine", "0", "http", "404", "0", "0",
-           "0000000000000000", "0", "0.000", "", "", "0.000",
+           "0000000000000000", "0", "", "", "0.000", "", "", "", "0.000",
            "say \"hi\", then\nbye", NULL);
   want_row(f, 0, "2", "http://h/2", "eng,ine", "", "missing", "", "", "", "",
-           "", "", "", "", "", "", NULL);
+           "", "", "", "", "", "", "", "", "", NULL);
   want_row(f, 0, "3", "http://h/3", "eng,ine", "7", "recv", "0", "56", "0",
-           "00000000deadbeef", "1", "12345.678", "", "", "0.000",
-           "cut\r\nshort, \"really\"", NULL);
+           "00000000deadbeef", "1", "resumed", "", "12345.678", "", "", "",
+           "0.000", "cut\r\nshort, \"really\"", NULL);
   want_row(f, 0, "4", "http://h/4", "eng,ine", "0", "cancelled", "0", "0", "0",
-           "0000000000000000", "0", "", "", "", "", "run, stopped", NULL);
+           "0000000000000000", "0", "", "", "", "", "", "", "", "run, stopped",
+           NULL);
   fprintf(f, "]\n");
   assert_int_equal(fclose(f), 0);
   python_check("csv", csv, want);
@@ -340,7 +348,7 @@ static void test_csv_plain(void **state) {
   assert_int_equal(fb_report_csv(f, c, NULL, "sequential"), 0);
   assert_int_equal(fclose(f), 0);
   assert_non_null(strstr(buf, "\n0,,sequential,0,ok,0,0,0,0000000000000000,0,"
-                              "0.000,,,70.000,\n"));
+                              ",,0.000,,,,70.000,\n"));
   assert_null(strchr(buf, '"'));
   free(buf);
   fb_collector_destroy(c);
@@ -360,13 +368,16 @@ static void test_text_table(void **state) {
   memset(&rows[1], 0, sizeof(rows[1]));
   rows[1].engine = "sequential";
   rows[1].workers = 1;
+  rows[1].workers_ran = 1;
   rows[1].urls = 10;
+  rows[1].done = 10;
   rows[1].ok = 10;
   rows[1].wall_s = 0.71;
   rows[1].efficiency = -1;
   rows[2] = rows[1];
   rows[2].engine = "a-much-longer-engine-name";
   rows[2].workers = 1024;
+  rows[2].workers_ran = 1024;
   rows[2].efficiency = 0.5;
   rows[2].req_per_s = 123456789.0;
   assert_int_equal(fb_report_text(f, rows, 3), 0);
@@ -384,15 +395,14 @@ static void test_text_table(void **state) {
     }
     if (n == 0) {
       static const char *const heads[] = {
-          "engine", "workers",    "wall s",       "user s",
-          "sys s",  "CPU/req ms", "peak RSS MiB", "p50 ms",
-          "p99 ms", "req/s",      "errors",       "efficiency"};
+          "engine",  "workers", "wall s", "user s", "sys s",  "CPU/req ms",
+          "RSS MiB", "p50 ms",  "p99 ms", "req/s",  "errors", "eff"};
       for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
         assert_non_null(strstr(line, heads[i]));
     }
     if (n == 1) {
       assert_true(strncmp(line, "threads ", 8) == 0);
-      assert_non_null(strstr(line, " 9.10"));   /* efficiency */
+      assert_non_null(strstr(line, " 91%"));    /* efficiency */
       assert_non_null(strstr(line, " 120.6"));  /* RSS MiB */
       assert_non_null(strstr(line, " 0.100 ")); /* wall */
     }
@@ -403,7 +413,7 @@ static void test_text_table(void **state) {
     if (n == 3) {
       assert_true(strncmp(line, "a-much-longer-engine-name ", 26) == 0);
       assert_non_null(strstr(line, " 1024 "));
-      assert_non_null(strstr(line, " 0.50"));
+      assert_non_null(strstr(line, " 50%"));
     }
     if (n == 4) {
       /* The error breakdown of the one row with errors. */
@@ -414,9 +424,13 @@ static void test_text_table(void **state) {
       assert_non_null(strstr(line, "missing 1"));
       assert_non_null(strstr(line, "2 duplicate"));
     }
+    if (n == 5) {
+      /* One result missing: the figures count the 99 that ran. */
+      assert_non_null(strstr(line, "99 of 100 requests ran to an end"));
+    }
   }
   assert_int_equal(table, 4);
-  assert_int_equal(n, 5);
+  assert_int_equal(n, 6);
   free(buf);
 }
 

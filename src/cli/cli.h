@@ -220,6 +220,10 @@ enum fb_jobopt {
   FB_JOBOPT_CHUNK,
   FB_JOBOPT_THREAD_STACK,
   FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_CACERT,
+  FB_JOBOPT_INSECURE,
+  FB_JOBOPT_TLS_RESUME,
+  FB_JOBOPT_CA_CACHE,
   FB_JOBOPT_COUNT
 };
 
@@ -232,6 +236,13 @@ extern const struct fb_cli_group fb__jobopt_groups[];
 int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *value,
                      struct fb_job *job, struct fb_workload *w);
 
+/* Once the URL set is known (after fb__workload_start): checks what the
+ * engines will need of the job (the CA file or store of https, before any
+ * request). Returns 0 or FB_EXIT_USAGE after printing why, naming --cacert.
+ */
+int fb__jobopt_check(const struct fb_cli_cmd *cmd, const char *const *seen,
+                     const struct fb_job *job);
+
 /* Once every option is parsed (seen as for fb__cli_parse): rejects the
  * options that exclude each other (--urls and --origin; --pages with --urls;
  * an embedded origin's option with --urls or --origin; ...), then sets the
@@ -243,16 +254,43 @@ int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
 
 /* --- Output (output.c) --------------------------------------------------- */
 
-/* Opens path for writing ("-" or NULL: stdout). Returns NULL after printing
- * why.
+/* An output named on the command line (--output FILE, --json FILE, ...):
+ * checked and opened before the first request, written at the end, and
+ * never lost: when writing it fails, the report goes to standard output, or
+ * when that fails too, to a file of its own in $TMPDIR, named on stderr.
  */
-FILE *fb__output_open(const struct fb_cli_cmd *cmd, const char *path);
+struct fb_output {
+  const char *opt;  /* the option, for messages */
+  const char *path; /* NULL or "-": standard output */
+  FILE *f;          /* open until written (NULL for a probe) */
+  int created;      /* the file did not exist before */
+  int written;      /* something was written to it */
+};
 
-/* Flushes and closes f (stdout is flushed, not closed) and reports a write
- * error naming path. Returns 0 or FB_EXIT_USAGE.
+/* Checks and opens path for option opt: a directory, a path that cannot be
+ * created, or one of the input files (inputs: NULL-terminated, may be NULL)
+ * is an error, said with the option. With probe_only the file is created and
+ * closed again (for a file another program writes, as gnuplot does).
+ * Returns 0, or FB_EXIT_USAGE after printing why.
  */
-int fb__output_close(const struct fb_cli_cmd *cmd, FILE *f, const char *path,
-                     int write_err);
+int fb__output_prepare(const struct fb_cli_cmd *cmd, struct fb_output *o,
+                       const char *opt, const char *path, int probe_only,
+                       const char *const *inputs);
+
+/* Writes the report with writer(f, arg) (0 or -errno) into o and closes it.
+ * When that fails, says so, and writes it again to standard output (unless o
+ * was standard output) or else to a fallback file, whose name it prints.
+ * what names the report ("report", "JSON"). Returns 0, or FB_EXIT_USAGE
+ * when o could not be written (the report may still be elsewhere).
+ */
+int fb__output_write(const struct fb_cli_cmd *cmd, struct fb_output *o,
+                     const char *what, int (*writer)(FILE *, const void *),
+                     const void *arg);
+
+/* Closes an output that will not be written, and removes the file if this
+ * run created it and nothing was written.
+ */
+void fb__output_discard(struct fb_output *o);
 
 /* --- Commands ------------------------------------------------------------ */
 

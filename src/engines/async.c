@@ -81,6 +81,7 @@ struct async {
   unsigned closing; /* close callbacks still to run */
   int loop_ready;
   struct fb__polltab polls;
+  struct fb_fetch_share share; /* TLS sessions of every slot and shard */
 
   struct shard *shards;
   unsigned nshards;
@@ -606,6 +607,7 @@ out:
 
 static int setup(struct async *a, const struct fb_job *job,
                  struct fb_collector *c) {
+  char why[FB_MESSAGE_MAX];
   unsigned nshards;
   int err;
 
@@ -619,10 +621,10 @@ static int setup(struct async *a, const struct fb_job *job,
 
   /* libuv aborts the process when it cannot make its signal pipe. */
   err = fb__engine_check_fds("async", LOOP_FDS + SHARD_FDS * nshards + 1,
-                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, a->why,
-                             sizeof(a->why));
+                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, why,
+                             sizeof(why));
   if (err != 0)
-    return fail(a, err, "%s", a->why);
+    return fail(a, err, "%s", why);
   err = uv_loop_init(&a->loop);
   if (err != 0)
     return fail_uv(a, "uv_loop_init", err);
@@ -653,6 +655,9 @@ static int setup(struct async *a, const struct fb_job *job,
       return err;
   }
   a->k.shards = a->nshards;
+  err = fb__fetch_share_init(&a->share, job, 0);
+  if (err != 0)
+    return fail(a, err, "curl_share_init failed");
   a->xfers = aligned_alloc(alignof(struct xfer), a->nxfers * sizeof(*a->xfers));
   if (a->xfers == NULL)
     return fail(a, -ENOMEM, "out of memory");
@@ -663,7 +668,7 @@ static int setup(struct async *a, const struct fb_job *job,
     CURLcode rc;
 
     x->shard = &a->shards[i % a->nshards];
-    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i);
+    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i, &a->share);
     if (err != 0)
       return fail(a, err, "%s", x->f.errbuf);
     /* The loop must see every socket libcurl opens and closes. */
@@ -747,6 +752,7 @@ static int teardown(struct async *a) {
       err = FB_ECURL;
     s->multi = NULL;
   }
+  fb__fetch_share_cleanup(&a->share);
   free(a->xfers);
   a->xfers = NULL;
   a->nxfers = 0;
@@ -827,6 +833,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   if (err != 0)
     goto out;
   stats->workers_started = a->nxfers;
+  stats->workers_max = a->nxfers;
 
   refill(a);
   if (a->err == 0 && !a->cancelled && !finished(a)) {

@@ -34,4 +34,10 @@ int fb__engine_finish(const struct fb_job *job, struct fb_collector *c, int err,
 int fb__engine_check_fds(const char *engine, unsigned start, unsigned per_run,
                          char *why, size_t len);
 
+/* The same message, unconditionally: for an engine whose start failed with
+ * EMFILE or ENFILE after the check. Returns FB_ENOFILE.
+ */
+int fb__engine_nofile(const char *engine, unsigned start, unsigned per_run,
+                      char *why, size_t len);
+
 #endif /* FB_ENGINES_ENGINE_INT_H */

@@ -22,11 +22,12 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   int err;
 
   t = fb_clock_ns();
-  err = fb__fetch_init(&f, job, fb_collector_t0(c), 0);
+  err = fb__fetch_init(&f, job, fb_collector_t0(c), 0, NULL);
   stats->setup_ns = fb_clock_ns() - t;
   if (err != 0)
     goto out;
   stats->workers_started = 1;
+  stats->workers_max = 1;
 
   for (size_t i = 0; i < n && !fb_job_cancelled(job); i++) {
     err = fb__fetch_start(&f, i);
