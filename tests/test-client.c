@@ -29,6 +29,8 @@
 #include "fetchbench/job.h"
 #include "fetchbench/result.h"
 #include "fetchbench/urlset.h"
+#include "scratch.h"
+#include "tls/tls.h"
 
 #define MS FB_NS_PER_MS
 #define T0 (1000 * FB_NS_PER_S) /* the run's clock zero in these tests */
@@ -1166,6 +1168,362 @@ static void test_abort(void **state) {
   rig_free(&t);
 }
 
+/* --- https --------------------------------------------------------------- */
+
+/* The test's TLS server: the TLS layer's server side, in memory. */
+struct server {
+  struct fb_tls_cert *cert;
+  struct fb_tls_ctx *ctx;
+  struct fb_tls *conn;
+  char req[4096]; /* plaintext read so far */
+  size_t req_len;
+  const char *resp; /* written once a whole request head came */
+  size_t resp_len;
+  int answered;
+  int close_notify; /* after the response */
+};
+
+static const char *ca_file; /* trusts the good certificate */
+static struct fb_tls_cert *good, *other, *expired;
+
+static int tls_setup(void **state) {
+  struct fb_tls_cert_opts o;
+  char err[256];
+
+  (void)state;
+  if (scratch_create("client") != 0)
+    return -1;
+  memset(&o, 0, sizeof(o));
+  if (fb_tls_cert_generate(&good, NULL, err, sizeof(err)) != 0)
+    return -1;
+  o.kind = FB_TLS_CERT_OTHER_NAME;
+  if (fb_tls_cert_generate(&other, &o, err, sizeof(err)) != 0)
+    return -1;
+  o.kind = FB_TLS_CERT_EXPIRED;
+  if (fb_tls_cert_generate(&expired, &o, err, sizeof(err)) != 0)
+    return -1;
+  {
+    const struct fb_tls_cert *all[] = {good, other, expired};
+    static char path[512];
+
+    snprintf(path, sizeof(path), "%s/ca.pem", scratch_dir());
+    if (fb_tls_cert_write_pem(all, 3, path, err, sizeof(err)) != 0)
+      return -1;
+    ca_file = path;
+  }
+  return 0;
+}
+
+static int tls_teardown(void **state) {
+  (void)state;
+  fb_tls_cert_destroy(good);
+  fb_tls_cert_destroy(other);
+  fb_tls_cert_destroy(expired);
+  fb_tls_cleanup();
+  return scratch_remove();
+}
+
+static void server_init(struct server *sv, struct fb_tls_cert *cert,
+                        const char *resp) {
+  struct fb_tls_server_opts o;
+  char err[256];
+
+  memset(sv, 0, sizeof(*sv));
+  memset(&o, 0, sizeof(o));
+  o.cert = cert;
+  assert_int_equal(fb_tls_ctx_server(&sv->ctx, &o, err, sizeof(err)), 0);
+  sv->resp = resp;
+  sv->resp_len = strlen(resp);
+}
+
+/* A new connection reaches the server. */
+static void server_accept(struct server *sv) {
+  fb_tls_destroy(sv->conn);
+  assert_int_equal(fb_tls_create(&sv->conn, sv->ctx, NULL, 0, NULL), 0);
+  sv->req_len = 0;
+  sv->req[0] = '\0';
+  sv->answered = 0;
+}
+
+static void server_free(struct server *sv) {
+  fb_tls_destroy(sv->conn);
+  fb_tls_ctx_destroy(sv->ctx);
+}
+
+/* Feeds the server what the client sent and runs it: handshake, request,
+ * response once the request's head is whole.
+ */
+static void server_run(struct server *sv, const char *in, size_t len) {
+  char buf[4096];
+  ssize_t n;
+
+  if (len > 0)
+    assert_int_equal(fb_tls_feed(sv->conn, in, len), 0);
+  while ((n = fb_tls_read(sv->conn, buf, sizeof(buf))) > 0) {
+    assert_true(sv->req_len + (size_t)n < sizeof(sv->req));
+    memcpy(sv->req + sv->req_len, buf, (size_t)n);
+    sv->req_len += (size_t)n;
+    sv->req[sv->req_len] = '\0';
+  }
+  if (!sv->answered && strstr(sv->req, "\r\n\r\n") != NULL) {
+    size_t done = 0;
+
+    sv->answered = 1;
+    while (done < sv->resp_len) {
+      n = fb_tls_write(sv->conn, sv->resp + done, sv->resp_len - done);
+      if (n <= 0)
+        fail_msg("%s: the server's write: %zd (%s), done %d, req %zu [%s]",
+                 what, n, fb_strerror((int)n), fb_tls_handshake_done(sv->conn),
+                 sv->req_len, sv->req);
+      done += (size_t)n;
+    }
+    if (sv->close_notify)
+      assert_int_equal(fb_tls_shutdown(sv->conn), 0);
+  }
+}
+
+/* The server's pending ciphertext to the client, in pieces of `piece`
+ * bytes (0: at once).
+ */
+static void server_to_client(struct rig *t, struct server *sv, size_t piece) {
+  struct iovec iov;
+
+  while (fb_tls_out_iov(sv->conn, 0, &iov, 1) == 1) {
+    size_t n = piece > 0 && iov.iov_len > piece ? piece : iov.iov_len;
+
+    feed(t, iov.iov_base, n);
+    fb_tls_out_consume(sv->conn, n);
+  }
+}
+
+/* Plays the network both ways until the client is done or waits with
+ * nothing in flight. Returns the last op seen (DONE or WAIT).
+ */
+static enum fb_client_op exchange(struct rig *t, struct server *sv,
+                                  size_t piece) {
+  for (int round = 0; round < 100; round++) {
+    enum fb_client_op op = take(t);
+
+    if (op == FB_CLIENT_SEND) {
+      server_run(sv, t->sent, t->sent_len);
+      fb_client_sent(t->c, (long)t->sent_len, t->now);
+      continue;
+    }
+    if (op == FB_CLIENT_DONE || op == FB_CLIENT_CLOSE)
+      return op;
+    assert_int_equal(op, FB_CLIENT_WAIT);
+    if (fb_tls_out_pending(sv->conn) == 0)
+      return op;
+    server_to_client(t, sv, piece);
+  }
+  fail_msg("no end to the exchange");
+  return FB_CLIENT_WAIT;
+}
+
+/* A new https connection for URL index: CONNECT, connected, the server's
+ * side accepted.
+ */
+static void https_connect(struct rig *t, struct server *sv, size_t index) {
+  fb_client_start(t->c, index, t->now);
+  if (take(t) != FB_CLIENT_CONNECT)
+    fail_msg("%s: no CONNECT", what);
+  expect_ops(t, FB_CLIENT_WAIT);
+  t->now += MS;
+  server_accept(sv);
+  fb_client_connected(t->c, 0, t->now);
+}
+
+static const char https_ok[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+/* An https page: the handshake (full, then resumed on a new connection),
+ * the request the server reads, the page, the TLS time; a second request
+ * on the kept connection makes no handshake. Ciphertext in pieces of every
+ * size from a byte up.
+ */
+static void test_https(void **state) {
+  static const char *const urls[] = {"https://localhost:4/s?x", NULL};
+  static const size_t pieces[] = {0, 1, 7, 100, 1000};
+
+  (void)state;
+  for (size_t k = 0; k < sizeof(pieces) / sizeof(*pieces); k++) {
+    struct server sv;
+    struct fb_result r;
+    struct rig t;
+
+    snprintf(what, sizeof(what), "https, pieces of %zu", pieces[k]);
+    server_init(&sv, good, https_ok);
+    rig_init(&t, urls);
+    t.job.cacert = ca_file;
+    rig_start(&t);
+    https_connect(&t, &sv, 0);
+    if (exchange(&t, &sv, pieces[k]) != FB_CLIENT_DONE)
+      fail_msg("%s: not done (%s)", what, t.c->msg);
+    result(&t, &r);
+    if (r.outcome != FB_OUTCOME_OK)
+      fail_msg("%s: %s (%s)", what, fb_outcome_name(r.outcome), r.message);
+    assert_int_equal(r.body_bytes, 5);
+    assert_int_equal(r.checksum, XXH3_64bits("hello", 5));
+    assert_int_equal(r.handshake, FB_HANDSHAKE_FULL);
+    assert_true(r.t_tls > r.t_connected && r.t_first_byte >= r.t_tls);
+    assert_non_null(
+        strstr(sv.req, "GET /s?x HTTP/1.1\r\nHost: localhost:4\r\n"));
+
+    /* Kept alive: no handshake for the next one. */
+    sv.answered = 0;
+    sv.req_len = 0;
+    sv.req[0] = '\0';
+    fb_client_start(t.c, 0, t.now);
+    assert_int_equal(exchange(&t, &sv, pieces[k]), FB_CLIENT_DONE);
+    result(&t, &r);
+    assert_int_equal(r.outcome, FB_OUTCOME_OK);
+    assert_int_equal(r.handshake, FB_HANDSHAKE_NONE);
+    assert_int_equal(r.t_tls, -1);
+    assert_int_equal(r.reused, 1);
+
+    /* A new connection resumes the session the server gave. */
+    fb_client_release(t.c);
+    expect_ops(&t, FB_CLIENT_CLOSE, FB_CLIENT_WAIT);
+    https_connect(&t, &sv, 0);
+    assert_int_equal(exchange(&t, &sv, pieces[k]), FB_CLIENT_DONE);
+    result(&t, &r);
+    assert_int_equal(r.outcome, FB_OUTCOME_OK);
+    assert_int_equal(r.handshake, FB_HANDSHAKE_RESUMED);
+    rig_free(&t);
+    server_free(&sv);
+  }
+}
+
+/* Certificates the client refuses: tls with libcurl's code and words; and
+ * with verification off, the same servers answer.
+ */
+static void test_https_verify(void **state) {
+  static const char *const urls[] = {"https://localhost:4/", NULL};
+  const struct {
+    struct fb_tls_cert **cert;
+    int cacert;
+    const char *words;
+  } cases[] = {
+      {&other, 1, "no alternative certificate subject name"},
+      {&expired, 1, "SSL certificate problem: certificate has expired"},
+      {&good, 0, "SSL certificate problem: self-signed certificate"},
+  };
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    for (int verify = 1; verify >= 0; verify--) {
+      struct server sv;
+      struct fb_result r;
+      struct rig t;
+
+      snprintf(what, sizeof(what), "verify case %zu, verify %d", i, verify);
+      server_init(&sv, *cases[i].cert, https_ok);
+      rig_init(&t, urls);
+      t.job.cacert = cases[i].cacert ? ca_file : NULL;
+      t.job.verify_tls = verify;
+      rig_start(&t);
+      https_connect(&t, &sv, 0);
+      exchange(&t, &sv, 0);
+      if (t.c->active)
+        fail_msg("%s: still going", what);
+      result(&t, &r);
+      if (verify) {
+        assert_int_equal(r.outcome, FB_OUTCOME_TLS);
+        assert_int_equal(r.error_code, CURLE_PEER_FAILED_VERIFICATION);
+        if (strstr(r.message, cases[i].words) == NULL)
+          fail_msg("%s: \"%s\"", what, r.message);
+        assert_int_equal(r.t_tls, -1);
+      } else {
+        assert_int_equal(r.outcome, FB_OUTCOME_OK);
+      }
+      rig_free(&t);
+      server_free(&sv);
+    }
+  }
+}
+
+/* The connection ends in the handshake (closed, reset): tls, libcurl's
+ * CURLE_SSL_CONNECT_ERROR; garbage instead of a ServerHello too. A body
+ * cut without close_notify is judged by the HTTP framing, as libcurl 7.88
+ * does: short of its Content-Length it is recv, a close-delimited one ok.
+ * A handshake that stalls ends at the connect timeout.
+ */
+static void test_https_ends(void **state) {
+  static const char *const urls[] = {"https://localhost:4/", NULL};
+  struct fb_result r;
+  struct server sv;
+  struct rig t;
+
+  (void)state;
+  for (int reset = 0; reset < 3; reset++) {
+    snprintf(what, sizeof(what), "handshake cut %d", reset);
+    server_init(&sv, good, https_ok);
+    rig_init(&t, urls);
+    t.job.cacert = ca_file;
+    rig_start(&t);
+    https_connect(&t, &sv, 0);
+    expect_ops(&t, FB_CLIENT_SEND, FB_CLIENT_WAIT);
+    fb_client_sent(t.c, (long)t.sent_len, t.now);
+    if (reset == 2)
+      feed_str(&t, "HTTP/1.1 400 Bad Request\r\n\r\n");
+    else
+      fb_client_eof(t.c, reset ? -ECONNRESET : 0, t.now);
+    expect_ops(&t, FB_CLIENT_CLOSE, FB_CLIENT_DONE, FB_CLIENT_WAIT);
+    expect_result(&t, FB_OUTCOME_TLS, 0, CURLE_SSL_CONNECT_ERROR);
+    rig_free(&t);
+    server_free(&sv);
+  }
+
+  for (int delimited = 0; delimited < 2; delimited++) {
+    server_init(&sv, good,
+                delimited ? "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhel"
+                          : "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel");
+    rig_init(&t, urls);
+    t.job.cacert = ca_file;
+    rig_start(&t);
+    https_connect(&t, &sv, 0);
+    assert_int_equal(exchange(&t, &sv, 0), FB_CLIENT_WAIT);
+    fb_client_eof(t.c, 0, t.now);
+    expect_ops(&t, FB_CLIENT_CLOSE, FB_CLIENT_DONE, FB_CLIENT_WAIT);
+    result(&t, &r);
+    assert_int_equal(r.outcome, delimited ? FB_OUTCOME_OK : FB_OUTCOME_RECV);
+    assert_int_equal(r.body_bytes, 3);
+    rig_free(&t);
+    server_free(&sv);
+  }
+
+  /* With close_notify before the close, the same. */
+  server_init(&sv, good, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhel");
+  sv.close_notify = 1;
+  rig_init(&t, urls);
+  t.job.cacert = ca_file;
+  rig_start(&t);
+  https_connect(&t, &sv, 0);
+  assert_int_equal(exchange(&t, &sv, 0), FB_CLIENT_CLOSE);
+  expect_ops(&t, FB_CLIENT_DONE, FB_CLIENT_WAIT);
+  expect_result(&t, FB_OUTCOME_OK, 200, 0);
+  rig_free(&t);
+  server_free(&sv);
+
+  /* A handshake with no answer: the connect timeout, libcurl's words. */
+  rig_init(&t, urls);
+  t.job.cacert = ca_file;
+  t.job.connect_timeout_ms = 500;
+  rig_start(&t);
+  fb_client_start(t.c, 0, t.now);
+  expect_ops(&t, FB_CLIENT_CONNECT, FB_CLIENT_WAIT);
+  fb_client_connected(t.c, 0, t.now);
+  expect_ops(&t, FB_CLIENT_SEND, FB_CLIENT_WAIT);
+  fb_client_sent(t.c, (long)t.sent_len, t.now);
+  assert_int_equal(fb_client_deadline(t.c), T0 + 500 * MS);
+  fb_client_timer(t.c, T0 + 500 * MS);
+  expect_ops(&t, FB_CLIENT_CLOSE, FB_CLIENT_DONE, FB_CLIENT_WAIT);
+  result(&t, &r);
+  assert_int_equal(r.outcome, FB_OUTCOME_TIMEOUT);
+  assert_non_null(strstr(r.message, "SSL connection timeout"));
+  rig_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_url_fast),
@@ -1188,5 +1546,13 @@ int main(void) {
       cmocka_unit_test(test_abort),
   };
 
-  return cmocka_run_group_tests_name("client", tests, NULL, NULL);
+  const struct CMUnitTest https[] = {
+      cmocka_unit_test(test_https),
+      cmocka_unit_test(test_https_verify),
+      cmocka_unit_test(test_https_ends),
+  };
+  int rc = cmocka_run_group_tests_name("client", tests, NULL, NULL);
+
+  return rc | cmocka_run_group_tests_name("client-https", https, tls_setup,
+                                          tls_teardown);
 }

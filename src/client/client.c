@@ -24,6 +24,13 @@ int fb_client_create(struct fb_client **out, const struct fb_job *job,
   rc = cl->cu == NULL ? -ENOMEM : fb__client_proxy_init(cl);
   if (rc == 0)
     rc = fb__client_targets(cl, err, errlen);
+  /* https: the TLS context (and, through it, the process's CA store) at
+   * set-up, not at the first connection. A redirect to https makes it
+   * then.
+   */
+  for (uint32_t i = 0; rc == 0 && i < cl->neps; i++)
+    if (cl->eps[i].tls)
+      rc = fb__wire_ctx(cl, err, errlen);
   if (rc != 0) {
     if (rc == -ENOMEM && errlen > 0 && err[0] == '\0')
       snprintf(err, errlen, "out of memory preparing the requests");
@@ -37,6 +44,7 @@ int fb_client_create(struct fb_client **out, const struct fb_job *job,
 void fb_client_destroy(struct fb_client *cl) {
   if (cl == NULL)
     return;
+  fb__wire_ctx_free(cl);
   fb__client_eps_free(cl);
   fb__client_arena_free(cl);
   free(cl->targets);

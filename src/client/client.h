@@ -64,6 +64,7 @@
 #include "fetchbench/result.h"
 
 struct fb_client;
+struct fb_tls;
 struct z_stream_s;
 
 /* What the engine must do next (fb_client_next). */
@@ -78,8 +79,13 @@ enum fb_client_op {
   FB_CLIENT_DONE      /* the request ended: fb_client_result */
 };
 
-/* The arguments of an op; pointers borrowed from the connection, valid
- * until the next event on it.
+/* The arguments of an op, borrowed from the core. The bytes of a SEND
+ * stay where they are until the engine reports its end (fb_client_sent),
+ * the connection's close notwithstanding: an https connection's
+ * ciphertext is freed only when the slot's next connection is reported
+ * (fb_client_connected) or at cleanup, so an engine must not report a new
+ * connection while a send of the old one may still read its bytes. The
+ * iovec array itself may be copied at once.
  */
 struct fb_client_action {
   const struct sockaddr *addr; /* CONNECT */
@@ -132,6 +138,7 @@ struct fb_client_conn {
   uint8_t reused_any; /* a kept-alive connection carried part of it */
   uint8_t resp_done;  /* the response is complete, the SEND not yet */
   uint8_t loc_done;   /* a Location header was read whole */
+  uint8_t handshake;  /* enum fb_handshake of the request's new connection */
   uint16_t status;    /* last status line seen, 0: none */
   size_t index;       /* URL of the request */
   uint32_t ep;        /* endpoint of the current hop */
@@ -143,10 +150,20 @@ struct fb_client_conn {
   uint64_t body_bytes; /* decoded body bytes hashed */
   struct iovec iov[4]; /* the request (SEND), what is left of it */
   int iovcnt;
-  int64_t t_start, t_connected, t_first_byte, t_done;
+  int64_t t_start, t_connected, t_tls, t_first_byte, t_done;
   int64_t deadline;    /* whole request */
   int64_t slow_since;  /* low-speed window start */
   uint64_t slow_bytes; /* bytes in the window */
+
+  /* https: the connection's TLS (ciphertext on the socket side, the
+   * request and the response on ours), and the ciphertext SEND in flight.
+   */
+  struct fb_tls *tls;
+  uint8_t tls_hs;    /* handshake in progress (the connect timeout runs) */
+  uint8_t tls_dead;  /* tls belongs to a closed connection */
+  uint8_t send_busy; /* a SEND of ciphertext is with the engine */
+  struct iovec out[4];
+  int outcnt;
 
   /* Rarely used, allocated on demand and kept for the slot's next
    * requests: the redirect's URL and target, the Location header, the

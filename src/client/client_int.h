@@ -84,6 +84,7 @@ struct fb__target {
 };
 
 struct fb__arena_chunk;
+struct fb_tls_ctx;
 
 struct fb_client {
   const struct fb_job *job;
@@ -101,6 +102,8 @@ struct fb_client {
   char *no_proxy;             /* no_proxy or NO_PROXY, NULL: none */
   uint32_t proxy_ep;          /* FB__NO_EP until a URL needs it */
   unsigned char *inflate_out; /* shared by the connections' inflaters */
+  struct fb_tls_ctx *tls_ctx; /* https, made on first use */
+  char *tls_plain;            /* plaintext read out of TLS, parsed in place */
   char *scratch;              /* a request copied whole, for TLS */
   unsigned dns_lookups;
   struct fb_client_counters k;
@@ -190,6 +193,35 @@ int fb__decode(struct fb_client_conn *c, const char *p, size_t len);
 /* Frees c's inflater. */
 void fb__decode_free(struct fb_client_conn *c);
 
+/* --- wire.c ------------------------------------------------------------- */
+
+/* Makes cl's TLS client context (the job's CA file or the system's, as the
+ * process's one store; verification; resumption) unless it exists.
+ * Returns 0 or a negative code with err.
+ */
+int fb__wire_ctx(struct fb_client *cl, char *err, size_t errlen);
+void fb__wire_ctx_free(struct fb_client *cl);
+
+/* The TCP connection of an https hop is up: makes its TLS object and
+ * starts the handshake. Returns 0, or -1 with the verdict recorded.
+ */
+int fb__wire_open(struct fb_client_conn *c);
+
+/* Writes what is left of the request into TLS once the handshake is done,
+ * and hands the pending ciphertext out as a SEND (one at a time); says
+ * fb__client_request_sent when the request is all out.
+ */
+void fb__wire_flush(struct fb_client_conn *c, int64_t now);
+
+/* The engine's events on an https connection. */
+void fb__wire_received(struct fb_client_conn *c, const char *buf, size_t len,
+                       int64_t now);
+void fb__wire_eof(struct fb_client_conn *c, int err, int64_t now);
+void fb__wire_sent(struct fb_client_conn *c, long n, int64_t now);
+
+/* Frees c's TLS object. */
+void fb__wire_free(struct fb_client_conn *c);
+
 /* --- conn.c ------------------------------------------------------------- */
 
 /* Records the verdict of c's request (outcome, CURLcode, printf message);
@@ -198,5 +230,24 @@ void fb__decode_free(struct fb_client_conn *c);
 void fb__client_fail(struct fb_client_conn *c, enum fb_outcome outcome,
                      int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Closes c's connection (a CLOSE op follows unless the engine never heard
+ * of it) and, for fail_close, ends the request with its verdict.
+ */
+void fb__client_close(struct fb_client_conn *c);
+void fb__client_fail_close(struct fb_client_conn *c, int64_t now);
+
+/* The HTTP side of a connection: response bytes (plaintext) in, the end
+ * of the stream (err 0, or a negative errno), the request all sent, a
+ * send that failed.
+ */
+void fb__client_parse(struct fb_client_conn *c, const char *buf, size_t len,
+                      int64_t now);
+void fb__client_http_eof(struct fb_client_conn *c, int err, int64_t now);
+void fb__client_request_sent(struct fb_client_conn *c, int64_t now);
+void fb__client_send_failed(struct fb_client_conn *c, long err, int64_t now);
+
+/* Drops the first n bytes of the request's iovecs (c->iov). */
+void fb__client_iov_advance(struct fb_client_conn *c, size_t n);
 
 #endif /* FB_CLIENT_CLIENT_INT_H */

@@ -7,6 +7,7 @@
 
 #include "client/client_int.h"
 #include "fetchbench/clock.h"
+#include "tls/tls.h"
 
 /* A transfer slot's state machine: its connection (none, connecting, open)
  * and the request in flight, driven by the engine's events and answered
@@ -48,6 +49,7 @@ void fb_client_conn_init(struct fb_client_conn *c, struct fb_client *cl,
 }
 
 void fb_client_conn_cleanup(struct fb_client_conn *c) {
+  fb__wire_free(c);
   fb__decode_free(c);
   free(c->url);
   free(c->target);
@@ -70,6 +72,17 @@ static void close_conn(struct fb_client_conn *c) {
   c->keep = 0;
   c->conn_ep = FB__NO_EP;
   c->connect_deadline = INT64_MAX;
+  /* Its ciphertext may still be on its way out: kept until the slot's
+   * next connection (client.h).
+   */
+  if (c->tls != NULL)
+    c->tls_dead = 1;
+  c->tls_hs = 0;
+  c->send_busy = 0;
+}
+
+void fb__client_close(struct fb_client_conn *c) {
+  close_conn(c);
 }
 
 /* The request ended: the verdict stands, DONE is next. */
@@ -87,6 +100,15 @@ static void fail_close(struct fb_client_conn *c, int64_t now) {
   finish(c, now);
 }
 
+void fb__client_fail_close(struct fb_client_conn *c, int64_t now) {
+  fail_close(c, now);
+}
+
+/* The connection of the request in flight speaks TLS. */
+static int is_tls(const struct fb_client_conn *c) {
+  return c->tls != NULL && !c->tls_dead;
+}
+
 static void connect_start(struct fb_client_conn *c, int64_t now) {
   long ms = c->cl->job->connect_timeout_ms;
 
@@ -99,7 +121,7 @@ static void connect_start(struct fb_client_conn *c, int64_t now) {
 }
 
 /* "GET " prefix target tail, as iovecs into the endpoint and the URL. */
-static void send_request(struct fb_client_conn *c) {
+static void send_request(struct fb_client_conn *c, int64_t now) {
   const struct fb__ep *e = ep_of(c, c->ep);
   int n = 0;
 
@@ -114,13 +136,16 @@ static void send_request(struct fb_client_conn *c) {
   c->iov[n].iov_base = e->tail;
   c->iov[n++].iov_len = e->tail_len;
   c->iovcnt = n;
-  c->pending |= FB__OP_SEND;
   c->sending = 1;
   c->resp_bytes = 0;
   c->resp_done = 0;
   c->status = 0;
   fb__response_parser(c);
   fb__response_reset(c);
+  if (is_tls(c))
+    fb__wire_flush(c, now);
+  else
+    c->pending |= FB__OP_SEND;
 }
 
 /* Sends the current hop's request on the kept connection when it goes to
@@ -144,11 +169,16 @@ static void begin_hop(struct fb_client_conn *c, int64_t now) {
     finish(c, now);
     return;
   }
-  if (e->tls) {
-    fb__client_fail(c, FB_OUTCOME_PROTOCOL, CURLE_UNSUPPORTED_PROTOCOL,
-                    "https is not spoken by this engine yet");
-    finish(c, now);
-    return;
+  if (e->tls && c->cl->tls_ctx == NULL) {
+    char err[FB_MESSAGE_MAX];
+    int rc = fb__wire_ctx(c->cl, err, sizeof(err));
+
+    if (rc != 0) {
+      fb__client_fail(c, FB_OUTCOME_TLS, CURLE_SSL_CACERT_BADFILE,
+                      "error setting certificate verify locations: %s", err);
+      finish(c, now);
+      return;
+    }
   }
   if (c->sock == FB__SOCK_OPEN && c->keep && c->conn_ep == c->ep) {
     if (c->t_connected < 0)
@@ -156,7 +186,7 @@ static void begin_hop(struct fb_client_conn *c, int64_t now) {
     c->conn_fresh = 0;
     c->reused_any = 1;
     c->cl->k.reuses++;
-    send_request(c);
+    send_request(c, now);
     return;
   }
   close_conn(c);
@@ -186,6 +216,8 @@ void fb_client_start(struct fb_client_conn *c, size_t index, int64_t now) {
   c->resp_bytes = 0;
   c->t_start = now;
   c->t_connected = -1;
+  c->t_tls = -1;
+  c->handshake = FB_HANDSHAKE_NONE;
   c->t_first_byte = -1;
   c->t_done = -1;
   c->deadline =
@@ -227,13 +259,24 @@ void fb_client_connected(struct fb_client_conn *c, int status, int64_t now) {
 
   if (c->sock != FB__SOCK_CONNECTING || !c->active)
     return;
+  /* No send of the last connection reads its ciphertext any more. */
+  if (c->tls_dead)
+    fb__wire_free(c);
   if (status == 0) {
     c->sock = FB__SOCK_OPEN;
-    c->connect_deadline = INT64_MAX;
     c->t_connected = now;
     c->conn_fresh = 1;
     c->keep = 0;
-    send_request(c);
+    if (ep_of(c, c->ep)->tls) {
+      /* The connect timeout runs on through the handshake. */
+      if (fb__wire_open(c) != 0) {
+        fail_close(c, now);
+        return;
+      }
+    } else {
+      c->connect_deadline = INT64_MAX;
+    }
+    send_request(c, now);
     return;
   }
   c->sock = FB__SOCK_NONE;
@@ -270,44 +313,62 @@ void fb_client_connected(struct fb_client_conn *c, int status, int64_t now) {
 
 static void complete(struct fb_client_conn *c, int64_t now);
 
-void fb_client_sent(struct fb_client_conn *c, long n, int64_t now) {
-  if (!c->sending || c->sock != FB__SOCK_OPEN)
-    return;
-  if (n < 0) {
-    c->sending = 0;
-    if (c->resp_done) {
-      c->keep = 0;
-      complete(c, now);
-      return;
-    }
-    if (can_retry(c)) {
-      retry(c, now);
-      return;
-    }
-    fb__client_fail(c, FB_OUTCOME_SEND, CURLE_SEND_ERROR, "Send failure: %s",
-                    strerror((int)-n));
-    fail_close(c, now);
+void fb__client_send_failed(struct fb_client_conn *c, long err, int64_t now) {
+  c->sending = 0;
+  if (c->resp_done) {
+    c->keep = 0;
+    complete(c, now);
     return;
   }
+  if (can_retry(c)) {
+    retry(c, now);
+    return;
+  }
+  fb__client_fail(c, FB_OUTCOME_SEND, CURLE_SEND_ERROR, "Send failure: %s",
+                  strerror((int)-err));
+  fail_close(c, now);
+}
+
+void fb__client_iov_advance(struct fb_client_conn *c, size_t n) {
   while (n > 0 && c->iovcnt > 0) {
-    size_t take = (size_t)n < c->iov[0].iov_len ? (size_t)n : c->iov[0].iov_len;
+    size_t take = n < c->iov[0].iov_len ? n : c->iov[0].iov_len;
 
     c->iov[0].iov_base = (char *)c->iov[0].iov_base + take;
     c->iov[0].iov_len -= take;
-    n -= (long)take;
+    n -= take;
     if (c->iov[0].iov_len == 0) {
       memmove(&c->iov[0], &c->iov[1],
               (size_t)(c->iovcnt - 1) * sizeof(c->iov[0]));
       c->iovcnt--;
     }
   }
+}
+
+void fb__client_request_sent(struct fb_client_conn *c, int64_t now) {
+  c->sending = 0;
+  if (c->resp_done)
+    complete(c, now);
+}
+
+void fb_client_sent(struct fb_client_conn *c, long n, int64_t now) {
+  if (c->sock != FB__SOCK_OPEN)
+    return;
+  if (is_tls(c)) {
+    fb__wire_sent(c, n, now);
+    return;
+  }
+  if (!c->sending)
+    return;
+  if (n < 0) {
+    fb__client_send_failed(c, n, now);
+    return;
+  }
+  fb__client_iov_advance(c, (size_t)n);
   if (c->iovcnt > 0) {
     c->pending |= FB__OP_SEND;
     return;
   }
-  c->sending = 0;
-  if (c->resp_done)
-    complete(c, now);
+  fb__client_request_sent(c, now);
 }
 
 /* The response is whole and the request sent: follow a redirect, or end. */
@@ -372,8 +433,8 @@ static void parse_error(struct fb_client_conn *c, llhttp_errno_t err) {
                   llhttp_errno_name(err));
 }
 
-void fb_client_received(struct fb_client_conn *c, const char *buf, size_t len,
-                        int64_t now) {
+void fb__client_parse(struct fb_client_conn *c, const char *buf, size_t len,
+                      int64_t now) {
   llhttp_errno_t err;
 
   if (c->sock != FB__SOCK_OPEN || len == 0)
@@ -393,7 +454,6 @@ void fb_client_received(struct fb_client_conn *c, const char *buf, size_t len,
   if (c->resp_bytes == 0)
     c->t_first_byte = now;
   c->resp_bytes += len;
-  c->slow_bytes += len;
   err = llhttp_execute(&c->parser, buf, len);
   if (err == HPE_OK)
     return;
@@ -408,7 +468,27 @@ void fb_client_received(struct fb_client_conn *c, const char *buf, size_t len,
   fail_close(c, now);
 }
 
+void fb_client_received(struct fb_client_conn *c, const char *buf, size_t len,
+                        int64_t now) {
+  if (c->sock != FB__SOCK_OPEN || len == 0)
+    return;
+  c->slow_bytes += len;
+  if (is_tls(c))
+    fb__wire_received(c, buf, len, now);
+  else
+    fb__client_parse(c, buf, len, now);
+}
+
 void fb_client_eof(struct fb_client_conn *c, int err, int64_t now) {
+  if (c->sock != FB__SOCK_OPEN)
+    return;
+  if (is_tls(c))
+    fb__wire_eof(c, err, now);
+  else
+    fb__client_http_eof(c, err, now);
+}
+
+void fb__client_http_eof(struct fb_client_conn *c, int err, int64_t now) {
   llhttp_errno_t e;
 
   if (c->sock != FB__SOCK_OPEN)
@@ -465,11 +545,16 @@ void fb_client_timer(struct fb_client_conn *c, int64_t now) {
   if (!c->active)
     return;
   /* libcurl's words for either timeout while connecting. */
-  if (c->sock == FB__SOCK_CONNECTING &&
+  if ((c->sock == FB__SOCK_CONNECTING || c->tls_hs) &&
       (now >= c->connect_deadline || now >= c->deadline)) {
-    fb__client_fail(c, FB_OUTCOME_TIMEOUT, CURLE_OPERATION_TIMEDOUT,
-                    "Connection timed out after %lld milliseconds",
-                    (long long)ms_since(c->t_start, now));
+    if (c->tls_hs)
+      fb__client_fail(c, FB_OUTCOME_TIMEOUT, CURLE_OPERATION_TIMEDOUT,
+                      "SSL connection timeout (after %lld milliseconds)",
+                      (long long)ms_since(c->t_start, now));
+    else
+      fb__client_fail(c, FB_OUTCOME_TIMEOUT, CURLE_OPERATION_TIMEDOUT,
+                      "Connection timed out after %lld milliseconds",
+                      (long long)ms_since(c->t_start, now));
     fail_close(c, now);
     return;
   }
@@ -541,8 +626,8 @@ enum fb_client_op fb_client_next(struct fb_client_conn *c,
   }
   if (c->pending & FB__OP_SEND) {
     c->pending &= ~FB__OP_SEND;
-    act->iov = c->iov;
-    act->iovcnt = c->iovcnt;
+    act->iov = is_tls(c) ? c->out : c->iov;
+    act->iovcnt = is_tls(c) ? c->outcnt : c->iovcnt;
     return FB_CLIENT_SEND;
   }
   if (c->pending & FB__OP_DONE) {
@@ -559,7 +644,7 @@ int64_t fb_client_deadline(const struct fb_client_conn *c) {
   if (!c->active)
     return INT64_MAX;
   d = c->deadline;
-  if (c->sock == FB__SOCK_CONNECTING && c->connect_deadline < d)
+  if ((c->sock == FB__SOCK_CONNECTING || c->tls_hs) && c->connect_deadline < d)
     d = c->connect_deadline;
   if (job->low_speed_secs > 0 &&
       c->slow_since + job->low_speed_secs * FB_NS_PER_S < d)
@@ -581,10 +666,12 @@ void fb_client_result(const struct fb_client_conn *c, struct fb_result *r) {
   r->t_start = c->t_start - t0;
   if (c->t_connected >= 0)
     r->t_connected = c->t_connected - t0;
+  if (c->t_tls >= 0)
+    r->t_tls = c->t_tls - t0;
   if (c->t_first_byte >= 0)
     r->t_first_byte = c->t_first_byte - t0;
   r->t_done = c->t_done - t0;
   r->reused = !c->new_conn && c->t_connected >= 0;
-  r->handshake = FB_HANDSHAKE_NONE;
+  r->handshake = c->handshake;
   r->message = c->failed ? c->msg : NULL;
 }
