@@ -466,10 +466,10 @@ static int setup(struct raw *r, const struct fb_job *job,
   r->nslots = job->workers < r->n ? job->workers : (unsigned)r->n;
 
   /* libuv aborts the process when it cannot make its signal pipe. */
-  rc = fb__engine_check_fds("raw", LOOP_FDS + 1, LOOP_FDS + r->nslots, r->why,
-                            sizeof(r->why));
+  rc = fb__engine_check_fds("raw", LOOP_FDS + 1, LOOP_FDS + r->nslots, err,
+                            sizeof(err));
   if (rc != 0)
-    return fail(r, rc, "%s", r->why);
+    return fail(r, rc, "%s", err);
   rc = fb_client_create(&r->cl, job, fb_collector_t0(c), err, sizeof(err));
   if (rc != 0)
     return fail(r, rc, "%s", err);
