@@ -22,7 +22,8 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import FB_BIN, Origin, engines, fb, require_bin  # noqa: E402
+import fbtest  # noqa: E402
+from cli_common import FB_BIN, engines, fb, origin, require_bin  # noqa: E402
 
 
 def limited(limit, *args, timeout=60):
@@ -38,18 +39,18 @@ class Limits(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.origin = Origin()
+        cls.origin = origin()
         cls.tmp = tempfile.TemporaryDirectory()
         cls.urls = os.path.join(cls.tmp.name, "urls.txt")
         with open(cls.urls, "w") as f:
             for i in range(24):
-                f.write("%s/__bytes/2000?i=%d\n" % (cls.origin.base_url, i))
+                f.write("%s/__bytes/2000?i=%d\n" % (cls.origin.url, i))
         # Slow pages: every worker holds its socket at the same time.
         cls.slow = os.path.join(cls.tmp.name, "slow.txt")
         with open(cls.slow, "w") as f:
             for i in range(24):
                 f.write("%s/__bytes/2000?delay=300&i=%d\n"
-                        % (cls.origin.base_url, i))
+                        % (cls.origin.url, i))
 
     @classmethod
     def tearDownClass(cls):
@@ -133,13 +134,13 @@ class Outputs(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.origin = Origin()
+        cls.origin = origin()
         cls.tmp = tempfile.TemporaryDirectory()
         cls.urls = os.path.join(cls.tmp.name, "urls.txt")
         with open(cls.urls, "w") as f:
             for i in range(3):
                 f.write("%s/__bytes/100?delay=300&i=%d\n"
-                        % (cls.origin.base_url, i))
+                        % (cls.origin.url, i))
 
     @classmethod
     def tearDownClass(cls):
@@ -148,7 +149,7 @@ class Outputs(unittest.TestCase):
 
     def requests_seen(self):
         import urllib.request
-        with urllib.request.urlopen(self.origin.base_url + "/__stats",
+        with urllib.request.urlopen(self.origin.url + "/__stats",
                                     timeout=10) as r:
             return json.loads(r.read())["requests"]
 
@@ -209,7 +210,7 @@ class Messages(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.origin = Origin()
+        cls.origin = origin()
         cls.tmp = tempfile.TemporaryDirectory()
 
     @classmethod
@@ -224,7 +225,7 @@ class Messages(unittest.TestCase):
         return path
 
     def test_idn_host(self):
-        port = self.origin.base_url.rsplit(":", 1)[1]
+        port = self.origin.url.rsplit(":", 1)[1]
         urls = self.write("idn.txt", "http://b\u00fccher.localhost:%s/"
                           "__bytes/10\n" % port)
         env = {k: v for k, v in os.environ.items()
@@ -252,13 +253,13 @@ class Messages(unittest.TestCase):
     def test_origin_cpu_must_exist(self):
         allowed = os.sched_getaffinity(0)
         missing = max(allowed) + 1
-        urls = self.write("one.txt", self.origin.base_url + "/__bytes/1\n")
+        urls = self.write("one.txt", self.origin.url + "/__bytes/1\n")
         r = fb("run", "--urls", urls, "--origin-cpu", str(missing))
         self.assertEqual(r.returncode, 2)
         self.assertIn("--origin-cpu: CPU %d is not one" % missing, r.stderr)
 
     def test_url_over_curls_limit(self):
-        big = self.origin.base_url + "/?" + "a" * 8100000
+        big = self.origin.url + "/?" + "a" * 8100000
         urls = self.write("big.txt", "# one huge URL\n" + big + "\n")
         r = fb("run", "--urls", urls)
         self.assertEqual(r.returncode, 2)
@@ -266,7 +267,7 @@ class Messages(unittest.TestCase):
         self.assertIn("over libcurl's limit", r.stderr)
 
     def test_self_redirect_says_redirects(self):
-        urls = self.write("loop.txt", self.origin.base_url +
+        urls = self.write("loop.txt", self.origin.url +
                           "/__bytes/10?fault=redirect_loop\n")
         for engine, w in (("sequential", 1), ("async", 1)):
             r = fb("run", "-e", engine, "-w", str(w), "--urls", urls,
@@ -292,11 +293,11 @@ class Figures(unittest.TestCase):
         self.assertIsNone(doc["efficiency"])
 
     def test_wrong_delay_is_named(self):
-        with Origin() as origin, tempfile.TemporaryDirectory() as d:
+        with origin() as o, tempfile.TemporaryDirectory() as d:
             urls = os.path.join(d, "u.txt")
             with open(urls, "w") as f:
                 for i in range(20):
-                    f.write("%s/__bytes/100?i=%d\n" % (origin.base_url, i))
+                    f.write("%s/__bytes/100?i=%d\n" % (o.url, i))
             r = fb("run", "-e", "async", "-w", "4", "--urls", urls,
                    "--delay", "50")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -325,4 +326,4 @@ class Figures(unittest.TestCase):
 
 if __name__ == "__main__":
     require_bin()
-    unittest.main(verbosity=2)
+    fbtest.main()

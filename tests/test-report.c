@@ -190,8 +190,8 @@ static void full_summary(struct fb_summary *s) {
   s->rss_sum_kib = 123456;
   s->vcsw = 10;
   s->ivcsw = 2;
-  s->latency = (struct fb_percentiles){70.5, 80.25, 99.125, 1234.5};
-  s->ttfb = (struct fb_percentiles){1, 2, 3, 4};
+  s->latency = (struct fb_percentiles){70.5, 80.25, 99.125, 100.0625, 1234.5};
+  s->ttfb = (struct fb_percentiles){1, 2, 3, 3.5, 4};
   s->req_per_s = 1000;
   s->bytes_per_s = 9e15;
   s->delay_ms = 70;

@@ -19,6 +19,7 @@
 #include "report.h"
 #include "result.h"
 #include "run.h"
+#include "schedule.h"
 #include "summary.h"
 #include "urlset.h"
 #include "version.h"

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct fb_urlset;
+struct fb_schedule;
 
 /* Where the trusted CA certificates of https come from, per connection. */
 enum fb_ca_cache {
@@ -48,6 +49,13 @@ struct fb_job {
   unsigned chunk;            /* processes: URLs per work request */
   size_t thread_stack;       /* threads: stack bytes per thread */
   unsigned max_respawns;     /* processes: worker deaths tolerated */
+
+  /* Open loop: request i may not start before schedule->due_ns[i] after
+   * the run's start (fb_collector_t0); it starts then, or as soon after as
+   * a worker or slot is free. NULL: a closed loop, every request starts as
+   * soon as a worker is free. Borrowed; covers every URL.
+   */
+  const struct fb_schedule *schedule;
 
   /* Set to non-zero (from a signal handler, say) to stop the run: engines
    * stop starting requests, abort those in flight, record every unfinished

@@ -104,6 +104,12 @@ int fb__cli_long(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
 int fb__cli_bytes(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
                   uint64_t min, uint64_t max, uint64_t *out);
 
+/* A rate in requests per second: a positive decimal ("100", "0.5", "2.25";
+ * no sign or exponent), at most max.
+ */
+int fb__cli_rate(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 double max, double *out);
+
 /* A probability in [0, 1]: "0.25", "1", ".5". */
 int fb__cli_fraction(const struct fb_cli_cmd *cmd, const char *opt,
                      const char *s, double *out);
@@ -166,6 +172,9 @@ struct fb_workload {
   uint64_t seed;          /* embedded origin's seed */
   size_t pages;           /* --pages N; 0: the ten seed pages */
   int pin;                /* pin origin and client to different cores */
+  double rate;            /* --rate: open loop at this many requests/s, 0:
+                           * closed loop */
+  int arrival;            /* --arrival: enum fb_arrival */
   int given_origin_cpu;   /* --origin-cpu: the running origin's core, or -1 */
 
   /* Results of fb__workload_start. */
@@ -177,6 +186,7 @@ struct fb_workload {
   char corpus_name[256]; /* what the origin serves, or "" */
   char base_url[256];    /* generated URLs start with it, or "" */
   double known_delay_ms; /* < 0 unknown */
+  struct fb_schedule *schedule; /* the open loop's, for the URL set */
 };
 
 void fb__workload_init(struct fb_workload *w);
@@ -224,6 +234,8 @@ enum fb_jobopt {
   FB_JOBOPT_INSECURE,
   FB_JOBOPT_TLS_RESUME,
   FB_JOBOPT_CA_CACHE,
+  FB_JOBOPT_RATE,
+  FB_JOBOPT_ARRIVAL,
   FB_JOBOPT_COUNT
 };
 

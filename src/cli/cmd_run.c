@@ -279,6 +279,7 @@ static int run_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   a.job.urls = a.w.urls;
+  a.job.schedule = a.w.schedule;
   status = fb__jobopt_check(&fb__cmd_run, a.seen, &a.job);
   if (status != 0)
     goto out;

@@ -3,6 +3,9 @@
 
 #include "cli.h"
 
+/* Beyond what any engine here can start on one core. */
+#define FB_RATE_MAX 1000000.0
+
 static const struct fb_cli_opt workload_opts[] = {
     {FB_JOBOPT_URLS, "urls", 'u', "FILE|-",
      "fetch the URLs listed in FILE (- : standard input) instead of the "
@@ -29,6 +32,13 @@ static const struct fb_cli_opt workload_opts[] = {
      "embedded origin's seed for jitter and the synthetic corpus"},
     {FB_JOBOPT_NO_PIN, "no-pin", 0, NULL,
      "do not pin the client and the embedded origin to different cores"},
+    {FB_JOBOPT_RATE, "rate", 0, "R",
+     "open loop: request i is due at i/R seconds (R requests per second, "
+     "fractions allowed) and starts then, or once a worker is free: latency "
+     "is also counted from the due time"},
+    {FB_JOBOPT_ARRIVAL, "arrival", 0, "uniform|poisson",
+     "with --rate: evenly spaced arrivals, or Poisson ones seeded by --seed "
+     "(default uniform)"},
     {0},
 };
 
@@ -141,6 +151,14 @@ static int parse_workload(const struct fb_cli_cmd *cmd, int id, const char *v,
   case FB_JOBOPT_NO_PIN:
     w->pin = 0;
     return 0;
+  case FB_JOBOPT_RATE:
+    return fb__cli_rate(cmd, "--rate", v, FB_RATE_MAX, &w->rate);
+  case FB_JOBOPT_ARRIVAL:
+    w->arrival = fb_arrival_parse(v);
+    if (w->arrival < 0)
+      return fb__cli_usage_error(
+          cmd, "--arrival: '%s' is not uniform or poisson", v);
+    return 0;
   default: /* --seed-pages: the default */
     return 0;
   }
@@ -214,6 +232,8 @@ int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
                       struct fb_job *job, struct fb_workload *w) {
   static const int embedded_only[] = {FB_JOBOPT_CORPUS, FB_JOBOPT_JITTER,
                                       FB_JOBOPT_SEED, FB_JOBOPT_NO_PIN};
+  /* --seed also seeds Poisson arrivals, wherever the URLs come from. */
+  int seed_for_arrivals = seen[FB_JOBOPT_RATE] != NULL;
   int urls = seen[FB_JOBOPT_URLS] != NULL;
   int origin = seen[FB_JOBOPT_ORIGIN] != NULL;
   int pages = seen[FB_JOBOPT_PAGES] != NULL;
@@ -235,11 +255,15 @@ int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
        i++) {
     int id = embedded_only[i];
 
+    if (id == FB_JOBOPT_SEED && seed_for_arrivals)
+      continue;
     if (seen[id] && (urls || origin))
       return fb__cli_usage_error(
           cmd, "--%s applies to the embedded origin, not with --%s",
           workload_opt_name(id), urls ? "urls" : "origin");
   }
+  if (seen[FB_JOBOPT_ARRIVAL] && !seen[FB_JOBOPT_RATE])
+    return fb__cli_usage_error(cmd, "--arrival goes with --rate");
   if (seen[FB_JOBOPT_CONNECTION] == NULL)
     job->connection = w->urls_path != NULL ? FB_CONN_REUSE : FB_CONN_FRESH;
   return 0;

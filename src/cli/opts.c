@@ -332,6 +332,30 @@ int fb__cli_bytes(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
       cmd, "%s: '%s' is not a byte count (e.g. 65536, 64k, 16M, 1G)", opt, s);
 }
 
+int fb__cli_rate(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 double max, double *out) {
+  double v = 0, scale = 0.1;
+  const char *p = s;
+  int digits = 0;
+
+  for (; *p >= '0' && *p <= '9'; p++, digits++)
+    v = v * 10 + (*p - '0');
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++, scale /= 10)
+      v += (*p - '0') * scale;
+  if (digits == 0 || *p != '\0' || digits > 18)
+    return fb__cli_usage_error(
+        cmd, "%s: '%s' is not a rate (requests per second, e.g. 100 or 0.5)",
+        opt, s);
+  if (!(v > 0) || v > max)
+    return fb__cli_usage_error(cmd,
+                               "%s: %s is out of range (more than 0, at most "
+                               "%.0f requests per second)",
+                               opt, s, max);
+  *out = v;
+  return 0;
+}
+
 int fb__cli_fraction(const struct fb_cli_cmd *cmd, const char *opt,
                      const char *s, double *out) {
   double v = 0, scale = 0.1;

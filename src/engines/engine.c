@@ -1,13 +1,16 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/resource.h>
 
 #include "engines/engine_int.h"
+#include "fetchbench/clock.h"
 #include "fetchbench/engine.h"
 #include "fetchbench/error.h"
 #include "fetchbench/job.h"
+#include "fetchbench/schedule.h"
 #include "fetchbench/urlset.h"
 #include "tls/tls.h"
 
@@ -114,4 +117,31 @@ int fb_engine_check_job(const struct fb_job *job, char *err, size_t errlen) {
       return 0;
   }
   return fb_tls_ca_store(job->cacert, &store, err, errlen);
+}
+
+int64_t fb__engine_due_at(const struct fb_job *job, int64_t t0, size_t index) {
+  return t0 + fb_schedule_due(job->schedule, index);
+}
+
+#define WAIT_SLICE_NS (100 * FB_NS_PER_MS)
+
+int fb__engine_wait_due(const struct fb_job *job, int64_t t0, size_t index) {
+  int64_t due, now;
+
+  if (job->schedule == NULL)
+    return 0;
+  due = fb__engine_due_at(job, t0, index);
+  /* An absolute sleep on the clock the due times are kept in: no drift from
+   * the time taken to compute how long to sleep.
+   */
+  while ((now = fb_clock_ns()) < due) {
+    int64_t until = due - now > WAIT_SLICE_NS ? now + WAIT_SLICE_NS : due;
+    struct timespec ts = {(time_t)(until / FB_NS_PER_S),
+                          (long)(until % FB_NS_PER_S)};
+
+    if (fb_job_cancelled(job))
+      return FB_ECANCELED;
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+  }
+  return fb_job_cancelled(job) ? FB_ECANCELED : 0;
 }

@@ -13,6 +13,7 @@
 #include "fetchbench/clock.h"
 #include "fetchbench/error.h"
 #include "fetchbench/job.h"
+#include "fetchbench/schedule.h"
 #include "fetchbench/urlset.h"
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *arg) {
@@ -449,6 +450,8 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   r->body_bytes = f->bytes;
   r->checksum = XXH3_64bits_digest(&f->hash);
   r->t_start = start;
+  if (f->job->schedule != NULL)
+    r->t_due = fb_schedule_due(f->job->schedule, f->index);
   /* A reused connection reports a connect time of 0: connected at start. */
   if (connect_us > 0 || (connects == 0 && (status > 0 || first_byte_us > 0)))
     r->t_connected = start + connect_us * 1000;

@@ -243,6 +243,11 @@ static void child_main(struct pool *p, unsigned id, int task_fd,
     for (uint32_t k = 0; k < task.count; k++) {
       if (k > 0 && task_pipe_closed(task_fd))
         goto out;
+      /* Open loop: the parent hands the next index to the first free
+       * worker, which waits for its due time (the parent stops a run by
+       * closing the pipes, then kills what still waits).
+       */
+      fb__engine_wait_due(&job, fb_collector_t0(p->c), task.first + k);
       if (fb__fetch_start(&f, task.first + k) != 0)
         code = CURLE_FAILED_INIT;
       else
@@ -321,8 +326,11 @@ static void begin_stop(struct pool *p, int why) {
  * work. A worker past it is stopped (SIGSTOP), wedged or looping: the parent
  * kills it, rather than let the run wait for ever.
  */
-static int64_t task_due(const struct pool *p) {
-  return fb_clock_ns() +
+static int64_t task_due(const struct pool *p, size_t index) {
+  int64_t start = fb__engine_due_at(p->job, fb_collector_t0(p->c), index);
+  int64_t now = fb_clock_ns();
+
+  return (start > now ? start : now) +
          (p->job->timeout_ms + HANG_GRACE_MS) * (int64_t)FB_NS_PER_MS;
 }
 
@@ -360,7 +368,7 @@ static void dispatch(struct pool *p, struct worker *w) {
   }
   w->first = first;
   w->count = count;
-  w->due = task_due(p);
+  w->due = task_due(p, first);
 }
 
 static int spawn(struct pool *p, struct worker *w) {
@@ -542,7 +550,7 @@ static void accept_record(struct pool *p, struct worker *w) {
   r.worker = w->id;
   (void)fb_collector_put(p->c, &r);
   w->done++;
-  w->due = task_due(p);
+  w->due = task_due(p, w->first + w->done);
   if (w->done == w->count)
     dispatch(p, w);
 }

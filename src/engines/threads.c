@@ -67,6 +67,12 @@ static void *work(void *arg) {
     i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
     if (i >= p->n)
       break;
+    /* Open loop: the worker that took the next index waits for its due
+     * time; the indices not taken yet are the queue. Cancelled meanwhile,
+     * the index is left empty for the run's end to mark cancelled.
+     */
+    if (fb__engine_wait_due(p->job, fb_collector_t0(p->c), i) != 0)
+      break;
     err = fb__fetch_start(&f, i);
     if (err != 0) {
       /* The index was taken: give it a result before leaving. */
