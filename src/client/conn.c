@@ -7,6 +7,7 @@
 
 #include "client/client_int.h"
 #include "fetchbench/clock.h"
+#include "fetchbench/schedule.h"
 #include "tls/tls.h"
 
 /* A transfer slot's state machine: its connection (none, connecting, open)
@@ -664,6 +665,8 @@ void fb_client_result(const struct fb_client_conn *c, struct fb_result *r) {
   r->body_bytes = c->body_bytes;
   r->checksum = XXH3_64bits_digest(&c->hash);
   r->t_start = c->t_start - t0;
+  if (c->cl->job->schedule != NULL)
+    r->t_due = fb_schedule_due(c->cl->job->schedule, c->index);
   if (c->t_connected >= 0)
     r->t_connected = c->t_connected - t0;
   if (c->t_tls >= 0)

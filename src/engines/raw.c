@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "client/client.h"
+#include "engines/duetimer.h"
 #include "engines/engine_int.h"
 #include "engines/testhooks.h"
 #include "fetchbench/clock.h"
@@ -31,9 +32,9 @@
  * the iteration's reads have all been handled, at most REFILL_BURST at a
  * time (the rest on the next iteration), so that requests leave in a burst
  * and the first fill of a thousand slots sends requests while later
- * connections are still being opened. Which URL may start is one
- * function, next_ready(): an open-loop schedule adds its due times there
- * (and a timer for the next one).
+ * connections are still being opened. In an open loop (job->schedule) a
+ * URL also waits for its due time: next_due() is the gate, with a timerfd
+ * alarm for the next one (duetimer.h), as in async.
  *
  * Reads go into one buffer for the whole loop: libuv calls the alloc
  * callback right before each read and the read callback right after it,
@@ -77,8 +78,10 @@ struct raw {
   uv_timer_t watch; /* polls job->cancel */
   uv_check_t batch; /* refills once the poll phase has run its callbacks */
   uv_idle_t more;   /* refills on the next iteration, before it polls */
-  unsigned handles; /* of watch, batch and more, those initialised */
-  unsigned closing; /* close callbacks still to run */
+  struct fb__due_timer due; /* open loop: refills when the next URL is due */
+  int due_ready;            /* due was initialised */
+  unsigned handles;         /* of watch, batch and more, those initialised */
+  unsigned closing;         /* close callbacks still to run */
   int loop_ready;
 
   const struct fb_job *job;
@@ -131,12 +134,27 @@ static int finished(const struct raw *r) {
   return r->next == r->n && r->in_flight == 0;
 }
 
-/* The gate of the next URL: in a closed loop, any URL left. An open-loop
- * schedule (issue 16) adds "and it is due" here, with a timer for the
- * next due time.
- */
+/* Whether any URL is left to start. */
 static int next_ready(const struct raw *r) {
   return r->next < r->n;
+}
+
+/* The gate of the next URL: in a closed loop, always open; in an open
+ * loop, open once the URL is due, and until then the alarm is set for it.
+ */
+static int next_due(struct raw *r) {
+  int64_t at;
+  int err;
+
+  if (r->job->schedule == NULL)
+    return 1;
+  at = fb__engine_due_at(r->job, fb_collector_t0(r->c), r->next);
+  if (at <= fb_clock_ns())
+    return 1;
+  err = fb__due_timer_arm(&r->due, at);
+  if (err != 0)
+    fail(r, FB_EUV, "timerfd_settime: %s", strerror(-err));
+  return 0;
 }
 
 static void put(struct raw *r, const struct fb_result *res) {
@@ -390,6 +408,8 @@ static void refill(struct raw *r) {
       uv_stop(&r->loop);
       return;
     }
+    if (!next_due(r))
+      break;
     r->free = s->next_free;
     s->busy = 1;
     r->in_flight++;
@@ -430,6 +450,16 @@ static void on_more(uv_idle_t *h) {
   struct raw *r = OWNER(h, struct raw, more);
 
   (void)uv_idle_stop(h); /* always 0 */
+  if (r->err != 0 || r->cancelled)
+    return;
+  r->k.refills++;
+  r->budget = REFILL_BURST;
+  refill(r);
+}
+
+static void on_due(struct fb__due_timer *t) {
+  struct raw *r = OWNER(t, struct raw, due);
+
   if (r->err != 0 || r->cancelled)
     return;
   r->k.refills++;
@@ -486,6 +516,12 @@ static int setup(struct raw *r, const struct fb_job *job,
   r->handles++;
   (void)uv_idle_init(&r->loop, &r->more);
   r->handles++;
+  if (job->schedule != NULL) {
+    rc = fb__due_timer_init(&r->due, &r->loop, on_due);
+    if (rc != 0)
+      return fail_uv(r, "timerfd for the arrival schedule", rc);
+    r->due_ready = 1;
+  }
 
   r->rbuf = malloc(READ_BUFFER);
   r->slots = aligned_alloc(alignof(struct slot),
@@ -559,6 +595,11 @@ static int teardown(struct raw *r) {
       close_handle(r, (uv_handle_t *)&r->batch);
     if (r->handles > 2)
       close_handle(r, (uv_handle_t *)&r->more);
+    if (r->due_ready) {
+      r->closing++;
+      fb__due_timer_close(&r->due, on_handle_closed);
+      r->due_ready = 0;
+    }
     /* A uv_stop left over from the run makes the first uv_run return at
      * once, hence the second try.
      */
@@ -607,6 +648,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   if (err != 0)
     goto out;
   stats->workers_started = r->nslots;
+  stats->workers_max = r->nslots;
 
   refill(r);
   if (r->err == 0 && !r->cancelled && !finished(r)) {
