@@ -87,33 +87,6 @@ static void add_url(struct fb_urlset *u, const char *url) {
     fail_msg("%s: %s", url, err);
 }
 
-/* n URLs cycling over the corpus, each with query. */
-static struct fb_urlset *urls_cycle(size_t n, const char *query) {
-  size_t pages = fb_corpus_count(fx_synthetic.corpus);
-  struct fb_urlset *u = NULL;
-
-  assert_int_equal(fb_urlset_create(&u), 0);
-  for (size_t i = 0; i < n; i += pages)
-    fx_urls_add_pages(u, &fx_synthetic, 0, n - i < pages ? n - i : pages,
-                      query);
-  return u;
-}
-
-/* n URLs of the smallest page, each with query. */
-static struct fb_urlset *urls_small(size_t n, const char *query) {
-  size_t pages = fb_corpus_count(fx_synthetic.corpus), best = 0;
-  struct fb_urlset *u = NULL;
-
-  assert_int_equal(fb_urlset_create(&u), 0);
-  for (size_t i = 1; i < pages; i++)
-    if (fb_corpus_page(fx_synthetic.corpus, i)->len <
-        fb_corpus_page(fx_synthetic.corpus, best)->len)
-      best = i;
-  for (size_t i = 0; i < n; i++)
-    fx_urls_add_pages(u, &fx_synthetic, best, 1, query);
-  return u;
-}
-
 /* n URLs of PAGE at host:port of the synthetic origin's port. */
 static struct fb_urlset *urls_host(size_t n, const char *host) {
   const char *port = strrchr(fx_synthetic.proc.base_url, ':');
@@ -138,7 +111,7 @@ static void test_reuse(void **state) {
   size_t reused;
 
   (void)state;
-  run_init(&r, urls_cycle(300, NULL), 8);
+  run_init(&r, fx_urls_cycle(300, NULL), 8);
   assert_int_equal(run_go(&r), 0);
   reused = fx_assert_all_ok(&fx_synthetic, r.u, r.c, 8);
   assert_int_equal(reused, 300 - 8);
@@ -161,7 +134,7 @@ static void test_fresh(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(300, NULL), 4);
+  run_init(&r, fx_urls_cycle(300, NULL), 4);
   r.job.connection = FB_CONN_FRESH;
   assert_int_equal(run_go(&r), 0);
   assert_int_equal(fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4), 0);
@@ -182,7 +155,7 @@ static void test_close_idle(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(100, "?fault=close_idle"), 4);
+  run_init(&r, fx_urls_cycle(100, "?fault=close_idle"), 4);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4);
   assert_int_equal(r.k.idle_closes + r.k.retries, 100 - 4);
@@ -322,7 +295,7 @@ static void test_timers(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_small(6, "?delay=3000"), 3);
+  run_init(&r, fx_urls_small(6, "?delay=3000"), 3);
   r.job.timeout_ms = 150;
   assert_int_equal(run_go(&r), 0);
   assert_int_equal(r.oc.n[FB_OUTCOME_TIMEOUT], 6);
@@ -334,7 +307,7 @@ static void test_timers(void **state) {
   }
   run_free(&r);
 
-  run_init(&r, urls_small(2, "?fault=trickle"), 2);
+  run_init(&r, fx_urls_small(2, "?fault=trickle"), 2);
   r.job.timeout_ms = 20000;
   r.job.low_speed_bytes = 100;
   r.job.low_speed_secs = 1;
@@ -714,7 +687,7 @@ static void test_workers_range(void **state) {
 
   (void)state;
   assert_int_equal(fb_engine_find("raw")->max_workers, 10000);
-  run_init(&r, urls_small(3, NULL), 10001);
+  run_init(&r, fx_urls_small(3, NULL), 10001);
   assert_int_equal(run_go(&r), FB_ERANGE);
   assert_int_equal(r.oc.n[FB_OUTCOME_NOT_RUN], 3);
   run_free(&r);
@@ -725,7 +698,7 @@ static void test_more_workers_than_urls(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(5, NULL), 10000);
+  run_init(&r, fx_urls_cycle(5, NULL), 10000);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5);
   assert_int_equal(r.k.max_in_flight, 5);
@@ -737,71 +710,20 @@ static void test_more_workers_than_urls(void **state) {
 
 static volatile sig_atomic_t cancel_flag;
 
-/* Raises the cancel flag (or sends SIGINT) once request `after_index` has
- * been started, plus a pause: by then the requests before it have run.
- */
-struct canceller {
-  pthread_t thread;
-  size_t after_index;
-  int use_signal;
-  int started; /* set by the before_request hook */
-};
-
-static void on_before_request(size_t index, void *arg) {
-  struct canceller *cn = arg;
-
-  if (index == cn->after_index)
-    __atomic_store_n(&cn->started, 1, __ATOMIC_RELEASE);
-}
-
-static void *cancel_later(void *arg) {
-  struct canceller *cn = arg;
-  struct timespec ts = {0, 10 * 1000000L};
-
-  while (!__atomic_load_n(&cn->started, __ATOMIC_ACQUIRE))
-    nanosleep(&ts, NULL);
-  ts.tv_nsec = 200 * 1000000L;
-  nanosleep(&ts, NULL);
-  if (cn->use_signal)
-    kill(getpid(), SIGINT);
-  else
-    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED);
-  return NULL;
-}
-
-static void on_sigint(int sig) {
-  (void)sig;
-  cancel_flag = 1;
-}
-
 /* Quick pages first, then pages that stall: cancelled part-way, the run
  * returns FB_ECANCELED with every URL accounted for, the quick ones ok, the
  * stalled and never-started ones cancelled, every socket closed.
  */
 static void cancel_midrun(int use_signal) {
-  struct canceller cn = {.after_index = 69, .use_signal = use_signal};
-  struct sigaction sa, old;
-  struct fb_urlset *stalls = urls_cycle(200, "?fault=stall");
+  struct fx_cancel k;
   struct run r;
 
-  run_init(&r, urls_small(20, NULL), 50);
-  for (size_t i = 0; i < fb_urlset_count(stalls); i++)
-    add_url(r.u, fb_urlset_get(stalls, i));
-  fb_urlset_destroy(stalls);
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  assert_int_equal(sigaction(SIGINT, &sa, &old), 0);
-  cancel_flag = 0;
-
+  run_init(&r, fx_urls_small(20, NULL), 50);
+  fx_add_cycle(r.u, 200, "?fault=stall");
   r.job.cancel = &cancel_flag;
-  fb__test_hooks.before_request = on_before_request;
-  fb__test_hooks.arg = &cn;
-  assert_int_equal(pthread_create(&cn.thread, NULL, cancel_later, &cn), 0);
+  fx_cancel_arm(&k, &cancel_flag, 69, use_signal);
   assert_int_equal(run_go(&r), FB_ECANCELED);
-  fb__test_hooks.before_request = NULL;
-  assert_int_equal(pthread_join(cn.thread, NULL), 0);
-  assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
+  fx_cancel_disarm(&k);
 
   assert_int_equal(fb_collector_check(r.c, NULL), 0);
   assert_int_equal(r.oc.n[FB_OUTCOME_OK], 20);
@@ -828,7 +750,7 @@ static void test_cancel_before(void **state) {
 
   (void)state;
   cancel_flag = 1;
-  run_init(&r, urls_small(10, NULL), 4);
+  run_init(&r, fx_urls_small(10, NULL), 4);
   r.job.cancel = &cancel_flag;
   assert_int_equal(run_go(&r), FB_ECANCELED);
   assert_int_equal(r.oc.n[FB_OUTCOME_CANCELLED], 10);
@@ -854,7 +776,7 @@ static int nofile_child(void) {
   rl.rlim_cur = 256;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 2;
-  run_init(&r, urls_cycle(1000, "?delay=300"), 1000);
+  run_init(&r, fx_urls_cycle(1000, "?delay=300"), 1000);
   rc = run_go(&r);
   for (size_t i = 0; i < fb_collector_size(r.c) && res == NULL; i++)
     if (fb_collector_get(r.c, i)->outcome == FB_OUTCOME_RESOURCE)
@@ -892,20 +814,6 @@ static void test_nofile(void **state) {
 
 /* --- scale --------------------------------------------------------------- */
 
-static long rss_kib(void) {
-  char line[256];
-  long kib = 0;
-  FILE *f = fopen("/proc/self/status", "r");
-
-  if (f == NULL)
-    return 0;
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
-
 /* Resident memory when the last of the 5,000 requests starts (all the
  * others in flight by then), read from the before_request hook.
  */
@@ -913,7 +821,7 @@ static long rss_in_flight;
 
 static void on_last_request(size_t index, void *arg) {
   if (index == *(size_t *)arg)
-    rss_in_flight = rss_kib();
+    rss_in_flight = fx_rss_kib();
 }
 
 /* 5,000 transfers in flight at once, every one complete and intact, and
@@ -927,8 +835,8 @@ static void test_5000(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_small(5000, "?delay=2000"), 5000);
-  before = rss_kib();
+  run_init(&r, fx_urls_small(5000, "?delay=2000"), 5000);
+  before = fx_rss_kib();
   fb__test_hooks.before_request = on_last_request;
   fb__test_hooks.arg = &last;
   assert_int_equal(run_go(&r), 0);
@@ -951,7 +859,7 @@ static void test_fill_bursts(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_small(1000, "?delay=1000"), 1000);
+  run_init(&r, fx_urls_small(1000, "?delay=1000"), 1000);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1000);
   assert_int_equal(r.k.max_in_flight, 1000);
@@ -969,19 +877,6 @@ static void test_fill_bursts(void **state) {
 }
 
 /* ------------------------------------------------------------------------- */
-
-static int raise_nofile(rlim_t need) {
-  struct rlimit rl;
-
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    return -errno;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-      return -errno;
-  }
-  return rl.rlim_cur >= need ? 0 : -EMFILE;
-}
 
 int main(int argc, char **argv) {
   const struct CMUnitTest loop[] = {
@@ -1014,7 +909,7 @@ int main(int argc, char **argv) {
   /* Both sides of 5,000 connections need 5,000 fds and some: the origin
    * child inherits the limit raised here.
    */
-  if (raise_nofile(5200) != 0 && strcmp(group, "scale") == 0) {
+  if (fx_raise_nofile(5200) != 0 && strcmp(group, "scale") == 0) {
     fprintf(stderr, "RLIMIT_NOFILE hard limit below 5200: skipped\n");
     return 77;
   }

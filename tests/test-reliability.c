@@ -178,20 +178,6 @@ static struct fb_urlset *case_urls(int closed_port, const struct black_hole *bh,
   return u;
 }
 
-static long self_rss_kib(void) {
-  char line[256];
-  long kib = 0;
-  FILE *f = fopen("/proc/self/status", "r");
-
-  if (f == NULL)
-    return 0;
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
-
 static const char *case_name(size_t i) {
   return i % 2 == 0 ? cases[i / 2].name : "ok after it";
 }
@@ -206,7 +192,7 @@ static void run_one(const struct fb_engine *e, const struct fb_urlset *u,
   const struct fb_page *page =
       fb_corpus_find(fx_synthetic.corpus, PAGE, strlen(PAGE));
   struct fb_collector *c = NULL;
-  long rss_before = self_rss_kib();
+  long rss_before = fx_rss_kib();
   struct fb_summary s;
   struct fb_job job;
   int rc;

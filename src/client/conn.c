@@ -434,24 +434,33 @@ static void parse_error(struct fb_client_conn *c, llhttp_errno_t err) {
                   llhttp_errno_name(err));
 }
 
+/* What the connection says when no response is awaited: bytes or a close
+ * on an idle connection (a late answer, a 408, the server's idle timeout)
+ * mean it is not one to reuse; after a complete response whose request is
+ * still going out, it is not kept either. Returns 1 when that was the
+ * case (or there is no connection), 0 when a response is awaited.
+ */
+static int idle_or_done(struct fb_client_conn *c) {
+  if (c->sock != FB__SOCK_OPEN)
+    return 1;
+  if (!c->active) {
+    c->cl->k.idle_closes++;
+    close_conn(c);
+    return 1;
+  }
+  if (c->resp_done) {
+    c->keep = 0;
+    return 1;
+  }
+  return 0;
+}
+
 void fb__client_parse(struct fb_client_conn *c, const char *buf, size_t len,
                       int64_t now) {
   llhttp_errno_t err;
 
-  if (c->sock != FB__SOCK_OPEN || len == 0)
+  if (len == 0 || idle_or_done(c))
     return;
-  if (!c->active) {
-    /* An idle connection has nothing to say: whatever it is (a late
-     * answer, a 408), it is not a connection to reuse.
-     */
-    c->cl->k.idle_closes++;
-    close_conn(c);
-    return;
-  }
-  if (c->resp_done) {
-    c->keep = 0;
-    return;
-  }
   if (c->resp_bytes == 0)
     c->t_first_byte = now;
   c->resp_bytes += len;
@@ -492,17 +501,8 @@ void fb_client_eof(struct fb_client_conn *c, int err, int64_t now) {
 void fb__client_http_eof(struct fb_client_conn *c, int err, int64_t now) {
   llhttp_errno_t e;
 
-  if (c->sock != FB__SOCK_OPEN)
+  if (idle_or_done(c))
     return;
-  if (!c->active) {
-    c->cl->k.idle_closes++;
-    close_conn(c);
-    return;
-  }
-  if (c->resp_done) {
-    c->keep = 0;
-    return;
-  }
   if (can_retry(c)) {
     retry(c, now);
     return;
