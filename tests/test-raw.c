@@ -681,18 +681,6 @@ static void test_https_verify(void **state) {
   }
 }
 
-/* Outside 1..10,000 workers: refused, every URL accounted as not run. */
-static void test_workers_range(void **state) {
-  struct run r;
-
-  (void)state;
-  assert_int_equal(fb_engine_find("raw")->max_workers, 10000);
-  run_init(&r, fx_urls_small(3, NULL), 10001);
-  assert_int_equal(run_go(&r), FB_ERANGE);
-  assert_int_equal(r.oc.n[FB_OUTCOME_NOT_RUN], 3);
-  run_free(&r);
-}
-
 /* More workers than URLs: one slot per URL, all in flight. */
 static void test_more_workers_than_urls(void **state) {
   struct run r;
@@ -890,7 +878,6 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_https_reuse),
       cmocka_unit_test(test_https_fresh),
       cmocka_unit_test(test_https_verify),
-      cmocka_unit_test(test_workers_range),
       cmocka_unit_test(test_more_workers_than_urls),
   };
   const struct CMUnitTest limits[] = {
