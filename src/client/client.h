@@ -38,7 +38,12 @@
  * for any encoding, would); redirects followed up to the job's limit, to
  * http and https only; the connect and whole-request timeouts and the
  * low-speed limit; a reused connection that fails before the first
- * response byte retried once on a new one. Per transfer, nothing is
+ * response byte retried once on a new one; https through the TLS layer
+ * (src/tls/, between the HTTP side and the socket: the engine moves
+ * ciphertext), with the job's CA file or the system's as the process's one
+ * store, verification unless the job turns it off, and sessions resumed
+ * across the run's connections unless it says not to (job->ca_cache, a
+ * choice among libcurl's ways, does not apply). Per transfer, nothing is
  * allocated on the way of a plain request: the request is written from the
  * prebuilt pieces (iovecs), the response parsed in place in the bytes the
  * engine hands over (which may then be reused at once: one read buffer per
