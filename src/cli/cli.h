@@ -44,18 +44,27 @@ struct fb_cli_cmd {
   const struct fb_cli_opt *opts;      /* its own, terminated by a zero name */
   const struct fb_cli_group *groups;  /* then these, ended by a zero heading;
                                         or NULL */
+  const char *operands;               /* the usage line's operands
+                                        ("RESULTS.json"), or NULL when the
+                                        command takes none */
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
 /* Returned by fb__cli_parse when the command is to go on. */
 #define FB_CLI_GO (-1)
 
+/* The id with which fb__cli_parse hands a command each operand. */
+#define FB_CLI_OPERAND (-2)
+
 /* Parses argv[1..] of cmd (argv[0] is its name). Each option's value ("" for
  * a flag) goes to seen[id] (nseen entries, NULL when not given) and to
  * parse(ctx, id, value), which returns 0 or FB_EXIT_USAGE after printing
  * why. Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--"; an
- * option given twice, an unknown option, a missing or unexpected value and a
- * stray argument are usage errors. Every command has -h, --help.
+ * option given twice, an unknown option, a missing or unexpected value are
+ * usage errors. An argument that is not an option (every one after "--",
+ * and "-") is an operand: handed to parse(ctx, FB_CLI_OPERAND, arg) in
+ * order when cmd has operands, else a usage error. Every command has -h,
+ * --help.
  * Returns FB_CLI_GO, or the status to exit with at once: FB_EXIT_OK after
  * printing the help for --help, FB_EXIT_USAGE after printing an error.
  */
@@ -183,9 +192,9 @@ struct fb_workload {
   int origin_running;
   int client_cpu; /* -1: not pinned */
   int origin_cpu;
-  char corpus_name[256]; /* what the origin serves, or "" */
-  char base_url[256];    /* generated URLs start with it, or "" */
-  double known_delay_ms; /* < 0 unknown */
+  char corpus_name[256];        /* what the origin serves, or "" */
+  char base_url[256];           /* generated URLs start with it, or "" */
+  double known_delay_ms;        /* < 0 unknown */
   struct fb_schedule *schedule; /* the open loop's, for the URL set */
 };
 
@@ -198,6 +207,13 @@ void fb__workload_init(struct fb_workload *w);
  * status that reports it after saying that nothing ran.
  */
 int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd);
+
+/* Open loop (--rate): makes w->schedule for n URLs, the URLs the run
+ * fetches (a shard's, say), replacing an earlier one; nothing without a
+ * rate. Returns 0 or FB_EXIT_USAGE after printing why.
+ */
+int fb__workload_schedule(struct fb_workload *w, const struct fb_cli_cmd *cmd,
+                          size_t n);
 
 /* One line saying what runs where: corpus, origin URL, delay, cores. */
 void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len);
@@ -230,6 +246,7 @@ enum fb_jobopt {
   FB_JOBOPT_CHUNK,
   FB_JOBOPT_THREAD_STACK,
   FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_MEASURE_FORK,
   FB_JOBOPT_CACERT,
   FB_JOBOPT_INSECURE,
   FB_JOBOPT_TLS_RESUME,
@@ -304,10 +321,30 @@ int fb__output_write(const struct fb_cli_cmd *cmd, struct fb_output *o,
  */
 void fb__output_discard(struct fb_output *o);
 
+/* Creates a temporary file $TMPDIR/fetchbench-WHAT-XXXXXX<suffix> (/tmp
+ * without TMPDIR), its name in name. Returns 0 or -errno.
+ */
+int fb__output_tmpfile(char *name, size_t len, const char *what,
+                       const char *suffix, FILE **out);
+
+/* --- Saved results (cmd_report.c) --------------------------------------- */
+
+struct fb_results;
+
+/* Reads the saved comparison at path ("-": standard input) into *res.
+ * Returns 0, or FB_EXIT_USAGE after printing why as cmd (the file and line
+ * of a malformed one).
+ */
+int fb__cli_read_results(const struct fb_cli_cmd *cmd, const char *path,
+                         struct fb_results *res);
+
 /* --- Commands ------------------------------------------------------------ */
 
 extern const struct fb_cli_cmd fb__cmd_run;
 extern const struct fb_cli_cmd fb__cmd_compare;
 extern const struct fb_cli_cmd fb__cmd_origin;
+extern const struct fb_cli_cmd fb__cmd_report;
+extern const struct fb_cli_cmd fb__cmd_diff;
+extern const struct fb_cli_cmd fb__cmd_merge;
 
 #endif /* FB_CLI_H */

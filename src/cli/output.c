@@ -88,23 +88,35 @@ static int write_to(FILE *f, int (*writer)(FILE *, const void *),
   return err;
 }
 
-/* The report once more, into a file of its own in $TMPDIR. */
+/* The suffix of path's last component (".html"), or "". */
+static const char *suffix_of(const char *path) {
+  const char *base = strrchr(path, '/');
+  const char *dot = strrchr(base != NULL ? base : path, '.');
+
+  return dot != NULL && strlen(dot) < 16 && strchr(dot, ' ') == NULL ? dot : "";
+}
+
+/* The report once more, into a file of its own in $TMPDIR, with the suffix
+ * of the file it was meant for (a page still opens as one).
+ */
 static int write_fallback(const struct fb_cli_cmd *cmd, const char *what,
+                          const char *meant,
                           int (*writer)(FILE *, const void *),
                           const void *arg) {
-  const char *dir = getenv("TMPDIR");
-  char path[4096];
+  char path[4096], kind[64];
   FILE *f;
-  int fd, err;
+  int err;
 
-  snprintf(path, sizeof(path), "%s/fetchbench-%s-XXXXXX",
-           dir != NULL && dir[0] != '\0' ? dir : "/tmp", what);
-  fd = mkstemp(path);
-  if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+  /* "HTML report" -> fetchbench-HTML-report-XXXXXX.html */
+  snprintf(kind, sizeof(kind), "%s", what);
+  for (char *c = kind; *c; c++)
+    if (*c == ' ' || *c == '/')
+      *c = '-';
+  err = fb__output_tmpfile(path, sizeof(path), kind,
+                           meant != NULL ? suffix_of(meant) : "", &f);
+  if (err != 0) {
     fb__cli_error(cmd, "the %s is lost: no fallback file either (%s)", what,
-                  strerror(errno));
-    if (fd >= 0)
-      close(fd);
+                  fb_strerror(err));
     return -1;
   }
   err = write_to(f, writer, arg);
@@ -122,11 +134,19 @@ static int write_fallback(const struct fb_cli_cmd *cmd, const char *what,
 int fb__output_write(const struct fb_cli_cmd *cmd, struct fb_output *o,
                      const char *what, int (*writer)(FILE *, const void *),
                      const void *arg) {
+  struct stat st;
   int err;
 
   if (o->f == NULL)
     return FB_EXIT_USAGE;
-  err = write_to(o->f, writer, arg);
+  /* The file was opened without truncating it, so that it kept what it held
+   * until now: a shorter report must not leave the old one's tail behind.
+   */
+  if (o->f != stdout && fstat(fileno(o->f), &st) == 0 && S_ISREG(st.st_mode) &&
+      ftruncate(fileno(o->f), 0) != 0)
+    err = -errno;
+  else
+    err = write_to(o->f, writer, arg);
   if (o->f != stdout && fclose(o->f) != 0 && err == 0)
     err = -errno;
   if (o->f != stdout)
@@ -146,6 +166,26 @@ int fb__output_write(const struct fb_cli_cmd *cmd, struct fb_output *o,
       return FB_EXIT_USAGE;
     clearerr(stdout);
   }
-  write_fallback(cmd, what, writer, arg);
+  write_fallback(cmd, what, o->path, writer, arg);
   return FB_EXIT_USAGE;
+}
+
+int fb__output_tmpfile(char *name, size_t len, const char *what,
+                       const char *suffix, FILE **out) {
+  const char *dir = getenv("TMPDIR");
+  int fd;
+
+  snprintf(name, len, "%s/fetchbench-%s-XXXXXX%s",
+           dir != NULL && dir[0] ? dir : "/tmp", what, suffix);
+  fd = mkstemps(name, (int)strlen(suffix));
+  if (fd < 0)
+    return -errno;
+  *out = fdopen(fd, "w");
+  if (*out == NULL) {
+    int err = -errno;
+    close(fd);
+    unlink(name);
+    return err;
+  }
+  return 0;
 }
