@@ -1,4 +1,4 @@
-/* Reliability across the four engines, in one program so that they can be
+/* Reliability across the engines, in one program so that they can be
  * compared with each other:
  *
  * agree   one faulty URL list (every origin fault mode, a closed port, a
@@ -132,7 +132,7 @@ static const struct fault_case cases[] = {
 };
 
 #define NCASES (sizeof(cases) / sizeof(*cases))
-#define NENGINES 4
+#define NENGINES 5 /* every engine of the registry, checked below */
 
 /* What one engine recorded for one URL. */
 struct seen {
@@ -178,20 +178,6 @@ static struct fb_urlset *case_urls(int closed_port, const struct black_hole *bh,
   return u;
 }
 
-static long self_rss_kib(void) {
-  char line[256];
-  long kib = 0;
-  FILE *f = fopen("/proc/self/status", "r");
-
-  if (f == NULL)
-    return 0;
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
-
 static const char *case_name(size_t i) {
   return i % 2 == 0 ? cases[i / 2].name : "ok after it";
 }
@@ -206,7 +192,7 @@ static void run_one(const struct fb_engine *e, const struct fb_urlset *u,
   const struct fb_page *page =
       fb_corpus_find(fx_synthetic.corpus, PAGE, strlen(PAGE));
   struct fb_collector *c = NULL;
-  long rss_before = self_rss_kib();
+  long rss_before = fx_rss_kib();
   struct fb_summary s;
   struct fb_job job;
   int rc;
@@ -437,6 +423,11 @@ static void test_nofile_async(void **state) {
   run_nofile("async", 200);
 }
 
+static void test_nofile_raw(void **state) {
+  (void)state;
+  run_nofile("raw", 200);
+}
+
 /* ------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -448,6 +439,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_nofile_threads),
       cmocka_unit_test(test_nofile_processes),
       cmocka_unit_test(test_nofile_async),
+      cmocka_unit_test(test_nofile_raw),
   };
   const char *group = argc > 1 ? argv[1] : "agree";
   int rc;
