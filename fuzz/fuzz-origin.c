@@ -71,13 +71,14 @@ static int fast_forward(void) {
   int any = 0;
 
   for (struct fb__conn *c = origin->conns; c != NULL; c = c->next) {
-    if (c->closing || !uv_is_active((uv_handle_t *)&c->timer))
+    if (c->t.closing ||
+        (!uv_is_active((uv_handle_t *)&c->t.timer) && c->t.alarm.slot == 0))
       continue;
     if (c->phase == FB__PH_DELAY)
       c->resp.due_ns = 0;
     if (c->phase == FB__PH_PACE && c->resp.pace_t0 != 0)
       c->resp.pace_t0 -= FB_NS_PER_S;
-    fb__conn_timer(c, c->phase, 0);
+    fb__tcp_at(c, 1, c->t.tick);
     any = 1;
   }
   return any;
@@ -144,7 +145,7 @@ static void fuzz_connection(unsigned flags, const uint8_t *req, size_t len) {
 
   /* Whatever state it is in, a connection closes and is freed. */
   for (struct fb__conn *c = origin->conns; c != NULL; c = c->next)
-    fb__conn_close(c);
+    fb__tcp_close(c);
   for (int i = 0; i < 8 && origin->nconns > 0; i++)
     uv_run(&origin->loop, UV_RUN_NOWAIT);
   FZ_CHECK(origin->nconns == 0);
@@ -165,19 +166,19 @@ static void fuzz_connection(unsigned flags, const uint8_t *req, size_t len) {
 
 /* The head scanner fed whole and in two pieces must agree. */
 static void fuzz_scan(const uint8_t *p, size_t len, size_t split) {
-  struct fb__scan whole = {0}, parts = {0};
+  struct fb__headscan whole = {0}, parts = {0};
   size_t used_whole = 0, used1 = 0, used2 = 0, used_parts;
   int st_whole, st_parts;
 
-  st_whole = fb__scan_head(&whole, (const char *)p, len, 1024, &used_whole);
+  st_whole = fb__headscan(&whole, (const char *)p, len, 1024, &used_whole);
   FZ_CHECK(st_whole == 0 || st_whole == 400 || st_whole == 414 ||
            st_whole == 431);
   FZ_CHECK(st_whole != 0 || used_whole <= len);
-  st_parts = fb__scan_head(&parts, (const char *)p, split, 1024, &used1);
+  st_parts = fb__headscan(&parts, (const char *)p, split, 1024, &used1);
   used_parts = used1;
   if (st_parts == 0 && parts.state != FB__SCAN_DONE) {
-    st_parts = fb__scan_head(&parts, (const char *)p + split, len - split, 1024,
-                             &used2);
+    st_parts = fb__headscan(&parts, (const char *)p + split, len - split, 1024,
+                            &used2);
     used_parts = split + used2;
   }
   FZ_CHECK(st_parts == st_whole);

@@ -323,8 +323,8 @@ static void test_query_parse(void **state) {
 /* --- Head scanner ---------------------------------------------------------- */
 
 static int scan(const char *head, size_t max, size_t *used) {
-  struct fb__scan s = {0};
-  int rc = fb__scan_head(&s, head, strlen(head), max, used);
+  struct fb__headscan s = {0};
+  int rc = fb__headscan(&s, head, strlen(head), max, used);
 
   if (rc == 0 && s.state != FB__SCAN_DONE)
     return -1; /* incomplete */
@@ -333,11 +333,11 @@ static int scan(const char *head, size_t max, size_t *used) {
 
 /* The same bytes one at a time must give the same answer. */
 static int scan_bytewise(const char *head, size_t max) {
-  struct fb__scan s = {0};
+  struct fb__headscan s = {0};
   size_t used;
 
   for (size_t i = 0; head[i] != '\0'; i++) {
-    int rc = fb__scan_head(&s, head + i, 1, max, &used);
+    int rc = fb__headscan(&s, head + i, 1, max, &used);
     if (rc != 0)
       return rc;
     if (s.state == FB__SCAN_DONE)
@@ -436,7 +436,8 @@ static ssize_t http_get(int port, const char *path, char *buf, size_t len) {
 
   if (fd < 0)
     return -1;
-  snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nConnection: close\r\n\r\n",
+  snprintf(req, sizeof(req),
+           "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
            path);
   if (write(fd, req, strlen(req)) < 0) {
     close(fd);
@@ -636,16 +637,16 @@ static void test_jitter(void **state) {
   unsigned lo = UINT32_MAX, hi = 0;
   char target[64];
 
-  assert_int_equal(fb__jitter(100, 0, 1, "/x", 2), 100);
+  assert_int_equal(fb__faults_jitter(100, 0, 1, "/x", 2), 100);
   for (int i = 0; i < 2000; i++) {
     size_t n = (size_t)snprintf(target, sizeof(target), "/p%d", i);
-    unsigned d = fb__jitter(100, 30, 9, target, n);
+    unsigned d = fb__faults_jitter(100, 30, 9, target, n);
 
     assert_true(d >= 70 && d <= 130);
-    assert_int_equal(d, fb__jitter(100, 30, 9, target, n));
+    assert_int_equal(d, fb__faults_jitter(100, 30, 9, target, n));
     lo = d < lo ? d : lo;
     hi = d > hi ? d : hi;
-    assert_true(fb__jitter(10, 50, 9, target, n) <= 60);
+    assert_true(fb__faults_jitter(10, 50, 9, target, n) <= 60);
   }
   assert_true(lo <= 72 && hi >= 128);
 }

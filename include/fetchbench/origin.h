@@ -83,6 +83,7 @@ struct fb_origin_config {
   unsigned delay_ms;          /* before the first byte of every response */
   unsigned jitter_ms;         /* delay +/- up to this, per request */
   uint64_t rate;              /* body bytes per second, 0: unlimited */
+  unsigned rtt_ms;            /* emulated round trip, see above; 0: none */
   const char *faults;         /* "reset=0.01,stall=0.002", NULL: none */
   uint64_t seed;              /* for jitter, faults and the synthetic corpus */
   unsigned max_connections;   /* beyond it new connections are closed */

@@ -46,6 +46,8 @@ static const struct fb_cli_opt origin_opts[] = {
 
 static int origin_main(int argc, char **argv);
 
+#define FAULT_LINE(NAME, name, desc) "\n  " #name ": " desc
+
 const struct fb_cli_cmd fb__cmd_origin = {
     .name = "origin",
     .summary = "Serve a corpus on loopback like a slow website.",
@@ -55,9 +57,12 @@ const struct fb_cli_cmd fb__cmd_origin = {
         "first line on\nstandard output and serves until SIGINT or SIGTERM.\n\n"
         "Every request may override the settings in its query string: "
         "delay=MS,\njitter=MS, rate=BYTES_PER_S, fault=NAME; GET /__index "
-        "lists the pages.\n\nExit status: 0 after a signal; 2 for a usage "
-        "error, an invalid fault spec,\nan unreadable corpus or an address "
-        "that cannot be bound.",
+        "lists the pages.\n\nFaults, for --fault NAME=P,... and "
+        "?fault=NAME:" FB_FAULT_MAP(
+            FAULT_LINE) "\n\nExit status: 0 after a "
+                        "signal; 2 for a usage error, an invalid fault "
+                        "spec,\nan unreadable "
+                        "corpus or an address that cannot be bound.",
     .opts = origin_opts,
     .main = origin_main,
 };

@@ -157,8 +157,8 @@ enum fb_fault fb__faults_pick(const struct fb__faults *f, uint64_t seed,
   return FB_FAULT_NONE;
 }
 
-unsigned fb__jitter(unsigned delay_ms, unsigned jitter_ms, uint64_t seed,
-                    const char *target, size_t len) {
+unsigned fb__faults_jitter(unsigned delay_ms, unsigned jitter_ms, uint64_t seed,
+                           const char *target, size_t len) {
   uint64_t h;
   int64_t d;
 

@@ -42,6 +42,8 @@ static int check_config(const struct fb_origin_config *cfg, char *err,
   else if (cfg->delay_ms > FB__MAX_DELAY_MS ||
            cfg->jitter_ms > FB__MAX_DELAY_MS)
     what = "delay and jitter must be at most one hour";
+  else if (cfg->rtt_ms > FB__MAX_RTT_MS)
+    what = "rtt must be at most one minute";
   if (what == NULL)
     return 0;
   snprintf(err, errlen, "origin: %s", what);
@@ -153,7 +155,7 @@ static void begin_stop(struct fb_origin *o) {
     close_handle((uv_handle_t *)&o->sigterm);
   }
   for (struct fb__conn *c = o->conns; c != NULL; c = c->next)
-    fb__conn_close(c);
+    fb__tcp_close(c);
 }
 
 static void on_stop(uv_async_t *a) {
@@ -217,7 +219,7 @@ int fb_origin_create(struct fb_origin **out, const struct fb_origin_config *cfg,
   if (rc < 0)
     goto out;
   o->corpus_fd = o->corpus->fd;
-  fb__conn_settings(&o->settings);
+  fb__http_settings(&o->settings);
   o->rbuf = malloc(FB__READ_BUF);
   rc = -ENOMEM;
   if (o->rbuf == NULL || make_heads(o) < 0 || make_index(o) < 0) {
