@@ -20,16 +20,20 @@ import math
 import sys
 
 SUMMARY_KEYS = [
-    "schema", "engine", "workers", "urls", "ok", "errors", "errors_total",
+    "schema", "engine", "workers", "workers_ran", "urls", "done", "ok",
+    "errors", "errors_total",
     "missing", "duplicates", "wall_s", "setup_s", "cpu_user_s", "cpu_sys_s",
     "child_cpu_user_s", "child_cpu_sys_s", "cpu_per_req_ms", "max_rss_kib",
-    "vcsw", "ivcsw", "req_per_s", "bytes", "bytes_per_s", "reused",
-    "latency_ms", "ttfb_ms", "delay_ms", "ideal_s", "efficiency",
+    "rss_sum_kib", "vcsw", "ivcsw", "req_per_s", "bytes", "bytes_per_s",
+    "reused", "handshakes_full", "handshakes_resumed", "latency_ms",
+    "ttfb_ms", "tls_ms", "delay_ms", "ideal_s", "efficiency",
+    "delay_mismatch",
 ]
 
 OUTCOMES = {
     "http", "resolve", "connect", "tls", "send", "recv", "timeout",
     "too_large", "protocol", "redirect", "lost", "cancelled", "not_run",
+    "resource",
     "other",
 }
 
@@ -99,14 +103,17 @@ def check_summary(path):
     expect(known["wall_s"] == 0.1, "wall_s %r" % known["wall_s"])
     expect(known["cpu_user_s"] == 0.25 and known["cpu_sys_s"] == 1e-06,
            "cpu %r %r" % (known["cpu_user_s"], known["cpu_sys_s"]))
-    expect(known["max_rss_kib"] == 123456, "max_rss_kib")
+    expect(known["rss_sum_kib"] == 123456 and known["max_rss_kib"] == 100000,
+           "rss_sum_kib/max_rss_kib")
+    expect(known["done"] == 99 and known["workers_ran"] == 8,
+           "done/workers_ran")
     expect(known["bytes"] == 2**53 + 1, "bytes %r" % known["bytes"])
     expect(known["latency_ms"] == {"p50": 70.5, "p90": 80.25, "p99": 99.125,
                                    "max": 1234.5},
            "latency %r" % known["latency_ms"])
-    expect(known["delay_ms"] == 70 and known["ideal_s"] == 0.91,
+    expect(known["delay_ms"] == 70 and known["ideal_s"] == 0.091,
            "delay/ideal %r %r" % (known["delay_ms"], known["ideal_s"]))
-    expect(abs(known["efficiency"] - 0.91 / 0.1) < 1e-12, "efficiency")
+    expect(abs(known["efficiency"] - 0.091 / 0.1) < 1e-12, "efficiency")
 
     # Unknown figures are null, and NaN or infinity never leak out.
     for key in ("delay_ms", "ideal_s", "efficiency"):

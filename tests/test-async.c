@@ -1,8 +1,7 @@
 /* The async engine's own tests: what the shared conformance and fault tests
- * cannot see. The engine's source is included so that the tests can read
- * the loop's counters (how timeouts were served, how polls were used); the
- * program therefore runs the engine as compiled here, which is the same
- * source the library links.
+ * cannot see. The test build of the engines (FB_UNITTEST) hands the loop's
+ * counters (how timeouts were served, how polls were used) to a hook
+ * (src/engines/testhooks.h).
  *
  * Groups, chosen by the first argument: "loop" (quick), "limits" (the
  * open-files limit, cancellation, SIGINT) and "scale" (5,000 in flight).
@@ -28,7 +27,7 @@
 #include <cmocka.h>
 
 #include "engines-fixture.h"
-#include "../src/engines/async.c"
+#include "engines/testhooks.h"
 
 struct outcome_counts {
   size_t n[FB_OUTCOME_COUNT];
@@ -41,7 +40,7 @@ struct run {
   struct fb_job job;
   struct fb_urlset *u;
   struct fb_collector *c;
-  struct async_counters k;
+  struct fb__async_counters k;
   struct outcome_counts oc;
 };
 
@@ -58,10 +57,10 @@ static int run_go(struct run *r) {
   int rc;
 
   assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
-  async_counters_sink = &r->k;
+  fb__test_hooks.async_counters = &r->k;
   fb_collector_restart(r->c);
-  rc = fb_engine_async.run(&r->job, r->c);
-  async_counters_sink = NULL;
+  rc = fb_engine_find("async")->run(&r->job, r->c);
+  fb__test_hooks.async_counters = NULL;
   for (size_t i = 0; i < fb_collector_size(r->c); i++) {
     const struct fb_result *res = fb_collector_get(r->c, i);
 
@@ -364,7 +363,7 @@ static void test_workers_range(void **state) {
   struct run r;
 
   (void)state;
-  assert_int_equal(fb_engine_async.max_workers, 10000);
+  assert_int_equal(fb_engine_find("async")->max_workers, 10000);
   run_init(&r, urls_small(3, NULL), 10001);
   assert_int_equal(run_go(&r), FB_ERANGE);
   assert_int_equal(r.oc.n[FB_OUTCOME_NOT_RUN], 3);
@@ -444,10 +443,11 @@ static void cancel_midrun(int use_signal) {
   cancel_flag = 0;
 
   r.job.cancel = &cancel_flag;
-  r.job.before_request = on_before_request;
-  r.job.before_request_arg = &cn;
+  fb__test_hooks.before_request = on_before_request;
+  fb__test_hooks.arg = &cn;
   assert_int_equal(pthread_create(&cn.thread, NULL, cancel_later, &cn), 0);
   assert_int_equal(run_go(&r), FB_ECANCELED);
+  fb__test_hooks.before_request = NULL;
   assert_int_equal(pthread_join(cn.thread, NULL), 0);
   assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
 

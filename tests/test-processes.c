@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "engines-fixture.h"
-#include "engines/processes-test.h"
+#include "engines/testhooks.h"
 
 static const struct fb_engine *engine;
 
@@ -68,8 +68,8 @@ static void job_for(struct fb_job *job, struct fb_urlset *u, unsigned workers,
   fb_job_init(job);
   job->urls = u;
   job->workers = workers;
-  job->before_request = before_request;
-  job->before_request_arg = o;
+  fb__test_hooks.before_request = before_request;
+  fb__test_hooks.arg = o;
 }
 
 /* Every URL but index `lost` is ok; `lost` is lost with want in its message
@@ -186,9 +186,9 @@ static void result_hook(int fd, const void *record, size_t len, size_t index) {
 static void bad_record(enum record_fault f, const char *want, int code) {
   record_fault = f;
   record_index = 3;
-  fb__processes_result_hook = result_hook;
+  fb__test_hooks.result_write = result_hook;
   one_death(DIE_NONE, 3, want, code, 1);
-  fb__processes_result_hook = NULL;
+  fb__test_hooks.result_write = NULL;
 }
 
 static void test_partial_then_exit(void **state) {
@@ -374,7 +374,7 @@ static void test_honesty(void **state) {
 
   (void)state;
   job_for(&job, u, 2, NULL);
-  job.before_request = NULL;
+  fb__test_hooks.before_request = NULL;
   job.chunk = 8;
   assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
   fx_assert_all_ok(&fx_synthetic, u, c, 2);
@@ -391,19 +391,26 @@ static void test_honesty(void **state) {
   fb_urlset_destroy(u);
 }
 
+/* Hooks are the test build's globals: none outlives its test. */
+static int clear_hooks(void **state) {
+  (void)state;
+  memset(&fb__test_hooks, 0, sizeof(fb__test_hooks));
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sigkill),
-      cmocka_unit_test(test_sigsegv),
-      cmocka_unit_test(test_exit),
-      cmocka_unit_test(test_chunk),
-      cmocka_unit_test(test_partial_then_exit),
-      cmocka_unit_test(test_partial_then_go_on),
-      cmocka_unit_test(test_garbled),
-      cmocka_unit_test(test_crash_loop),
-      cmocka_unit_test(test_cancel),
-      cmocka_unit_test(test_parent_death),
-      cmocka_unit_test(test_honesty),
+      cmocka_unit_test_teardown(test_sigkill, clear_hooks),
+      cmocka_unit_test_teardown(test_sigsegv, clear_hooks),
+      cmocka_unit_test_teardown(test_exit, clear_hooks),
+      cmocka_unit_test_teardown(test_chunk, clear_hooks),
+      cmocka_unit_test_teardown(test_partial_then_exit, clear_hooks),
+      cmocka_unit_test_teardown(test_partial_then_go_on, clear_hooks),
+      cmocka_unit_test_teardown(test_garbled, clear_hooks),
+      cmocka_unit_test_teardown(test_crash_loop, clear_hooks),
+      cmocka_unit_test_teardown(test_cancel, clear_hooks),
+      cmocka_unit_test_teardown(test_parent_death, clear_hooks),
+      cmocka_unit_test_teardown(test_honesty, clear_hooks),
   };
   int rc;
 

@@ -167,7 +167,9 @@ static void full_summary(struct fb_summary *s) {
   memset(s, 0, sizeof(*s));
   s->engine = "thr\"eads\n\xc3\xa9\xff";
   s->workers = 8;
+  s->workers_ran = 8;
   s->urls = 100;
+  s->done = 99;
   s->ok = 95;
   s->errors = 5;
   s->outcomes[FB_OUTCOME_OK] = 95;
@@ -184,7 +186,8 @@ static void full_summary(struct fb_summary *s) {
   s->child_user_s = 0.125;
   s->child_sys_s = 0;
   s->cpu_per_req_ms = 2.51;
-  s->max_rss_kib = 123456;
+  s->max_rss_kib = 100000;
+  s->rss_sum_kib = 123456;
   s->vcsw = 10;
   s->ivcsw = 2;
   s->latency = (struct fb_percentiles){70.5, 80.25, 99.125, 1234.5};
@@ -192,8 +195,8 @@ static void full_summary(struct fb_summary *s) {
   s->req_per_s = 1000;
   s->bytes_per_s = 9e15;
   s->delay_ms = 70;
-  s->ideal_s = 0.91;
-  s->efficiency = 0.91 / 0.1;
+  s->ideal_s = 0.091;
+  s->efficiency = 0.091 / 0.1;
 }
 
 static void test_json_summary(void **state) {
@@ -360,13 +363,16 @@ static void test_text_table(void **state) {
   memset(&rows[1], 0, sizeof(rows[1]));
   rows[1].engine = "sequential";
   rows[1].workers = 1;
+  rows[1].workers_ran = 1;
   rows[1].urls = 10;
+  rows[1].done = 10;
   rows[1].ok = 10;
   rows[1].wall_s = 0.71;
   rows[1].efficiency = -1;
   rows[2] = rows[1];
   rows[2].engine = "a-much-longer-engine-name";
   rows[2].workers = 1024;
+  rows[2].workers_ran = 1024;
   rows[2].efficiency = 0.5;
   rows[2].req_per_s = 123456789.0;
   assert_int_equal(fb_report_text(f, rows, 3), 0);
@@ -384,15 +390,14 @@ static void test_text_table(void **state) {
     }
     if (n == 0) {
       static const char *const heads[] = {
-          "engine", "workers",    "wall s",       "user s",
-          "sys s",  "CPU/req ms", "peak RSS MiB", "p50 ms",
-          "p99 ms", "req/s",      "errors",       "efficiency"};
+          "engine",  "workers", "wall s", "user s", "sys s",  "CPU/req ms",
+          "RSS MiB", "p50 ms",  "p99 ms", "req/s",  "errors", "eff"};
       for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
         assert_non_null(strstr(line, heads[i]));
     }
     if (n == 1) {
       assert_true(strncmp(line, "threads ", 8) == 0);
-      assert_non_null(strstr(line, " 9.10"));   /* efficiency */
+      assert_non_null(strstr(line, " 91%"));    /* efficiency */
       assert_non_null(strstr(line, " 120.6"));  /* RSS MiB */
       assert_non_null(strstr(line, " 0.100 ")); /* wall */
     }
@@ -403,7 +408,7 @@ static void test_text_table(void **state) {
     if (n == 3) {
       assert_true(strncmp(line, "a-much-longer-engine-name ", 26) == 0);
       assert_non_null(strstr(line, " 1024 "));
-      assert_non_null(strstr(line, " 0.50"));
+      assert_non_null(strstr(line, " 50%"));
     }
     if (n == 4) {
       /* The error breakdown of the one row with errors. */
@@ -414,9 +419,13 @@ static void test_text_table(void **state) {
       assert_non_null(strstr(line, "missing 1"));
       assert_non_null(strstr(line, "2 duplicate"));
     }
+    if (n == 5) {
+      /* One result missing: the figures count the 99 that ran. */
+      assert_non_null(strstr(line, "99 of 100 requests ran to an end"));
+    }
   }
   assert_int_equal(table, 4);
-  assert_int_equal(n, 5);
+  assert_int_equal(n, 6);
   free(buf);
 }
 

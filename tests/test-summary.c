@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,11 +118,13 @@ static void test_counts_and_figures(void **state) {
   near(s.cpu_sys_s, 0.020 + 0.001, 1e-9);
   near(s.child_user_s, 0.005, 1e-9);
   near(s.child_sys_s, 0.001, 1e-9);
-  near(s.cpu_per_req_ms, (0.035 + 0.021) * 1000 / 10, 1e-9);
+  /* Nine ran to an end (one result is missing): rates count those. */
+  assert_int_equal(s.done, 9);
+  near(s.cpu_per_req_ms, (0.035 + 0.021) * 1000 / 9, 1e-9);
   assert_int_equal(s.vcsw, 32);
   assert_int_equal(s.ivcsw, 1);
   assert_true(s.max_rss_kib > 0);
-  near(s.req_per_s, 40, 1e-9);
+  near(s.req_per_s, 36, 1e-9);
   near(s.bytes_per_s, 26000, 1e-6);
 
   /* 9 latencies: 10 20 30 40 50 60 70 80 1000 ms. */
@@ -132,7 +135,7 @@ static void test_counts_and_figures(void **state) {
   near(s.ttfb.p50, 5, 0.05);
   near(s.ttfb.max, 5, 1e-9);
 
-  /* 10 URLs, 4 workers, 70 ms: 3 rounds, 0.21 s. */
+  /* 9 done, 4 workers, 70 ms: 3 rounds, 0.21 s. */
   near(s.delay_ms, 70, 0);
   near(s.ideal_s, 0.21, 1e-12);
   near(s.efficiency, 0.21 / 0.25, 1e-12);
@@ -162,8 +165,88 @@ static void test_children_and_rss(void **state) {
   /* No timings at all: percentiles are zero, not garbage. */
   near(s.latency.p50, 0, 0);
   near(s.ttfb.max, 0, 0);
-  /* ceil(3 / 2) = 2 rounds of 100 ms. */
+  /* Nothing ran: no rate, no CPU per request, no ideal. */
+  assert_int_equal(s.done, 0);
+  near(s.req_per_s, 0, 0);
+  assert_true(s.cpu_per_req_ms < 0);
+  assert_true(s.ideal_s < 0 && s.efficiency < 0);
+  fb_collector_destroy(c);
+}
+
+/* A run cut short after 6 of 100 pages (issue 11: it reported 80.9 req/s
+ * and an efficiency of 16.17): rates, CPU per request and the ideal describe
+ * the 6 that ran, not the 94 cancelled or never started.
+ */
+static void test_cut_short(void **state) {
+  struct fb_collector *c = NULL;
+  struct fb_usage b, e;
+  struct fb_summary s;
+  struct fb_result r;
+
+  (void)state;
+  assert_int_equal(fb_collector_create(&c, 100), 0);
+  for (size_t i = 0; i < 6; i++) {
+    r = result(i, FB_OUTCOME_OK, 0, 100, 110);
+    assert_int_equal(fb_collector_put(c, &r), 0);
+  }
+  for (size_t i = 6; i < 10; i++) {
+    r = result(i, FB_OUTCOME_CANCELLED, 0, -1, 200);
+    assert_int_equal(fb_collector_put(c, &r), 0);
+  }
+  assert_int_equal(fb_collector_fill(c, FB_OUTCOME_NOT_RUN, "stopped"), 90);
+  fb_collector_stats(c)->workers_max = 4;
+  usage_pair(&b, &e); /* 0.25 s of wall, 0.056 s of CPU */
+  assert_int_equal(fb_summary_compute(&s, c, "threads", 4, &b, &e, 100), 0);
+  assert_int_equal(s.done, 6);
+  near(s.req_per_s, 6 / 0.25, 1e-9);
+  near(s.cpu_per_req_ms, 56.0 / 6, 1e-9);
+  /* ceil(6 / 4) = 2 rounds of 100 ms against 0.25 s. */
   near(s.ideal_s, 0.2, 1e-12);
+  near(s.efficiency, 0.8, 1e-12);
+  assert_true(s.efficiency <= 1);
+  fb_collector_destroy(c);
+}
+
+/* A delay that cannot have been the server's (the run beat its ideal) gives
+ * no efficiency but says so; a delay of 0 gives no ideal at all; a pool that
+ * could not grow is counted at the size it reached.
+ */
+static void test_ideal_limits(void **state) {
+  struct fb_collector *c = NULL;
+  struct fb_usage b, e;
+  struct fb_summary s;
+  struct fb_result r;
+
+  (void)state;
+  assert_int_equal(fb_collector_create(&c, 40), 0);
+  for (size_t i = 0; i < 40; i++) {
+    r = result(i, FB_OUTCOME_OK, 0, 1, 2);
+    assert_int_equal(fb_collector_put(c, &r), 0);
+  }
+  usage_pair(&b, &e); /* 0.25 s */
+  /* 40 URLs, 8 workers, 50 ms: 5 rounds, 0.25 s: exactly the ideal. */
+  assert_int_equal(fb_summary_compute(&s, c, "async", 8, &b, &e, 50), 0);
+  near(s.efficiency, 1, 1e-12);
+  assert_false(s.delay_mismatch);
+  /* 100 ms would be 0.5 s of ideal in 0.25 s of wall: not the server's. */
+  assert_int_equal(fb_summary_compute(&s, c, "async", 8, &b, &e, 100), 0);
+  assert_true(s.efficiency < 0);
+  assert_true(s.delay_mismatch);
+  near(s.delay_ms, 100, 0);
+  /* A delay of 0: known, but no ideal to compare with. */
+  assert_int_equal(fb_summary_compute(&s, c, "async", 8, &b, &e, 0), 0);
+  near(s.delay_ms, 0, 0);
+  assert_true(s.ideal_s < 0 && s.efficiency < 0);
+  assert_false(s.delay_mismatch);
+  /* Only 2 of 8 workers started: the ideal is that of 2, 20 rounds. */
+  fb_collector_stats(c)->workers_max = 2;
+  fb_collector_stats(c)->workers_err = -EMFILE;
+  assert_int_equal(fb_summary_compute(&s, c, "processes", 8, &b, &e, 10), 0);
+  assert_int_equal(s.workers, 8);
+  assert_int_equal(s.workers_ran, 2);
+  assert_int_equal(s.workers_err, -EMFILE);
+  near(s.ideal_s, 0.2, 1e-12);
+  near(s.efficiency, 0.8, 1e-12);
   fb_collector_destroy(c);
 }
 
@@ -303,6 +386,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counts_and_figures),
       cmocka_unit_test(test_children_and_rss),
+      cmocka_unit_test(test_cut_short),
+      cmocka_unit_test(test_ideal_limits),
       cmocka_unit_test(test_usage_real),
       cmocka_unit_test(test_peak_reset),
       cmocka_unit_test(test_run_measure),

@@ -28,6 +28,7 @@
 #endif
 
 #include "engines-fixture.h"
+#include "engines/testhooks.h"
 
 static const struct fb_engine *engine;
 
@@ -119,9 +120,10 @@ static void test_hook_once_each(void **state) {
   fb_job_init(&job);
   job.urls = u;
   job.workers = 8;
-  job.before_request = count_call;
-  job.before_request_arg = k;
+  fb__test_hooks.before_request = count_call;
+  fb__test_hooks.arg = k;
   assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
+  fb__test_hooks.before_request = NULL;
   fx_assert_all_ok(&fx_synthetic, u, c, 8);
   for (size_t i = 0; i < NURLS; i++)
     assert_int_equal(atomic_load(&k->count[i]), 1);

@@ -27,6 +27,8 @@ struct fb_engine_stats {
   uint64_t thread_stack;      /* threads: stack size per thread, bytes */
   unsigned chunk;             /* processes: URLs handed out per request */
   unsigned workers_started;   /* threads or processes started, respawns too */
+  unsigned workers_max;       /* most workers (or slots) alive at once */
+  int workers_err;            /* why fewer than asked could start (-errno) */
   unsigned workers_lost;      /* workers that died during the run */
   struct timeval child_utime; /* CPU of reaped children (wait4) */
   struct timeval child_stime;

@@ -20,7 +20,9 @@ struct fb_stat {
   double max;
 };
 
-/* Reduces v[0..n) into *st. v is not modified. */
+/* Reduces v[0..n) into *st, leaving NaN values (unknown) out. v is not
+ * modified.
+ */
 void fb_stat_compute(struct fb_stat *st, const double *v, size_t n);
 
 struct fb_compare_cell {

@@ -21,7 +21,8 @@
   XX(CANCELED, "run cancelled")                                                \
   XX(WORKERS, "workers keep dying")                                            \
   XX(CORPUS, "corpus unusable")                                                \
-  XX(ORIGIN, "origin failed to start")
+  XX(ORIGIN, "origin failed to start")                                         \
+  XX(NOFILE, "open-files limit too low")
 
 enum fb_errno {
   FB__EBASE = -5000,

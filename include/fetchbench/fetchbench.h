@@ -21,11 +21,6 @@
 #include "run.h"
 #include "summary.h"
 #include "urlset.h"
-
-/* "fetchbench/VERSION", static. */
-const char *fb_user_agent(void);
-
-/* The version string, static. */
-const char *fb_version(void);
+#include "version.h"
 
 #endif /* FETCHBENCH_H */

@@ -29,6 +29,13 @@ struct fb_job {
   long max_redirects;      /* followed redirects, at most */
   int follow_redirects;    /* 0: a 3xx is the final answer */
   int verify_tls;          /* verify peer and host name */
+  const char *cacert;      /* PEM file of the CAs to trust instead of the
+                            * system's, NULL: the system's (borrowed) */
+  int tls_resume;          /* resume TLS sessions as the model can share
+                            * them (default 1) */
+  int ca_cache;            /* load the CA store once per process (default
+                            * 1); 0: the client library's own way (libcurl
+                            * 7.88 loads it for every new connection) */
   const char *user_agent;  /* borrowed */
   unsigned chunk;          /* processes: URLs per work request */
   size_t thread_stack;     /* threads: stack bytes per thread */
@@ -39,12 +46,6 @@ struct fb_job {
    * URL as cancelled and return FB_ECANCELED. NULL: never cancelled.
    */
   volatile sig_atomic_t *cancel;
-
-  /* Test hook: called by the worker (thread, child process or loop) right
-   * before it starts request index. NULL in normal runs.
-   */
-  void (*before_request)(size_t index, void *arg);
-  void *before_request_arg;
 };
 
 #define FB_DEFAULT_CONNECT_TIMEOUT_MS 10000L
@@ -56,7 +57,8 @@ struct fb_job {
 #define FB_DEFAULT_LOW_SPEED_SECS 10L
 
 /* Fills job with the defaults above: 1 worker, reuse, redirects followed,
- * TLS verified, user agent "fetchbench/VERSION", chunk 1, 16 respawns.
+ * TLS verified against the system's CAs loaded once per process, sessions
+ * resumed, user agent "fetchbench/VERSION", chunk 1, 16 respawns.
  */
 void fb_job_init(struct fb_job *job);
 

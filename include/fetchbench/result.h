@@ -17,6 +17,7 @@
   XX(SEND, send, "sending failed")                                             \
   XX(RECV, recv, "receiving failed or response cut short")                     \
   XX(TIMEOUT, timeout, "timed out")                                            \
+  XX(RESOURCE, resource, "out of a local resource (open files, memory)")       \
   XX(TOO_LARGE, too_large, "body over the size cap")                           \
   XX(PROTOCOL, protocol, "malformed response or refused protocol")             \
   XX(REDIRECT, redirect, "too many redirects")                                 \
@@ -44,6 +45,13 @@ int fb_outcome_parse(const char *name);
 /* Longest error message a result keeps (libcurl's CURL_ERROR_SIZE). */
 #define FB_MESSAGE_MAX 256
 
+/* How a request's TLS session began, when it opened a connection. */
+enum fb_handshake {
+  FB_HANDSHAKE_NONE = 0, /* plain http, or a connection already open */
+  FB_HANDSHAKE_FULL,     /* a full TLS handshake */
+  FB_HANDSHAKE_RESUMED   /* an abbreviated one: a session resumed */
+};
+
 /* One request's result. Times are nanoseconds on the monotonic clock,
  * relative to the run's start (fb_collector_t0); a phase that did not happen
  * is -1.
@@ -55,14 +63,20 @@ struct fb_result {
   uint16_t http_status; /* last response status, 0 when none */
   int32_t error_code;   /* CURLcode; for lost: signal or exit status */
   uint8_t reused;       /* 1 when an existing connection carried it */
-  uint8_t pad_[7];      /* keeps the record's layout fixed */
+  uint8_t handshake;    /* enum fb_handshake of its connection */
+  uint8_t pad_[6];      /* keeps the record's layout fixed */
   uint64_t body_bytes;  /* body bytes received (kept on failure too) */
   uint64_t checksum;    /* XXH3-64 of the body bytes received */
-  int64_t t_start;      /* request handed to libcurl */
-  int64_t t_connected;  /* TCP (and TLS) connected */
+  int64_t t_due;        /* open loop: when it was due to start; else -1 */
+  int64_t t_start;      /* request handed to the client library */
+  int64_t t_connected;  /* TCP connected */
+  int64_t t_tls;        /* TLS established (https on a new connection) */
   int64_t t_first_byte; /* first response byte */
   int64_t t_done;       /* request ended, success or not */
   const char *message;  /* error text, NULL when none; see collector.h */
 };
+
+/* Zeroes *r and sets every time to -1 (no phase happened yet). */
+void fb_result_init(struct fb_result *r);
 
 #endif /* FETCHBENCH_RESULT_H */

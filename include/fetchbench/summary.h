@@ -26,45 +26,61 @@ struct fb_percentiles {
   double p50, p90, p99, max; /* milliseconds */
 };
 
-/* One run, summarised. Durations in seconds unless named _ms. */
+/* One run, summarised. Durations in seconds unless named _ms. Rates and
+ * costs describe what was done: they count the requests that ran to an end
+ * (`done`), not those cancelled or never started.
+ */
 struct fb_summary {
-  const char *engine; /* static engine name */
-  unsigned workers;
+  const char *engine;   /* static engine name */
+  unsigned workers;     /* asked for */
+  unsigned workers_ran; /* most that ran at once: fewer than asked when a
+                         * pool could not grow (or fewer URLs than workers) */
+  int workers_err;      /* why the pool stopped growing (-errno), or 0 */
   size_t urls;
   size_t ok;
   size_t errors; /* urls - ok */
+  size_t done;   /* requests that ran to an end: urls less the cancelled,
+                  * not_run and missing ones */
   size_t outcomes[FB_OUTCOME_COUNT];
-  size_t missing;    /* empty slots: lost by the machinery */
-  size_t duplicates; /* second results refused */
-  size_t reused;     /* requests on a reused connection */
-  uint64_t bytes;    /* body bytes, all requests */
+  size_t missing;            /* empty slots: lost by the machinery */
+  size_t duplicates;         /* second results refused */
+  size_t reused;             /* requests on a reused connection */
+  size_t handshakes_full;    /* TLS handshakes, full */
+  size_t handshakes_resumed; /* TLS handshakes that resumed a session */
+  uint64_t bytes;            /* body bytes, all requests */
   double wall_s;
   double setup_s;    /* engine start-up inside wall_s */
   double cpu_user_s; /* process + children */
   double cpu_sys_s;
   double child_user_s; /* the children's part */
   double child_sys_s;
-  double cpu_per_req_ms; /* (user + sys) / urls */
-  long max_rss_kib;      /* largest of process and any child */
-  long rss_sum_kib;      /* process + every child's peak: an upper bound of
-                          * the memory the model took (shared pages count
-                          * once per process) */
+  double cpu_per_req_ms; /* (user + sys) / done, < 0 when none was done */
+  long rss_sum_kib;      /* THE memory figure of a run, in every report: the
+                     * process's peak plus every child's peak, an upper
+                     * bound of what the model took (shared pages count
+                     * once per process) */
+  long max_rss_kib;      /* the largest single process's peak */
   long vcsw;             /* context switches, process + children */
   long ivcsw;
   struct fb_percentiles latency;
   struct fb_percentiles ttfb;
-  double req_per_s;
+  struct fb_percentiles tls; /* start to TLS established, new connections */
+  double req_per_s;          /* done / wall */
   double bytes_per_s;
-  double delay_ms;   /* origin delay per request, < 0 unknown */
-  double ideal_s;    /* ceil(urls / workers) * delay, < 0 unknown */
-  double efficiency; /* ideal_s / wall_s, < 0 unknown */
+  double delay_ms;    /* origin delay per request, < 0 unknown */
+  double ideal_s;     /* ceil(done / workers_ran) * delay; < 0 unknown or
+                      * without meaning (a delay of 0) */
+  double efficiency;  /* ideal_s / wall_s in [0, 1]; < 0 unknown, or when
+                      * the run beat the ideal: the delay given was not the
+                      * delay the server had (delay_mismatch) */
+  int delay_mismatch; /* 1: faster than the given delay allows */
 };
 
 /* Summarises a finished run: results from c, engine statistics from
  * fb_collector_stats(c), resources from the begin/end samples. delay_ms is
  * the origin's known per-request delay (< 0 when unknown), which yields the
- * ideal wall time ceil(urls / workers) * delay and efficiency = ideal / wall.
- * Returns 0 or -ENOMEM.
+ * ideal wall time ceil(done / workers_ran) * delay and efficiency =
+ * ideal / wall. Returns 0 or -ENOMEM.
  */
 int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
                        const char *engine, unsigned workers,

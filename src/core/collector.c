@@ -156,13 +156,9 @@ size_t fb_collector_fill(struct fb_collector *c, enum fb_outcome outcome,
             SLOT_EMPTY ||
         !claim(c, i))
       continue;
-    memset(slot, 0, sizeof(*slot));
+    fb_result_init(slot);
     slot->index = (uint32_t)i;
     slot->outcome = (uint16_t)outcome;
-    slot->t_start = -1;
-    slot->t_connected = -1;
-    slot->t_first_byte = -1;
-    slot->t_done = -1;
     slot->message = text;
     atomic_fetch_add_explicit(&c->filled, 1, memory_order_relaxed);
     atomic_store_explicit(&c->state[i], SLOT_FULL_SHARED, memory_order_release);

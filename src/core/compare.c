@@ -15,6 +15,7 @@ static int cmp_double(const void *a, const void *b) {
 void fb_stat_compute(struct fb_stat *st, const double *v, size_t n) {
   double sorted[64];
   double *s = sorted;
+  size_t k = 0;
 
   st->median = st->min = st->max = NAN;
   if (n == 0)
@@ -22,16 +23,25 @@ void fb_stat_compute(struct fb_stat *st, const double *v, size_t n) {
   if (n > sizeof(sorted) / sizeof(sorted[0])) {
     s = malloc(n * sizeof(*s));
     if (s == NULL) {
-      /* Without room to sort, min and max are still exact. */
-      st->min = st->max = v[0];
-      for (size_t i = 1; i < n; i++) {
+      /* Without room to sort, min and max are still exact (fmin and fmax
+       * pass over NaN).
+       */
+      for (size_t i = 0; i < n; i++) {
         st->min = fmin(st->min, v[i]);
         st->max = fmax(st->max, v[i]);
       }
       return;
     }
   }
-  memcpy(s, v, n * sizeof(*s));
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(v[i]))
+      s[k++] = v[i];
+  n = k;
+  if (n == 0) {
+    if (s != sorted)
+      free(s);
+    return;
+  }
   qsort(s, n, sizeof(*s), cmp_double);
   st->min = s[0];
   st->max = s[n - 1];
@@ -159,7 +169,8 @@ static void aggregate_cell(struct fb_compare_cell *cell, double delay_ms) {
   STAT(cell, v, cpu_sys_s, s->cpu_sys_s);
   STAT(cell, v, cpu_s, s->cpu_user_s + s->cpu_sys_s);
   STAT(cell, v, child_cpu_s, s->child_user_s + s->child_sys_s);
-  STAT(cell, v, cpu_per_req_ms, s->cpu_per_req_ms);
+  STAT(cell, v, cpu_per_req_ms,
+       s->cpu_per_req_ms >= 0 ? s->cpu_per_req_ms : NAN);
   STAT(cell, v, max_rss_kib, (double)s->max_rss_kib);
   STAT(cell, v, rss_sum_kib, (double)s->rss_sum_kib);
   STAT(cell, v, latency_p50_ms, s->latency.p50);
@@ -171,12 +182,25 @@ static void aggregate_cell(struct fb_compare_cell *cell, double delay_ms) {
   free(v);
   cell->ideal_s = -1;
   cell->efficiency = -1;
-  if (delay_ms >= 0 && cell->urls > 0 && cell->workers > 0) {
-    size_t rounds = (cell->urls + cell->workers - 1) / cell->workers;
+  /* As for one run (summary.c): the ideal of what was done, none for a
+   * delay of 0, and no efficiency above 1 (the delay was not the server's).
+   */
+  if (delay_ms > 0 && runs > 0 && cell->workers > 0) {
+    const struct fb_summary *s = &cell->summaries[0];
+    unsigned w = s->workers_ran > 0 ? s->workers_ran : cell->workers;
+    size_t done = s->done;
+    size_t rounds;
 
-    cell->ideal_s = (double)rounds * delay_ms / 1000.0;
-    if (cell->runs > 0 && cell->wall_s.median > 0)
+    for (unsigned r = 1; r < runs; r++)
+      if (cell->summaries[r].done < done)
+        done = cell->summaries[r].done;
+    rounds = (done + w - 1) / w;
+    if (done > 0)
+      cell->ideal_s = (double)rounds * delay_ms / 1000.0;
+    if (cell->ideal_s > 0 && cell->wall_s.median > 0)
       cell->efficiency = cell->ideal_s / cell->wall_s.median;
+    if (cell->efficiency > 1)
+      cell->efficiency = -1;
   }
 }
 

@@ -1,6 +1,7 @@
 #include <string.h>
 
-#include "fetchbench/fetchbench.h"
+#include "fetchbench/job.h"
+#include "fetchbench/version.h"
 
 void fb_job_init(struct fb_job *job) {
   memset(job, 0, sizeof(*job));
@@ -14,6 +15,8 @@ void fb_job_init(struct fb_job *job) {
   job->max_redirects = FB_DEFAULT_MAX_REDIRECTS;
   job->follow_redirects = 1;
   job->verify_tls = 1;
+  job->tls_resume = 1;
+  job->ca_cache = 1;
   job->user_agent = fb_user_agent();
   job->chunk = 1;
   job->thread_stack = FB_DEFAULT_THREAD_STACK;

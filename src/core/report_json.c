@@ -66,7 +66,9 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   else
     fb__out_printf(&o, "null");
   count(&o, "workers", s->workers);
+  count(&o, "workers_ran", s->workers_ran);
   count(&o, "urls", s->urls);
+  count(&o, "done", s->done);
   count(&o, "ok", s->ok);
   errors(&o, s);
   count(&o, "missing", s->missing);
@@ -77,7 +79,7 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   num(&o, "cpu_sys_s", s->cpu_sys_s);
   num(&o, "child_cpu_user_s", s->child_user_s);
   num(&o, "child_cpu_sys_s", s->child_sys_s);
-  num(&o, "cpu_per_req_ms", s->cpu_per_req_ms);
+  maybe(&o, "cpu_per_req_ms", s->cpu_per_req_ms);
   fb__out_printf(&o, ",\"max_rss_kib\":%ld", s->max_rss_kib);
   fb__out_printf(&o, ",\"rss_sum_kib\":%ld", s->rss_sum_kib);
   fb__out_printf(&o, ",\"vcsw\":%ld,\"ivcsw\":%ld", s->vcsw, s->ivcsw);
@@ -85,11 +87,16 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   count(&o, "bytes", s->bytes);
   num(&o, "bytes_per_s", s->bytes_per_s);
   count(&o, "reused", s->reused);
+  count(&o, "handshakes_full", s->handshakes_full);
+  count(&o, "handshakes_resumed", s->handshakes_resumed);
   percentiles(&o, "latency_ms", &s->latency);
   percentiles(&o, "ttfb_ms", &s->ttfb);
+  percentiles(&o, "tls_ms", &s->tls);
   maybe(&o, "delay_ms", s->delay_ms);
   maybe(&o, "ideal_s", s->ideal_s);
   maybe(&o, "efficiency", s->efficiency);
+  fb__out_printf(&o, ",\"delay_mismatch\":%s",
+                 s->delay_mismatch ? "true" : "false");
   fb__out_printf(&o, "}\n");
   return fb__out_end(&o);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/report_int.h"
+#include "fetchbench/error.h"
 #include "fetchbench/report.h"
 #include "fetchbench/summary.h"
 
@@ -14,18 +15,31 @@
 #define CELL 32
 
 static const char *const heads[COLS] = {
-    "engine",       "workers", "wall s", "user s", "sys s",  "CPU/req ms",
-    "peak RSS MiB", "p50 ms",  "p99 ms", "req/s",  "errors", "efficiency",
+    "engine",  "workers", "wall s", "user s", "sys s",  "CPU/req ms",
+    "RSS MiB", "p50 ms",  "p99 ms", "req/s",  "errors", "eff",
 };
+
+/* Fewer workers ran than could have: the pool could not grow. */
+static int shrunk(const struct fb_summary *s) {
+  size_t could = s->workers < s->urls ? s->workers : s->urls;
+
+  return s->workers_ran < could;
+}
 
 static void row_cells(char cells[COLS][CELL], const struct fb_summary *s) {
   snprintf(cells[0], CELL, "%s", s->engine != NULL ? s->engine : "?");
-  snprintf(cells[1], CELL, "%u", s->workers);
+  if (shrunk(s))
+    snprintf(cells[1], CELL, "%u of %u", s->workers_ran, s->workers);
+  else
+    snprintf(cells[1], CELL, "%u", s->workers);
   snprintf(cells[2], CELL, "%.3f", s->wall_s);
   snprintf(cells[3], CELL, "%.3f", s->cpu_user_s);
   snprintf(cells[4], CELL, "%.3f", s->cpu_sys_s);
-  snprintf(cells[5], CELL, "%.3f", s->cpu_per_req_ms);
-  snprintf(cells[6], CELL, "%.1f", (double)s->max_rss_kib / 1024.0);
+  if (s->cpu_per_req_ms < 0)
+    snprintf(cells[5], CELL, "-");
+  else
+    snprintf(cells[5], CELL, "%.3f", s->cpu_per_req_ms);
+  snprintf(cells[6], CELL, "%.1f", (double)s->rss_sum_kib / 1024.0);
   snprintf(cells[7], CELL, "%.*f", s->latency.p50 < 10 ? 2 : 1, s->latency.p50);
   snprintf(cells[8], CELL, "%.*f", s->latency.p99 < 10 ? 2 : 1, s->latency.p99);
   snprintf(cells[9], CELL, "%.1f", s->req_per_s);
@@ -33,7 +47,7 @@ static void row_cells(char cells[COLS][CELL], const struct fb_summary *s) {
   if (s->efficiency < 0)
     snprintf(cells[11], CELL, "-");
   else
-    snprintf(cells[11], CELL, "%.2f", s->efficiency);
+    snprintf(cells[11], CELL, "%.0f%%", s->efficiency * 100);
 }
 
 static void line(struct fb__out *o, char cells[COLS][CELL],
@@ -70,6 +84,32 @@ static void error_line(struct fb__out *o, const struct fb_summary *s) {
   fb__out_printf(o, "\n");
 }
 
+/* What a figure of the row needs said: a pool that could not grow, a delay
+ * that cannot have been the server's, figures of a run cut short.
+ */
+static void notes(struct fb__out *o, const struct fb_summary *s) {
+  const char *e = s->engine != NULL ? s->engine : "?";
+
+  if (shrunk(s))
+    fb__out_printf(
+        o,
+        "%s: only %u of %u workers could start%s%s; the ideal "
+        "counts the %u that ran\n",
+        e, s->workers_ran, s->workers, s->workers_err != 0 ? ": " : "",
+        s->workers_err != 0 ? fb_strerror(s->workers_err) : "", s->workers_ran);
+  if (s->delay_mismatch)
+    fb__out_printf(o,
+                   "%s: faster than the ideal for a delay of %.0f ms per "
+                   "request (time to first byte p50 %.1f ms): the delay given "
+                   "does not match the server's, so no efficiency\n",
+                   e, s->delay_ms, s->ttfb.p50);
+  if (s->done < s->urls)
+    fb__out_printf(o,
+                   "%s: %zu of %zu requests ran to an end; rates, CPU per "
+                   "request and the ideal count those\n",
+                   e, s->done, s->urls);
+}
+
 int fb_report_text(FILE *out, const struct fb_summary *rows, size_t n) {
   struct fb__out o = {out, 0};
   char head[COLS][CELL], cells[COLS][CELL];
@@ -93,5 +133,7 @@ int fb_report_text(FILE *out, const struct fb_summary *rows, size_t n) {
   for (size_t r = 0; r < n; r++)
     if (rows[r].errors > 0 || rows[r].duplicates > 0)
       error_line(&o, &rows[r]);
+  for (size_t r = 0; r < n; r++)
+    notes(&o, &rows[r]);
   return fb__out_end(&o);
 }

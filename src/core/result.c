@@ -26,6 +26,16 @@ const char *fb_outcome_describe(enum fb_outcome outcome) {
   return outcome_descriptions[outcome];
 }
 
+void fb_result_init(struct fb_result *r) {
+  memset(r, 0, sizeof(*r));
+  r->t_due = -1;
+  r->t_start = -1;
+  r->t_connected = -1;
+  r->t_tls = -1;
+  r->t_first_byte = -1;
+  r->t_done = -1;
+}
+
 int fb_outcome_parse(const char *name) {
   for (int i = 0; i < FB_OUTCOME_COUNT; i++)
     if (strcmp(outcome_names[i], name) == 0)

@@ -80,19 +80,22 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
                        double delay_ms) {
   const struct fb_engine_stats *st = fb_collector_stats_const(c);
   struct fb_histogram *h = NULL;
+  size_t rounds;
   double self_user, self_sys, child_user, child_sys, user, sys;
   size_t n = fb_collector_size(c);
 
   memset(s, 0, sizeof(*s));
   s->engine = engine;
   s->workers = workers;
+  s->workers_ran = st->workers_max;
+  s->workers_err = st->workers_err;
   s->urls = n;
   s->delay_ms = -1;
   s->ideal_s = -1;
   s->efficiency = -1;
 
-  /* Two histograms of ~40 KiB each: too big for a worker thread's stack. */
-  h = calloc(2, sizeof(*h));
+  /* Three histograms of ~40 KiB each: too big for a worker thread's stack. */
+  h = calloc(3, sizeof(*h));
   if (h == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -108,6 +111,10 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
       s->outcomes[FB_OUTCOME_OTHER]++;
     s->bytes += r->body_bytes;
     s->reused += r->reused != 0;
+    s->handshakes_full += r->handshake == FB_HANDSHAKE_FULL;
+    s->handshakes_resumed += r->handshake == FB_HANDSHAKE_RESUMED;
+    if (r->t_start >= 0 && r->t_tls >= r->t_start)
+      fb_histogram_record(&h[2], r->t_tls - r->t_start);
     if (r->t_start >= 0 && r->t_done >= r->t_start)
       fb_histogram_record(&h[0], r->t_done - r->t_start);
     if (r->t_start >= 0 && r->t_first_byte >= r->t_start)
@@ -115,9 +122,12 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   }
   s->ok = s->outcomes[FB_OUTCOME_OK];
   s->errors = n - s->ok;
+  s->done = n - s->missing - s->outcomes[FB_OUTCOME_CANCELLED] -
+            s->outcomes[FB_OUTCOME_NOT_RUN];
   s->duplicates = fb_collector_duplicates(c);
   percentiles(&s->latency, &h[0]);
   percentiles(&s->ttfb, &h[1]);
+  percentiles(&s->tls, &h[2]);
   free(h);
 
   s->wall_s = (double)(end->t_ns - begin->t_ns) / (double)FB_NS_PER_S;
@@ -143,7 +153,8 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   s->cpu_sys_s = sys;
   s->child_user_s = child_user;
   s->child_sys_s = child_sys;
-  s->cpu_per_req_ms = n > 0 ? (user + sys) * 1000.0 / (double)n : 0;
+  s->cpu_per_req_ms =
+      s->done > 0 ? (user + sys) * 1000.0 / (double)s->done : -1;
 
   s->max_rss_kib = self_peak_kib(end);
   s->rss_sum_kib = s->max_rss_kib + st->child_rss_sum_kib;
@@ -155,15 +166,25 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
              (end->children.ru_nivcsw - begin->children.ru_nivcsw);
 
   if (s->wall_s > 0) {
-    s->req_per_s = (double)n / s->wall_s;
+    s->req_per_s = (double)s->done / s->wall_s;
     s->bytes_per_s = (double)s->bytes / s->wall_s;
   }
-  if (delay_ms >= 0 && isfinite(delay_ms) && workers > 0) {
-    size_t rounds = (n + workers - 1) / workers;
+  /* An engine that did not say how many workers ran is taken at its word. */
+  if (s->workers_ran == 0 || s->workers_ran > workers)
+    s->workers_ran = workers;
+  if (delay_ms >= 0 && isfinite(delay_ms))
     s->delay_ms = delay_ms;
+  /* The ideal of what was done: a delay of 0 has none worth dividing by. */
+  if (delay_ms > 0 && isfinite(delay_ms) && s->workers_ran > 0 && s->done > 0) {
+    rounds = (s->done + s->workers_ran - 1) / s->workers_ran;
     s->ideal_s = (double)rounds * delay_ms / 1000.0;
     if (s->wall_s > 0)
       s->efficiency = s->ideal_s / s->wall_s;
+    /* Beating the ideal means the delay given is not the server's. */
+    if (s->efficiency > 1) {
+      s->efficiency = -1;
+      s->delay_mismatch = 1;
+    }
   }
   return 0;
 }

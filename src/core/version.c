@@ -1,5 +1,5 @@
 #include "fb_config.h"
-#include "fetchbench/fetchbench.h"
+#include "fetchbench/version.h"
 
 const char *fb_version(void) {
   return FB_VERSION;

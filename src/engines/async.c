@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,8 +11,10 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "engines/engine_int.h"
 #include "engines/fetch.h"
 #include "engines/polltab.h"
+#include "engines/testhooks.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/collector.h"
 #include "fetchbench/engine.h"
@@ -43,34 +47,6 @@
 #define CANCEL_CHECK_MS 20
 #define SHARD_XFERS 64u
 #define REFILL_BURST 64u
-
-/* What the loop did, for tests (which include this file and point
- * async_counters_sink at a struct of their own) and for curiosity.
- */
-struct async_counters {
-  uint64_t actions;           /* curl_multi_socket_action calls */
-  uint64_t timer_fires;       /* uv_timer expiries: timeouts over 0 ms */
-  uint64_t zero_timeouts;     /* timeouts of 0 ms libcurl asked for */
-  uint64_t kicks;             /* ... run on the next loop iteration */
-  uint64_t refills;           /* batches of new transfers added */
-  unsigned shards;            /* multi handles */
-  uint64_t poll_events;       /* poll callbacks */
-  uint64_t poll_errors;       /* ... with a status < 0 */
-  uint64_t poll_inits;        /* uv_poll_init calls (distinct fd numbers) */
-  uint64_t poll_starts;       /* uv_poll_start calls */
-  uint64_t poll_stops;        /* uv_poll_stop calls */
-  uint64_t idle_events;       /* poll events on sockets libcurl let go of */
-  uint64_t stale_sockets;     /* new sockets on an fd number still polled */
-  uint64_t closes;            /* sockets closed through on_close_socket */
-  uint64_t closes_in_run;     /* ... before teardown */
-  unsigned last_lap;          /* transfers told to close their connection */
-  uint64_t untracked_sockets; /* sockets not opened through on_sockopt */
-  uint64_t untracked_removes; /* ... and their CURL_POLL_REMOVEs */
-  unsigned max_in_flight;
-  int loop_closed; /* uv_loop_close returned 0 */
-};
-
-static struct async_counters *async_counters_sink;
 
 #define OWNER(ptr, type, member)                                               \
   ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -117,23 +93,48 @@ struct async {
   size_t next; /* next URL index to start */
   unsigned in_flight;
 
-  int err;         /* first failure of the machinery, 0: none */
-  int cancelled;   /* job->cancel seen */
-  int last_lap;    /* every URL started: connections are not kept */
-  unsigned budget; /* transfers refill may still start in this burst */
-  struct async_counters k;
+  int err;                  /* first failure of the machinery, 0: none */
+  char why[FB_MESSAGE_MAX]; /* what failed, for the not_run results */
+  int cancelled;            /* job->cancel seen */
+  int last_lap;             /* every URL started: connections are not kept */
+  unsigned budget;          /* transfers refill may still start in this burst */
+  struct fb__async_counters k;
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
 static void on_more(uv_idle_t *h);
 
-/* Records the machinery's first failure and leaves the loop; run() then
- * accounts for every transfer still in flight.
+/* Records the machinery's first failure, with what failed, and leaves the
+ * loop; run() then accounts for every transfer still in flight. Returns err.
  */
-static void set_error(struct async *a, int err) {
-  if (a->err == 0)
+static int fail(struct async *a, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct async *a, int err, const char *fmt, ...) {
+  va_list ap;
+
+  if (a->err == 0) {
     a->err = err;
-  uv_stop(&a->loop);
+    va_start(ap, fmt);
+    vsnprintf(a->why, sizeof(a->why), fmt, ap);
+    va_end(ap);
+  }
+  if (a->loop_ready)
+    uv_stop(&a->loop);
+  return err;
+}
+
+/* The same for a libuv call that returned rc. */
+static int fail_uv(struct async *a, const char *call, int rc) {
+  return fail(a, rc == UV_ENOMEM ? -ENOMEM : FB_EUV, "%s: %s%s", call,
+              uv_strerror(rc),
+              rc == UV_EMFILE || rc == UV_ENFILE ? " (open-files limit)" : "");
+}
+
+/* The same for a libcurl multi call. */
+static int fail_multi(struct async *a, const char *call, CURLMcode mc) {
+  return fail(a, mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : FB_ECURL, "%s: %s", call,
+              curl_multi_strerror(mc));
 }
 
 static int finished(const struct async *a) {
@@ -161,6 +162,7 @@ static void put(struct async *a, const struct fb_result *r) {
 static void drain(struct shard *s) {
   struct async *a = s->a;
   struct fb_result r;
+  CURLMcode mc;
   CURLMsg *msg;
   int left;
 
@@ -175,12 +177,13 @@ static void drain(struct shard *s) {
     /* msg is invalid once its handle is removed: copied above. */
     if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
         priv == NULL) {
-      set_error(a, FB_ECURL);
+      fail(a, FB_ECURL, "a finished transfer without its slot");
       return;
     }
     x = OWNER(priv, struct xfer, f);
-    if (curl_multi_remove_handle(s->multi, easy) != CURLM_OK) {
-      set_error(a, FB_ECURL);
+    mc = curl_multi_remove_handle(s->multi, easy);
+    if (mc != CURLM_OK) {
+      fail_multi(a, "curl_multi_remove_handle", mc);
       return;
     }
     fb__fetch_finish(&x->f, code, &r);
@@ -206,7 +209,7 @@ static void last_lap(struct async *a) {
       continue;
     if (curl_easy_setopt(a->xfers[i].f.easy, CURLOPT_FORBID_REUSE, 1L) !=
         CURLE_OK) {
-      set_error(a, FB_ECURL);
+      fail(a, FB_ECURL, "curl_easy_setopt(CURLOPT_FORBID_REUSE) failed");
       return;
     }
     a->k.last_lap++;
@@ -227,6 +230,7 @@ static void last_lap(struct async *a) {
 static void refill(struct async *a) {
   while (a->free != NULL && a->next < a->n) {
     struct xfer *x = a->free;
+    CURLMcode mc;
     int err;
 
     if (a->budget == 0) {
@@ -241,14 +245,15 @@ static void refill(struct async *a) {
     }
     err = fb__fetch_start(&x->f, a->next);
     if (err != 0) {
-      set_error(a, err);
+      fail(a, err, "%s", x->f.errbuf);
       return;
     }
     /* add_handle asks, through the timer callback, for a 0 ms timeout:
      * the transfer really starts on the next loop iteration.
      */
-    if (curl_multi_add_handle(x->shard->multi, x->f.easy) != CURLM_OK) {
-      set_error(a, FB_ECURL);
+    mc = curl_multi_add_handle(x->shard->multi, x->f.easy);
+    if (mc != CURLM_OK) {
+      fail_multi(a, "curl_multi_add_handle", mc);
       return;
     }
     a->free = x->next_free;
@@ -302,11 +307,13 @@ static void on_more(uv_idle_t *h) {
  */
 static void action(struct shard *s, curl_socket_t fd, int flags, int batch) {
   struct async *a = s->a;
+  CURLMcode mc;
   int running;
 
   a->k.actions++;
-  if (curl_multi_socket_action(s->multi, fd, flags, &running) != CURLM_OK) {
-    set_error(a, FB_ECURL);
+  mc = curl_multi_socket_action(s->multi, fd, flags, &running);
+  if (mc != CURLM_OK) {
+    fail_multi(a, "curl_multi_socket_action", mc);
     return;
   }
   drain(s);
@@ -370,7 +377,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (status < 0 && p->want != 0 && p->active == 0) {
     err = fb__poll_set(&a->polls, p, p->want, on_poll);
     if (err != 0)
-      set_error(a, FB_EUV);
+      fail_uv(a, "uv_poll_start", err);
   }
 }
 
@@ -390,6 +397,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
   struct shard *s = userp;
   struct async *a = s->a;
   struct fb__poll *p = socketp;
+  CURLMcode mc;
   int events = 0;
   int err;
 
@@ -410,7 +418,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
      */
     err = fb__polltab_get(&a->polls, fd, &p);
     if (err != 0) {
-      set_error(a, err == -ENOMEM ? err : FB_EUV);
+      fail_uv(a, "uv_poll_init", err);
       return 0;
     }
     if (p->active != 0 && !p->tracked) {
@@ -422,8 +430,9 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     }
     if (!p->tracked)
       a->k.untracked_sockets++;
-    if (curl_multi_assign(s->multi, fd, p) != CURLM_OK) {
-      set_error(a, FB_ECURL);
+    mc = curl_multi_assign(s->multi, fd, p);
+    if (mc != CURLM_OK) {
+      fail_multi(a, "curl_multi_assign", mc);
       return 0;
     }
   }
@@ -435,7 +444,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
   p->want = events;
   err = fb__poll_set(&a->polls, p, events, on_poll);
   if (err != 0)
-    set_error(a, FB_EUV);
+    fail_uv(a, "uv_poll_start", err);
   return 0;
 }
 
@@ -522,7 +531,7 @@ static int on_timeout(CURLM *multi, long ms, void *userp) {
     err = uv_timer_start(&s->timer, on_timer, (uint64_t)ms, 0);
   }
   if (err != 0)
-    set_error(a, FB_EUV);
+    fail_uv(a, "uv_timer_start", err);
   return 0;
 }
 
@@ -543,23 +552,36 @@ static void on_handle_closed(uv_handle_t *h) {
  * handle on the loop.
  */
 static int shard_init(struct async *a, struct shard *s, unsigned slots) {
-  CURLMcode mrc = CURLM_OK;
+  const char *failed = NULL;
+  CURLMcode mc = CURLM_OK;
 
   s->a = a;
   /* Initialising timer and idle handles cannot fail, but says so with 0. */
-  if (uv_timer_init(&a->loop, &s->timer) != 0)
-    return FB_EUV;
+  (void)uv_timer_init(&a->loop, &s->timer);
   s->handles++;
-  if (uv_idle_init(&a->loop, &s->kick) != 0)
-    return FB_EUV;
+  (void)uv_idle_init(&a->loop, &s->kick);
   s->handles++;
+  /* libcurl 7.88 makes a socketpair for curl_multi_wakeup here: out of
+   * descriptors looks like out of memory.
+   */
   s->multi = curl_multi_init();
   if (s->multi == NULL)
-    return -ENOMEM;
-  mrc |= curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  mrc |= curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-  mrc |= curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
-  mrc |= curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    return fail(a, -ENOMEM,
+                "curl_multi_init failed (out of memory or descriptors, "
+                "open-files limit %ld)",
+                fb__fetch_nofile_limit());
+#define MSETOPT(opt, val)                                                      \
+  do {                                                                         \
+    mc = curl_multi_setopt(s->multi, (opt), (val));                            \
+    if (mc != CURLM_OK) {                                                      \
+      failed = "curl_multi_setopt(" #opt ")";                                  \
+      goto out;                                                                \
+    }                                                                          \
+  } while (0)
+  MSETOPT(CURLMOPT_SOCKETFUNCTION, on_socket);
+  MSETOPT(CURLMOPT_SOCKETDATA, s);
+  MSETOPT(CURLMOPT_TIMERFUNCTION, on_timeout);
+  MSETOPT(CURLMOPT_TIMERDATA, s);
   /* Keep-alive: one idle connection per transfer slot. libcurl's default,
    * four per easy handle *currently added*, shrinks as a run drains.
    * The total is capped to the same number: with one host it never binds
@@ -568,11 +590,19 @@ static int shard_init(struct async *a, struct shard *s, unsigned slots) {
    * workers in use plus as many idle ones, libcurl closing the oldest idle
    * connection to make room. Measured: no cost on the throughput bench.
    */
-  mrc |= curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)slots);
-  mrc |=
-      curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)slots);
-  return mrc == CURLM_OK ? 0 : FB_ECURL;
+  MSETOPT(CURLMOPT_MAXCONNECTS, (long)slots);
+  MSETOPT(CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)slots);
+#undef MSETOPT
+out:
+  return failed != NULL ? fail_multi(a, failed, mc) : 0;
 }
+
+/* Descriptors the loop needs before any connection: epoll and, for the
+ * process's first loop, libuv's signal pipe; per multi handle, libcurl's
+ * wake-up socketpair.
+ */
+#define LOOP_FDS 3u
+#define SHARD_FDS 2u
 
 static int setup(struct async *a, const struct fb_job *job,
                  struct fb_collector *c) {
@@ -582,33 +612,36 @@ static int setup(struct async *a, const struct fb_job *job,
   a->job = job;
   a->c = c;
   a->n = fb_urlset_count(job->urls);
-
-  err = uv_loop_init(&a->loop);
-  if (err != 0)
-    return err == UV_ENOMEM ? -ENOMEM : FB_EUV;
-  a->loop_ready = 1;
-  /* Initialising timer, check and idle handles cannot fail, but says so
-   * with 0.
-   */
-  if (uv_timer_init(&a->loop, &a->watch) != 0)
-    return FB_EUV;
-  a->handles++;
-  if (uv_check_init(&a->loop, &a->batch) != 0)
-    return FB_EUV;
-  a->handles++;
-  if (uv_idle_init(&a->loop, &a->more) != 0)
-    return FB_EUV;
-  a->handles++;
-  fb__polltab_init(&a->polls, &a->loop);
-
-  a->budget = REFILL_BURST;
   a->nxfers = job->workers < a->n ? job->workers : (unsigned)a->n;
   nshards = (a->nxfers + SHARD_XFERS - 1) / SHARD_XFERS;
   if (nshards == 0)
     nshards = 1;
+
+  /* libuv aborts the process when it cannot make its signal pipe. */
+  err = fb__engine_check_fds("async", LOOP_FDS + SHARD_FDS * nshards + 1,
+                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, a->why,
+                             sizeof(a->why));
+  if (err != 0)
+    return fail(a, err, "%s", a->why);
+  err = uv_loop_init(&a->loop);
+  if (err != 0)
+    return fail_uv(a, "uv_loop_init", err);
+  a->loop_ready = 1;
+  /* Initialising timer, check and idle handles cannot fail, but says so
+   * with 0.
+   */
+  (void)uv_timer_init(&a->loop, &a->watch);
+  a->handles++;
+  (void)uv_check_init(&a->loop, &a->batch);
+  a->handles++;
+  (void)uv_idle_init(&a->loop, &a->more);
+  a->handles++;
+  fb__polltab_init(&a->polls, &a->loop);
+
+  a->budget = REFILL_BURST;
   a->shards = calloc(nshards, sizeof(*a->shards));
   if (a->shards == NULL)
-    return -ENOMEM;
+    return fail(a, -ENOMEM, "out of memory");
   /* Slot i goes to shard i % nshards, so shards differ by one slot at most
    * and the first refill deals URLs round the shards.
    */
@@ -622,32 +655,40 @@ static int setup(struct async *a, const struct fb_job *job,
   a->k.shards = a->nshards;
   a->xfers = aligned_alloc(alignof(struct xfer), a->nxfers * sizeof(*a->xfers));
   if (a->xfers == NULL)
-    return -ENOMEM;
+    return fail(a, -ENOMEM, "out of memory");
   memset(a->xfers, 0, a->nxfers * sizeof(*a->xfers));
   for (unsigned i = a->nxfers; i-- > 0;) {
     struct xfer *x = &a->xfers[i];
-
-    CURLcode rc = CURLE_OK;
+    const char *failed = NULL;
+    CURLcode rc;
 
     x->shard = &a->shards[i % a->nshards];
     err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i);
     if (err != 0)
-      return err;
+      return fail(a, err, "%s", x->f.errbuf);
     /* The loop must see every socket libcurl opens and closes. */
-    rc |= curl_easy_setopt(x->f.easy, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-    rc |= curl_easy_setopt(x->f.easy, CURLOPT_SOCKOPTDATA, a);
-    rc |= curl_easy_setopt(x->f.easy, CURLOPT_CLOSESOCKETFUNCTION,
-                           on_close_socket);
-    rc |= curl_easy_setopt(x->f.easy, CURLOPT_CLOSESOCKETDATA, a);
-    if (rc != CURLE_OK)
-      return FB_ECURL;
+    if ((rc = curl_easy_setopt(x->f.easy, CURLOPT_SOCKOPTFUNCTION,
+                               on_sockopt)) != CURLE_OK)
+      failed = "CURLOPT_SOCKOPTFUNCTION";
+    else if ((rc = curl_easy_setopt(x->f.easy, CURLOPT_SOCKOPTDATA, a)) !=
+             CURLE_OK)
+      failed = "CURLOPT_SOCKOPTDATA";
+    else if ((rc = curl_easy_setopt(x->f.easy, CURLOPT_CLOSESOCKETFUNCTION,
+                                    on_close_socket)) != CURLE_OK)
+      failed = "CURLOPT_CLOSESOCKETFUNCTION";
+    else if ((rc = curl_easy_setopt(x->f.easy, CURLOPT_CLOSESOCKETDATA, a)) !=
+             CURLE_OK)
+      failed = "CURLOPT_CLOSESOCKETDATA";
+    if (failed != NULL)
+      return fail(a, FB_ECURL, "curl_easy_setopt(%s): %s", failed,
+                  curl_easy_strerror(rc));
     x->next_free = a->free;
     a->free = x;
   }
   if (job->cancel != NULL) {
     err = uv_timer_start(&a->watch, on_watch, CANCEL_CHECK_MS, CANCEL_CHECK_MS);
     if (err != 0)
-      return FB_EUV;
+      return fail_uv(a, "uv_timer_start", err);
   }
   return 0;
 }
@@ -668,16 +709,15 @@ static void abandon(struct async *a) {
 
     if (!x->busy)
       continue;
-    if (curl_multi_remove_handle(x->shard->multi, x->f.easy) != CURLM_OK &&
-        a->err == 0)
-      a->err = FB_ECURL;
+    if (curl_multi_remove_handle(x->shard->multi, x->f.easy) != CURLM_OK)
+      fail(a, FB_ECURL, "curl_multi_remove_handle failed");
     fb__fetch_finish(&x->f, CURLE_ABORTED_BY_CALLBACK, &r);
     if (a->err == 0) {
       r.outcome = FB_OUTCOME_CANCELLED;
       r.message = "run cancelled";
     } else {
       r.outcome = FB_OUTCOME_LOST;
-      r.message = fb_strerror(a->err);
+      r.message = a->why[0] != '\0' ? a->why : fb_strerror(a->err);
     }
     put(a, &r);
     release(a, x);
@@ -749,16 +789,22 @@ static int teardown(struct async *a) {
   return err;
 }
 
+/* A test build hands the loop's counters to its hook (testhooks.h). */
 static void publish_counters(const struct async *a, int loop_closed) {
-  struct async_counters k = a->k;
+#ifdef FB_UNITTEST
+  struct fb__async_counters k = a->k;
 
-  if (async_counters_sink == NULL)
+  if (fb__test_hooks.async_counters == NULL)
     return;
   k.poll_inits = a->polls.inits;
   k.poll_starts = a->polls.starts;
   k.poll_stops = a->polls.stops;
   k.loop_closed = loop_closed;
-  *async_counters_sink = k;
+  *fb__test_hooks.async_counters = k;
+#else
+  (void)a;
+  (void)loop_closed;
+#endif
 }
 
 static int run(const struct fb_job *job, struct fb_collector *c) {
@@ -768,25 +814,20 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   int err;
   int terr;
 
-  if (job->workers < 1 || job->workers > ASYNC_MAX_WORKERS) {
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(FB_ERANGE));
-    return FB_ERANGE;
-  }
+  if (job->workers < 1 || job->workers > ASYNC_MAX_WORKERS)
+    return fb__engine_finish(job, c, FB_ERANGE, NULL);
   /* uv_loop_t wants no particular alignment, but fetch slots do: they live
    * in their own aligned array.
    */
   a = calloc(1, sizeof(*a));
-  if (a == NULL) {
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(-ENOMEM));
-    return -ENOMEM;
-  }
+  if (a == NULL)
+    return fb__engine_finish(job, c, -ENOMEM, NULL);
   err = setup(a, job, c);
   stats->setup_ns = fb_clock_ns() - t;
-  if (err != 0) {
-    a->err = err;
+  if (err != 0)
     goto out;
-  }
   stats->workers_started = a->nxfers;
+  stats->workers_max = a->nxfers;
 
   refill(a);
   if (a->err == 0 && !a->cancelled && !finished(a)) {
@@ -796,20 +837,19 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
      */
     if (uv_run(&a->loop, UV_RUN_DEFAULT) == 0 && !finished(a) &&
         !a->cancelled && a->err == 0)
-      a->err = FB_EUV;
+      fail(a, FB_EUV, "the loop ran out of handles with transfers unfinished");
   }
   if (a->err == 0 && !finished(a) && fb_job_cancelled(job))
     a->cancelled = 1;
 
 out:
-  if (!finished(a) || a->err != 0) {
+  if (!finished(a) || a->err != 0)
     abandon(a);
-    if (a->err == 0 && a->cancelled)
-      fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
-    else
-      fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(a->err));
-  }
-  err = a->err != 0 ? a->err : a->cancelled ? FB_ECANCELED : 0;
+  err = fb__engine_finish(job, c,
+                          a->err != 0    ? a->err
+                          : a->cancelled ? FB_ECANCELED
+                                         : 0,
+                          a->why);
   a->k.closes_in_run = a->k.closes;
   terr = teardown(a);
   if (err == 0)

@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "engines/fetch.h"
+#include "engines/testhooks.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/error.h"
 #include "fetchbench/job.h"
@@ -72,8 +74,29 @@ static long recv_buffer_size(unsigned workers) {
   return size < CURL_MAX_WRITE_SIZE ? CURL_MAX_WRITE_SIZE : size;
 }
 
+/* curl_easy_setopt with the option's name kept for the error message, as
+ * curl's own code does `result = ...; if(result) goto out;`.
+ */
+#define SETOPT(e, opt, val)                                                    \
+  do {                                                                         \
+    rc = curl_easy_setopt((e), (opt), (val));                                  \
+    if (rc != CURLE_OK) {                                                      \
+      failed = #opt;                                                           \
+      goto out;                                                                \
+    }                                                                          \
+  } while (0)
+
+long fb__fetch_nofile_limit(void) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return -1;
+  return (long)rl.rlim_cur;
+}
+
 int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
                    unsigned worker) {
+  const char *failed = NULL;
   CURLcode rc = CURLE_OK;
   CURL *e;
 
@@ -82,53 +105,58 @@ int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
   f->t0 = t0;
   f->worker = worker;
   f->easy = e = curl_easy_init();
-  if (e == NULL)
+  if (e == NULL) {
+    snprintf(f->errbuf, sizeof(f->errbuf), "curl_easy_init failed");
     return -ENOMEM;
+  }
 
   /* Every limit is explicit: libcurl 7.88 follows unlimited redirects and has
-   * no total timeout unless told. The setopt results are OR-ed: any failure
-   * means this libcurl lacks an option we rely on.
+   * no total timeout unless told.
    */
-  rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-  rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-  rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_body);
-  rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-  rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
-                         job->follow_redirects ? 1L : 0L);
-  rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS, job->max_redirects);
-  rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, job->connect_timeout_ms);
-  rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, job->timeout_ms);
+  SETOPT(e, CURLOPT_PRIVATE, f);
+  SETOPT(e, CURLOPT_ERRORBUFFER, f->errbuf);
+  SETOPT(e, CURLOPT_WRITEFUNCTION, write_body);
+  SETOPT(e, CURLOPT_WRITEDATA, f);
+  SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+  SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  SETOPT(e, CURLOPT_FOLLOWLOCATION, job->follow_redirects ? 1L : 0L);
+  SETOPT(e, CURLOPT_MAXREDIRS, job->max_redirects);
+  SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, job->connect_timeout_ms);
+  SETOPT(e, CURLOPT_TIMEOUT_MS, job->timeout_ms);
   if (job->low_speed_secs > 0) {
-    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, job->low_speed_bytes);
-    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, job->low_speed_secs);
+    SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, job->low_speed_bytes);
+    SETOPT(e, CURLOPT_LOW_SPEED_TIME, job->low_speed_secs);
   }
-  rc |=
-      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max_body);
-  rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-  rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, job->verify_tls ? 1L : 0L);
-  rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, job->verify_tls ? 2L : 0L);
-  rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, job->user_agent);
-  rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, recv_buffer_size(job->workers));
+  SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max_body);
+  SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
+  SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  SETOPT(e, CURLOPT_SSL_VERIFYPEER, job->verify_tls ? 1L : 0L);
+  SETOPT(e, CURLOPT_SSL_VERIFYHOST, job->verify_tls ? 2L : 0L);
+  SETOPT(e, CURLOPT_USERAGENT, job->user_agent);
+  SETOPT(e, CURLOPT_BUFFERSIZE, recv_buffer_size(job->workers));
   if (!env_names_proxy())
-    rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    SETOPT(e, CURLOPT_NOPROXY, "*");
   if (job->connection == FB_CONN_FRESH) {
-    rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    rc |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
+    SETOPT(e, CURLOPT_FORBID_REUSE, 1L);
   }
   /* The progress callback costs a call per socket event; install it only
    * when the run can be cancelled.
    */
   if (job->cancel != NULL) {
-    rc |= curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress);
-    rc |= curl_easy_setopt(e, CURLOPT_XFERINFODATA, f);
-    rc |= curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(e, CURLOPT_XFERINFOFUNCTION, progress);
+    SETOPT(e, CURLOPT_XFERINFODATA, f);
+    SETOPT(e, CURLOPT_NOPROGRESS, 0L);
   }
-  if (rc != CURLE_OK) {
+out:
+  if (failed != NULL) {
+    char why[CURL_ERROR_SIZE];
+
+    snprintf(why, sizeof(why), "curl_easy_setopt(%s): %s", failed,
+             curl_easy_strerror(rc));
     fb__fetch_cleanup(f);
+    memcpy(f->errbuf, why, sizeof(why));
     return FB_ECURL;
   }
   return 0;
@@ -143,16 +171,24 @@ int fb__fetch_start(struct fb_fetch *f, size_t index) {
   f->errbuf[0] = '\0';
   XXH3_64bits_reset(&f->hash);
   if (curl_easy_setopt(f->easy, CURLOPT_URL, fb_urlset_get(job->urls, index)) !=
-      CURLE_OK)
+      CURLE_OK) {
+    snprintf(f->errbuf, sizeof(f->errbuf),
+             "curl_easy_setopt(CURLOPT_URL) refused URL %zu", index);
     return FB_ECURL;
-  if (job->before_request != NULL)
-    job->before_request(index, job->before_request_arg);
+  }
+  FB__TEST_BEFORE_REQUEST(index);
   f->t_start = fb_clock_ns();
   return 0;
 }
 
 enum fb_outcome fb__fetch_outcome(CURLcode code, long status, int too_large,
-                                  int cancelled) {
+                                  int cancelled, long os_errno) {
+  /* Out of descriptors on our side is not the server's failure, whatever
+   * stage of the request it stopped.
+   */
+  if (code != CURLE_OK && code != CURLE_ABORTED_BY_CALLBACK &&
+      (os_errno == EMFILE || os_errno == ENFILE))
+    return FB_OUTCOME_RESOURCE;
   switch (code) {
   case CURLE_OK:
     return status >= 400 ? FB_OUTCOME_HTTP : FB_OUTCOME_OK;
@@ -212,6 +248,8 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   long connects = 0;
   curl_off_t connect_us = 0;
   curl_off_t first_byte_us = 0;
+  curl_off_t tls_us = 0;
+  long os_errno = 0;
   int64_t start = f->t_start - f->t0;
 
   /* getinfo on a handle that ran cannot fail for these; if it somehow did,
@@ -221,12 +259,15 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   curl_easy_getinfo(f->easy, CURLINFO_NUM_CONNECTS, &connects);
   curl_easy_getinfo(f->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
   curl_easy_getinfo(f->easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us);
+  curl_easy_getinfo(f->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
+  if (code != CURLE_OK)
+    curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &os_errno);
 
-  memset(r, 0, sizeof(*r));
+  fb_result_init(r);
   r->index = (uint32_t)f->index;
   r->worker = f->worker;
   r->outcome = (uint16_t)fb__fetch_outcome(code, status, f->too_large,
-                                           fb_job_cancelled(f->job));
+                                           fb_job_cancelled(f->job), os_errno);
   r->http_status = (uint16_t)(status > 0 && status < 1000 ? status : 0);
   r->error_code = (int32_t)code;
   r->body_bytes = f->bytes;
@@ -238,6 +279,9 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   else
     r->t_connected = -1;
   r->t_first_byte = first_byte_us > 0 ? start + first_byte_us * 1000 : -1;
+  /* A reused connection reports 0 here too: no handshake for this one. */
+  if (tls_us > 0)
+    r->t_tls = start + tls_us * 1000;
   r->reused = connects == 0 && r->t_connected >= 0;
   /* Our clock, not curl's TOTAL_TIME: every engine's latency then includes
    * the time it took to notice the end, as a user of that model would see.
@@ -247,6 +291,29 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   if (r->outcome == FB_OUTCOME_TOO_LARGE) {
     snprintf(f->errbuf, sizeof(f->errbuf), "body over the cap of %llu bytes",
              (unsigned long long)f->job->max_body);
+    r->message = f->errbuf;
+  } else if (r->outcome == FB_OUTCOME_RESOURCE) {
+    char why[CURL_ERROR_SIZE];
+
+    int n;
+
+    /* Room for the reason first: curl's message may be cut, not it. */
+    snprintf(why, sizeof(why), "%s",
+             f->errbuf[0] != '\0' ? f->errbuf : curl_easy_strerror(code));
+    n = snprintf(f->errbuf, sizeof(f->errbuf),
+                 "%s; open-files limit %ld: ", strerror((int)os_errno),
+                 fb__fetch_nofile_limit());
+    if (n > 0 && (size_t)n < sizeof(f->errbuf))
+      memcpy(f->errbuf + n, why,
+             strnlen(why, sizeof(f->errbuf) - (size_t)n - 1) + 1);
+    f->errbuf[sizeof(f->errbuf) - 1] = '\0';
+    r->message = f->errbuf;
+  } else if (code == CURLE_TOO_MANY_REDIRECTS) {
+    /* libcurl may leave the message of an earlier, retried step in errbuf
+     * (a reused connection the server had reset): the code says it all.
+     */
+    snprintf(f->errbuf, sizeof(f->errbuf), "more than %ld redirects followed",
+             f->job->max_redirects);
     r->message = f->errbuf;
   } else if (code != CURLE_OK) {
     r->message = f->errbuf[0] != '\0' ? f->errbuf : curl_easy_strerror(code);

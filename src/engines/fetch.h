@@ -41,14 +41,16 @@ struct fb_fetch {
  * cap, TLS verification, user agent, connection policy, NOSIGNAL, the write
  * callback that hashes and caps the body, and a progress callback that aborts
  * when the job is cancelled. CURLOPT_PRIVATE points to f. Returns 0,
- * -ENOMEM or FB_ECURL.
+ * -ENOMEM or FB_ECURL; on error f->errbuf says what failed (the option
+ * libcurl refused, by name) and f holds nothing to clean up.
  */
 int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
                    unsigned worker);
 
 /* Prepares request index: sets the URL, resets the body state, calls the
- * job's before_request hook, and records t_start. Call it right before
- * curl_easy_perform or curl_multi_add_handle. Returns 0 or FB_ECURL.
+ * test build's before_request hook (testhooks.h), and records t_start. Call
+ * it right before curl_easy_perform or curl_multi_add_handle. Returns 0 or
+ * FB_ECURL (f->errbuf says why).
  */
 int fb__fetch_start(struct fb_fetch *f, size_t index);
 
@@ -60,10 +62,14 @@ int fb__fetch_start(struct fb_fetch *f, size_t index);
 void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r);
 
 /* The outcome for a curl verdict: code, final HTTP status, whether the body
- * cap was hit and whether the job was cancelled.
+ * cap was hit, whether the job was cancelled, and the errno libcurl saw
+ * last (CURLINFO_OS_ERRNO): EMFILE and its kind make it `resource`.
  */
 enum fb_outcome fb__fetch_outcome(CURLcode code, long status, int too_large,
-                                  int cancelled);
+                                  int cancelled, long os_errno);
+
+/* The soft RLIMIT_NOFILE, or -1 when unlimited or unknown. */
+long fb__fetch_nofile_limit(void);
 
 /* Runs the request prepared by fb__fetch_start to its end, like
  * curl_easy_perform (which is itself a private multi handle polled in a loop)

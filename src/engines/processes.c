@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "engines/fetch.h"
-#include "engines/processes-test.h"
+#include "engines/engine_int.h"
+#include "engines/testhooks.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/collector.h"
 #include "fetchbench/engine.h"
@@ -56,9 +57,6 @@
 #define CHILD_EXIT_PIPE 71     /* the child could not use its pipes */
 #define TASK_MAGIC 0x6b736174u /* "task" */
 #define RESULT_MAGIC 0x746c7372u /* "rslt" */
-
-void (*fb__processes_result_hook)(int fd, const void *record, size_t len,
-                                  size_t index);
 
 struct task_rec {
   uint32_t magic;
@@ -189,10 +187,12 @@ static void send_result(int fd, struct fb_result *r) {
   rec.r = *r;
   rec.r.message = NULL;
   rec.check = record_check(&rec);
-  if (fb__processes_result_hook != NULL) {
-    fb__processes_result_hook(fd, &rec, sizeof(rec), r->index);
+#ifdef FB_UNITTEST
+  if (fb__test_hooks.result_write != NULL) {
+    fb__test_hooks.result_write(fd, &rec, sizeof(rec), r->index);
     return;
   }
+#endif
   if (write_full(fd, &rec, sizeof(rec)) != 0)
     _exit(CHILD_EXIT_PIPE);
 }
@@ -386,6 +386,8 @@ static int spawn(struct pool *p, struct worker *w) {
   w->first = w->count = w->done = 0;
   p->alive++;
   p->stats->workers_started++;
+  if (p->alive > p->stats->workers_max)
+    p->stats->workers_max = p->alive;
   return 0;
 }
 
@@ -460,11 +462,10 @@ static void ended(struct pool *p, struct worker *w, const char *bad) {
            bad != NULL ? bad : "", bad != NULL ? ", " : "", why);
   w->pid = 0;
   p->alive--;
-  memset(&r, 0, sizeof(r));
+  fb_result_init(&r);
   r.index = (uint32_t)(w->first + w->done);
   r.worker = w->id;
   r.error_code = code;
-  r.t_start = r.t_connected = r.t_first_byte = -1;
   r.t_done = fb_clock_ns() - fb_collector_t0(p->c);
   w->first = w->count = w->done = 0;
 
@@ -662,6 +663,8 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     dispatch(p, &p->w[k]);
   }
   p->stats->setup_ns = fb_clock_ns() - t;
+  if (p->alive < p->nw)
+    p->stats->workers_err = err;
   /* Fewer workers than asked still finish the job; none is an error. */
   if (p->alive > 0)
     err = 0;
@@ -676,12 +679,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     err = p->spawn_err != 0 ? p->spawn_err : FB_EWORKERS;
 
 out:
-  if (err == FB_ECANCELED)
-    fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
-  else if (err == FB_EWORKERS)
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, "run stopped: workers keep dying");
-  else if (err != 0)
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(err));
+  err = fb__engine_finish(job, c, err, NULL);
   free(p->w);
   free(p->pfd);
   free(p->pfd_worker);

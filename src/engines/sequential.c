@@ -1,3 +1,4 @@
+#include "engines/engine_int.h"
 #include "engines/fetch.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/collector.h"
@@ -23,20 +24,15 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   t = fb_clock_ns();
   err = fb__fetch_init(&f, job, fb_collector_t0(c), 0);
   stats->setup_ns = fb_clock_ns() - t;
-  if (err != 0) {
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(err));
-    return err;
-  }
+  if (err != 0)
+    goto out;
   stats->workers_started = 1;
+  stats->workers_max = 1;
 
-  for (size_t i = 0; i < n; i++) {
-    if (fb_job_cancelled(job)) {
-      err = FB_ECANCELED;
-      break;
-    }
+  for (size_t i = 0; i < n && !fb_job_cancelled(job); i++) {
     err = fb__fetch_start(&f, i);
     if (err != 0)
-      break;
+      goto out;
     code = fb__fetch_perform(&f);
     fb__fetch_finish(&f, code, &r);
     /* A refused put is counted by the collector and fails the run's check;
@@ -44,13 +40,8 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
      */
     (void)fb_collector_put(c, &r);
   }
-
-  if (err == 0 && fb_job_cancelled(job))
-    err = FB_ECANCELED;
-  if (err == FB_ECANCELED)
-    fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
-  else if (err != 0)
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(err));
+out:
+  err = fb__engine_finish(job, c, err, f.errbuf);
   fb__fetch_cleanup(&f);
   return err;
 }

@@ -2,8 +2,10 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "engines/engine_int.h"
 #include "engines/fetch.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/collector.h"
@@ -30,8 +32,9 @@ struct pool {
   const struct fb_job *job;
   struct fb_collector *c;
   size_t n;
-  atomic_size_t next; /* next URL index to take */
-  atomic_int error;   /* first worker set-up failure, 0 when none */
+  atomic_size_t next;       /* next URL index to take */
+  atomic_int error;         /* first worker set-up failure, 0 when none */
+  char why[FB_MESSAGE_MAX]; /* ... what it was, written by that worker */
 };
 
 struct worker {
@@ -66,7 +69,6 @@ static void *work(void *arg) {
     if (err != 0) {
       /* The index was taken: give it a result before leaving. */
       fb__fetch_finish(&f, CURLE_FAILED_INIT, &r);
-      r.message = fb_strerror(err);
       (void)fb_collector_put(p->c, &r);
       break;
     }
@@ -74,10 +76,10 @@ static void *work(void *arg) {
     fb__fetch_finish(&f, code, &r);
     (void)fb_collector_put(p->c, &r);
   }
-  fb__fetch_cleanup(&f);
 out:
-  if (err != 0)
-    atomic_compare_exchange_strong(&p->error, &expected, err);
+  if (err != 0 && atomic_compare_exchange_strong(&p->error, &expected, err))
+    snprintf(p->why, sizeof(p->why), "%s", f.errbuf);
+  fb__fetch_cleanup(&f);
   return NULL;
 }
 
@@ -93,6 +95,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
 
   pool.job = job;
   pool.c = c;
+  pool.why[0] = '\0';
   pool.n = fb_urlset_count(job->urls);
   atomic_init(&pool.next, 0);
   atomic_init(&pool.error, 0);
@@ -137,6 +140,9 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   }
   stats->setup_ns = fb_clock_ns() - t;
   stats->workers_started = started;
+  stats->workers_max = started;
+  if (started < job->workers)
+    stats->workers_err = err;
   pthread_attr_destroy(&attr);
   /* Fewer threads than asked still finish the job; none is an error. */
   if (started > 0)
@@ -153,14 +159,9 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     err = atomic_load(&pool.error);
 
 out:
-  if (err == 0 && fb_job_cancelled(job))
-    err = FB_ECANCELED;
-  if (err == FB_ECANCELED)
-    fb_collector_fill(c, FB_OUTCOME_CANCELLED, "run cancelled");
-  else if (err != 0)
-    fb_collector_fill(c, FB_OUTCOME_NOT_RUN, fb_strerror(err));
   free(workers);
-  return err;
+  return fb__engine_finish(job, c, err,
+                           err == atomic_load(&pool.error) ? pool.why : NULL);
 }
 
 const struct fb_engine fb_engine_threads = {

@@ -1,0 +1,78 @@
+#ifndef FB_ENGINES_TESTHOOKS_H
+#define FB_ENGINES_TESTHOOKS_H
+
+/* The engines' test seam, after curl's UNITTEST: the engines are compiled a
+ * second time with FB_UNITTEST defined (tests/meson.build links the test
+ * programs with that build), and only then do the hooks below exist. The
+ * fetchbench program, the benches and the fuzz targets are built without
+ * them: no public struct carries a test-only field, and no production binary
+ * holds a mutable hook.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the async engine's loop did, for tests and for curiosity; counted in
+ * every build, published only to a test build's hook.
+ */
+struct fb__async_counters {
+  uint64_t actions;           /* curl_multi_socket_action calls */
+  uint64_t timer_fires;       /* uv_timer expiries: timeouts over 0 ms */
+  uint64_t zero_timeouts;     /* timeouts of 0 ms libcurl asked for */
+  uint64_t kicks;             /* ... run on the next loop iteration */
+  uint64_t refills;           /* batches of new transfers added */
+  unsigned shards;            /* multi handles */
+  uint64_t poll_events;       /* poll callbacks */
+  uint64_t poll_errors;       /* ... with a status < 0 */
+  uint64_t poll_inits;        /* uv_poll_init calls (distinct fd numbers) */
+  uint64_t poll_starts;       /* uv_poll_start calls */
+  uint64_t poll_stops;        /* uv_poll_stop calls */
+  uint64_t idle_events;       /* poll events on sockets libcurl let go of */
+  uint64_t stale_sockets;     /* new sockets on an fd number still polled */
+  uint64_t closes;            /* sockets closed through on_close_socket */
+  uint64_t closes_in_run;     /* ... before teardown */
+  unsigned last_lap;          /* transfers told to close their connection */
+  uint64_t untracked_sockets; /* sockets not opened through on_sockopt */
+  uint64_t untracked_removes; /* ... and their CURL_POLL_REMOVEs */
+  unsigned max_in_flight;
+  int loop_closed; /* uv_loop_close returned 0 */
+};
+
+#ifdef FB_UNITTEST
+
+struct fb__test_hooks {
+  /* Called by the worker (thread, child process or loop) right before it
+   * starts request index.
+   */
+  void (*before_request)(size_t index, void *arg);
+  void *arg;
+
+  /* processes: a worker calls it instead of writing each result record
+   * (len bytes at record, for URL index) to fd, its end of the result pipe.
+   * It writes what it likes, then returns (the worker goes on) or _exits.
+   * Workers inherit it through fork.
+   */
+  void (*result_write)(int fd, const void *record, size_t len, size_t index);
+
+  /* async: where the loop's counters go at the end of a run. */
+  struct fb__async_counters *async_counters;
+};
+
+/* Zeroed: no hook. Tests set what they need before a run and clear it
+ * after.
+ */
+extern struct fb__test_hooks fb__test_hooks;
+
+#define FB__TEST_BEFORE_REQUEST(index)                                         \
+  do {                                                                         \
+    if (fb__test_hooks.before_request != NULL)                                 \
+      fb__test_hooks.before_request((index), fb__test_hooks.arg);              \
+  } while (0)
+
+#else
+
+#define FB__TEST_BEFORE_REQUEST(index) ((void)0)
+
+#endif /* FB_UNITTEST */
+
+#endif /* FB_ENGINES_TESTHOOKS_H */
