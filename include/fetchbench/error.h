@@ -22,7 +22,11 @@
   XX(WORKERS, "workers keep dying")                                            \
   XX(CORPUS, "corpus unusable")                                                \
   XX(ORIGIN, "origin failed to start")                                         \
-  XX(NOFILE, "open-files limit too low")
+  XX(NOFILE, "open-files limit too low")                                       \
+  XX(TLS, "TLS failure")                                                       \
+  XX(TLSEOF, "TLS connection cut without close_notify")                        \
+  XX(TLSVERIFY, "TLS certificate verification failed")                         \
+  XX(CERT, "unusable certificate or key")
 
 enum fb_errno {
   FB__EBASE = -5000,
