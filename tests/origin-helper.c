@@ -25,13 +25,17 @@
 #include "fetchbench/origin.h"
 #include "origin/corpus_int.h"
 #include "origin/origin_int.h"
+#include "tls/tls.h"
 
 static int usage(void) {
   fprintf(stderr, "usage: origin-helper [--spawn] [--corpus C] [--delay MS] "
                   "[--jitter MS] [--rate B/S] [--faults SPEC] [--seed N] "
                   "[--max-connections N] [--header-timeout MS] "
                   "[--idle-timeout MS] [--max-header-bytes N] "
-                  "[--max-write-queue N] [--cpu N] [--port N]\n");
+                  "[--max-write-queue N] [--cpu N] [--port N] [--rtt MS] "
+                  "[--tls [--cert F --key F] [--cert-out F] "
+                  "[--tls-resume 0|1] [--handshake-timeout MS] "
+                  "[--max-handshakes N]]\n");
   return 2;
 }
 
@@ -150,6 +154,14 @@ int main(int argc, char **argv) {
       {"port", required_argument, NULL, 'p'},
       {"host", required_argument, NULL, 'h'},
       {"spawn", no_argument, NULL, 'S'},
+      {"rtt", required_argument, NULL, 'R'},
+      {"tls", no_argument, NULL, 'T'},
+      {"cert", required_argument, NULL, 'e'},
+      {"key", required_argument, NULL, 'k'},
+      {"cert-out", required_argument, NULL, 'o'},
+      {"tls-resume", required_argument, NULL, 'u'},
+      {"handshake-timeout", required_argument, NULL, 'W'},
+      {"max-handshakes", required_argument, NULL, 'M'},
       {NULL, 0, NULL, 0},
   };
   struct fb_origin_config cfg;
@@ -206,6 +218,30 @@ int main(int argc, char **argv) {
     case 'S':
       spawn = 1;
       break;
+    case 'R':
+      cfg.rtt_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 'T':
+      cfg.tls = 1;
+      break;
+    case 'e':
+      cfg.cert_file = optarg;
+      break;
+    case 'k':
+      cfg.key_file = optarg;
+      break;
+    case 'o':
+      cfg.cert_out = optarg;
+      break;
+    case 'u':
+      cfg.tls_resume = (int)strtol(optarg, NULL, 10);
+      break;
+    case 'W':
+      cfg.handshake_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 'M':
+      cfg.max_handshakes = (unsigned)strtoul(optarg, NULL, 10);
+      break;
     default:
       return usage();
     }
@@ -226,6 +262,11 @@ int main(int argc, char **argv) {
       return pick(argc - 1, argv + 1);
     return usage();
   }
+  /* OpenSSL's heap, counted for /__stats (memory per TLS connection): from
+   * before anything of OpenSSL's is allocated.
+   */
+  if (cfg.tls && fb_tls_mem_count_start() != 0)
+    fprintf(stderr, "origin-helper: cannot count OpenSSL's memory\n");
   if (spawn)
     return spawned(&cfg);
   /* Blocked until fb_origin_run handles them: a SIGTERM right after the URL
@@ -242,8 +283,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "origin-helper: %s\n", err);
     return 1;
   }
-  printf("http://127.0.0.1:%d\n", fb_origin_port(o));
+  printf("%s://127.0.0.1:%d\n", cfg.tls ? "https" : "http", fb_origin_port(o));
   fflush(stdout);
+  fprintf(stderr, "origin-helper: %s\n", fb_origin_describe(o, err, 512));
   rc = fb_origin_run(o, 1);
   fb_origin_destroy(o);
   return rc == 0 ? 0 : 1;

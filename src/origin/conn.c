@@ -19,6 +19,7 @@ static void release(struct fb__conn *c) {
       c->next->prev = c->prev;
     o->nconns--;
   }
+  fb__tlsconn_free(c);
   fb__http_free(c);
   free(c);
 }
@@ -32,6 +33,10 @@ static struct fb__conn *conn_new(struct fb_origin *o) {
   c->stream = &fb__tcp_stream;
   fb__tcp_init(c, &fb__http_up, release);
   fb__http_init(c);
+  if (o->tls.ctx != NULL && fb__tlsconn_attach(c, &fb__http_up) != 0) {
+    fb__tcp_discard(c);
+    return NULL;
+  }
   return c;
 }
 

@@ -305,6 +305,16 @@ static int f_close_idle(struct fb__conn *c, const struct fb__route *rt) {
   return 0;
 }
 
+/* As short, but over TLS the FIN comes without close_notify: the cut is
+ * seen by the TLS layer too (curl, which ignores a missing close_notify,
+ * still sees the body end short of its Content-Length).
+ */
+static int f_tls_cut(struct fb__conn *c, const struct fb__route *rt) {
+  f_short(c, rt);
+  c->resp.after = FB__AFTER_CUT;
+  return 0;
+}
+
 typedef int (*fault_fn)(struct fb__conn *c, const struct fb__route *rt);
 
 static const fault_fn handlers[FB_FAULT_COUNT] = {
@@ -332,6 +342,7 @@ static const fault_fn handlers[FB_FAULT_COUNT] = {
     [FB_FAULT_ENDLESS] = f_endless,
     [FB_FAULT_CONTINUE] = f_continue,
     [FB_FAULT_CLOSE_IDLE] = f_close_idle,
+    [FB_FAULT_TLS_CUT] = f_tls_cut,
 };
 
 int fb__faultmodes_apply(struct fb__conn *c, enum fb_fault f,

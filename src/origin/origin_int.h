@@ -10,6 +10,7 @@
 #include "fetchbench/origin.h"
 #include "origin/alarm.h"
 #include "origin/tcp.h"
+#include "origin/tlsconn.h"
 
 /* Limits that are not worth a setting. */
 #define FB__MAX_HEADERS 100            /* header lines per request, else 431 */
@@ -19,6 +20,10 @@
 #define FB__MAX_DELAY_MS 3600000u
 #define FB__MAX_SEGS 8
 #define FB__MAX_RTT_MS 60000u
+/* Below this, a corpus body goes out copied, in one sendmsg with its head;
+ * from it on, with sendfile (plain HTTP).
+ */
+#define FB__SENDFILE_MIN (16u << 10)
 
 /* --- Fault spec (faults.c) ----------------------------------------------- */
 
@@ -213,6 +218,9 @@ int fb__respond(struct fb__conn *c);
 /* Starts an error response (400, 413, 414, 431, 505) that closes. */
 int fb__respond_error(struct fb__conn *c, int status);
 
+/* stats.c: the answer to GET /__stats in c->resp. Returns 0 or -ENOMEM. */
+int fb__stats_response(struct fb__conn *c, int head_only);
+
 /* writer.c: the response in c->resp goes out. */
 
 /* Writes what the response allows now, or after its delay. Returns 1 when
@@ -287,6 +295,8 @@ const char *fb__pattern_text(void);
 
 struct fb__stats {
   uint64_t accepted, refused, requests, responses, errors, faults;
+  uint64_t body_sendfile;  /* bytes sent with sendfile */
+  uint64_t body_ssl_write; /* bytes encrypted with SSL_write */
 };
 
 struct fb_origin {
@@ -312,6 +322,7 @@ struct fb_origin {
   int corpus_fd; /* the corpus memfd, or -1 */
   struct fb__alarms alarms;
   struct fb__stats stats;
+  struct fb__tlsserver tls;
 };
 
 #endif /* FB_ORIGIN_INT_H */

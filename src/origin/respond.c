@@ -11,38 +11,6 @@
 /* Largest /__bytes/N body: 1 TiB is beyond any test and any timeout. */
 #define MAX_BYTES_BODY (1ULL << 40)
 
-/* GET /__stats: the server's counters as JSON, never faulted. */
-static int stats_response(struct fb__conn *c, int head_only) {
-  struct fb_origin *o = c->o;
-  uint64_t queued = 0;
-  char body[512];
-  const char *text;
-  size_t len;
-  int blen;
-
-  for (struct fb__conn *k = o->conns; k != NULL; k = k->next)
-    queued += fb__tcp_queued(k);
-  blen = snprintf(body, sizeof(body),
-                  "{\"connections\":%u,\"accepted\":%" PRIu64
-                  ",\"refused\":%" PRIu64 ",\"requests\":%" PRIu64
-                  ",\"responses\":%" PRIu64 ",\"errors\":%" PRIu64
-                  ",\"faults\":%" PRIu64 ",\"queued_bytes\":%" PRIu64
-                  ",\"max_write_queue\":%zu}\n",
-                  o->nconns, o->stats.accepted, o->stats.refused,
-                  o->stats.requests, o->stats.responses, o->stats.errors,
-                  o->stats.faults, queued, o->cfg.max_write_queue);
-  text = fb__writer_printf(c, &len,
-                           "HTTP/1.1 200 OK\r\nServer: fetchbench-origin\r\n"
-                           "Content-Type: application/json\r\n"
-                           "Content-Length: %d\r\n%s%s",
-                           blen, fb__heads_end(c), head_only ? "" : body);
-  if (text == NULL)
-    return -ENOMEM;
-  fb__writer_add(&c->resp, text, len, 0);
-  c->resp.status = 200;
-  return 0;
-}
-
 /* Builds the head of a generated body into hbuf. */
 static int generated_head(struct fb__conn *c, struct fb__route *route) {
   route->head =
@@ -207,10 +175,12 @@ int fb__respond(struct fb__conn *c) {
   }
   if (query.close)
     c->keep_alive = 0;
+  if (query.has_rtt)
+    fb__tcp_set_rtt(c, (int64_t)query.rtt_ms * FB_NS_PER_MS);
   if (query.has_status) {
     rc = fb__heads_status(c, query.status, route.head_only);
   } else if (strcmp(path, "__stats") == 0) {
-    rc = stats_response(c, route.head_only);
+    rc = fb__stats_response(c, route.head_only);
   } else {
     rc = route_path(c, path, (size_t)plen, cap, &route);
     if (rc == 404)
