@@ -7,8 +7,10 @@ import os
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -24,21 +26,28 @@ def setup(argv):
 
 
 class Origin:
-    """The helper serving in its own process; stop() checks a clean exit."""
+    """The helper serving in its own process; stop() checks a clean exit.
+    With tls=True it serves TLS, its certificates' PEM in self.cafile."""
 
-    def __init__(self, *args, valgrind=None):
+    def __init__(self, *args, valgrind=None, tls=False):
         cmd = [HELPER] + [str(a) for a in args]
+        self.tmp = None
+        self.cafile = None
+        if tls:
+            self.tmp = tempfile.mkdtemp(prefix="fb-origin-tls-")
+            self.cafile = os.path.join(self.tmp, "origin.pem")
+            cmd += ["--tls", "--cert-out", self.cafile]
         if valgrind:
             cmd = valgrind + cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         line = self.proc.stdout.readline().decode().strip()
-        if not line.startswith("http://"):
+        if not line.startswith("http://") and not line.startswith("https://"):
             err = self.proc.stderr.read().decode()
             self.proc.wait()
             raise RuntimeError("origin did not start: %r %s" % (line, err))
         self.url = line
-        self.host, port = line[len("http://"):].rsplit(":", 1)
+        self.host, port = line.split("://", 1)[1].rsplit(":", 1)
         self.port = int(port)
 
     def stop(self, timeout=10):
@@ -53,8 +62,16 @@ class Origin:
         err = self.proc.stderr.read().decode()
         self.proc.stdout.close()
         self.proc.stderr.close()
+        self._rmtmp()
         assert rc == 0, "origin exited with %d: %s" % (rc, err)
         return err
+
+    def _rmtmp(self):
+        if self.tmp:
+            for f in os.listdir(self.tmp):
+                os.unlink(os.path.join(self.tmp, f))
+            os.rmdir(self.tmp)
+            self.tmp = None
 
     def __enter__(self):
         return self
@@ -67,11 +84,35 @@ class Origin:
             self.proc.wait()
             self.proc.stdout.close()
             self.proc.stderr.close()
+            self._rmtmp()
         return False
 
     def connect(self, timeout=10):
         s = socket.create_connection((self.host, self.port), timeout=timeout)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def tls_context(self, version=None, verify=True):
+        """A client context trusting the origin's PEM; version pins
+        ssl.TLSVersion.TLSv1_2 or TLSv1_3."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if verify:
+            ctx.load_verify_locations(self.cafile)
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if version is not None:
+            ctx.minimum_version = ctx.maximum_version = version
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    def connect_tls(self, ctx=None, name="127.0.0.1", session=None,
+                    timeout=10, **kw):
+        """A TLS connection, handshake done; name is the server name to
+        ask for (an IP address sends none)."""
+        ctx = ctx or self.tls_context()
+        s = ctx.wrap_socket(self.connect(timeout), server_hostname=name,
+                            session=session, **kw)
         return s
 
 

@@ -108,7 +108,7 @@ static const char *cert_option(const char *err) {
     return "--cert: ";
   if (strstr(err, ": key file ") != NULL)
     return "--key: ";
-  if (strstr(err, ": writing the certificates' PEM ") != NULL)
+  if (strstr(err, ": writing the certificates' PEM") != NULL)
     return "--cert-out: ";
   return "";
 }

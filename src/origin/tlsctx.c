@@ -15,12 +15,18 @@
 int fb__tlsctx_init(struct fb_origin *o, const struct fb_origin_config *cfg,
                     char *err, size_t errlen) {
   /* The expired certificate names its fault's host, so that its date is
-   * the only thing wrong with it there.
+   * the only thing wrong with it there. Each has a subject of its own: a
+   * verifier finds a certificate's issuer in its trust store by subject,
+   * and would find the wrong one of three "CN=fetchbench".
    */
   static const char *const expired_names[] = {"tls-expired.localhost", NULL};
   const struct fb_tls_cert_opts expired = {.kind = FB_TLS_CERT_EXPIRED,
-                                           .dns_names = expired_names};
-  const struct fb_tls_cert_opts other = {.kind = FB_TLS_CERT_OTHER_NAME};
+                                           .dns_names = expired_names,
+                                           .common_name =
+                                               "fetchbench tls_expired fault"};
+  const struct fb_tls_cert_opts other = {.kind = FB_TLS_CERT_OTHER_NAME,
+                                         .common_name =
+                                             "fetchbench tls_wrong_name fault"};
   struct fb__tlsserver *s = &o->tls;
   struct fb_tls_server_opts so = {0};
   const struct fb_tls_cert *pem[3];
