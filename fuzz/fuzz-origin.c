@@ -23,6 +23,7 @@
 
 #include "fetchbench/clock.h"
 #include "fuzz.h"
+#include "origin-loop.h"
 #include "origin/origin_int.h"
 
 #define OUT_KEEP (64 << 10) /* what is kept of the response for the checks */
@@ -64,26 +65,6 @@ static size_t drain(int fd) {
   return got;
 }
 
-/* Makes every connection's pending timer due now: a delay as if elapsed, a
- * paced body a second further on, a timeout as if reached.
- */
-static int fast_forward(void) {
-  int any = 0;
-
-  for (struct fb__conn *c = origin->conns; c != NULL; c = c->next) {
-    if (c->t.closing ||
-        (!uv_is_active((uv_handle_t *)&c->t.timer) && c->t.alarm.slot == 0))
-      continue;
-    if (c->phase == FB__PH_DELAY)
-      c->resp.due_ns = 0;
-    if (c->phase == FB__PH_PACE && c->resp.pace_t0 != 0)
-      c->resp.pace_t0 -= FB_NS_PER_S;
-    fb__tcp_at(c, 1, c->t.tick);
-    any = 1;
-  }
-  return any;
-}
-
 static void send_all(int fd, const uint8_t *p, size_t len) {
   while (len > 0) {
     ssize_t n = write(fd, p, len);
@@ -112,7 +93,7 @@ static void turn_until_quiet(int fd, int forward) {
     uv_run(&origin->loop, UV_RUN_NOWAIT);
     if (drain(fd) > 0)
       idle = 0;
-    else if (!forward || !fast_forward())
+    else if (!forward || !fz_origin_fast_forward(origin))
       idle++;
   }
 }
@@ -144,11 +125,7 @@ static void fuzz_connection(unsigned flags, const uint8_t *req, size_t len) {
   turn_until_quiet(sv[1], 1);
 
   /* Whatever state it is in, a connection closes and is freed. */
-  for (struct fb__conn *c = origin->conns; c != NULL; c = c->next)
-    fb__tcp_close(c);
-  for (int i = 0; i < 8 && origin->nconns > 0; i++)
-    uv_run(&origin->loop, UV_RUN_NOWAIT);
-  FZ_CHECK(origin->nconns == 0);
+  fz_origin_close_all(origin);
   drain(sv[1]);
   close(sv[1]);
 
