@@ -104,7 +104,7 @@ static int send_raw(struct client *k, const void *p, size_t len) {
 static int client_turn(struct client *k) {
   char buf[16384];
   int moved = 0;
-  ssize_t n;
+  ssize_t n = -1;
 
   while (!k->eof && (n = read(k->fd, buf, sizeof(buf))) != 0) {
     if (n < 0) {
