@@ -25,7 +25,11 @@
  *   /__index         the corpus paths, one per line
  *   /__bytes/N       N bytes (up to 2^40): byte i is
  *                    "a..z0..9A..Z-_"[i % 64]
- *   /__stats         counters as JSON (connections, requests, queued_bytes)
+ *   /__stats         counters as JSON (connections, requests, queued_bytes;
+ *                    the bytes bodies sent by sendfile and by SSL_write;
+ *                    with TLS, handshakes by version, resumed, failed, timed
+ *                    out or faulted, those under way and waiting, and
+ *                    OpenSSL's heap when the program counts it)
  * Paths are percent-decoded and normalised; a ".." above the root (in any
  * encoding) is answered 400, a missing page 404. "dir/" is dir/index.html,
  * and "dir/page/" or "dir/page" also find dir/page.html. Headers carry no
