@@ -321,7 +321,7 @@ static void test_query_parse(void **state) {
   assert_int_equal(fb__query_parse("close=2", 7, &q), -400);
 }
 
-/* --- Head scanner ---------------------------------------------------------- */
+/* --- Head scanner --------------------------------------------------------- */
 
 static int scan(const char *head, size_t max, size_t *used) {
   struct fb__headscan s = {0};
@@ -558,7 +558,7 @@ static void test_gzbomb_shape(void **state) {
   fb_origin_destroy(o);
 }
 
-/* --- Fault specs ------------------------------------------------------------ */
+/* --- Fault specs ---------------------------------------------------------- */
 
 static void test_fault_names(void **state) {
   assert_string_equal(fb_fault_name(FB_FAULT_NONE), "none");
@@ -673,7 +673,7 @@ static void test_jitter(void **state) {
   assert_true(lo <= 72 && hi >= 128);
 }
 
-/* --- Spawned child ------------------------------------------------------------ */
+/* --- Spawned child -------------------------------------------------------- */
 
 static int proc_status_field(pid_t pid, const char *field, char *out,
                              size_t len) {

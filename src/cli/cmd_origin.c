@@ -74,28 +74,28 @@ static int origin_main(int argc, char **argv);
 
 #define FAULT_LINE(NAME, name, desc) "\n  " #name ": " desc
 
-/* clang-format off */
-#define DESCRIPTION                                                            \
-  "An HTTP/1.1 server (libuv + llhttp) that serves the corpus with the given\n" \
-  "latency, round trips, bandwidth and faults, over TCP or TLS. It prints its\n" \
-  "base URL as the first line on standard output and serves until SIGINT or\n" \
-  "SIGTERM; with --tls, a line on standard error says how (the certificate,\n" \
-  "where its PEM went, the path bodies take).\n\n"                           \
-  "Every request may override the settings in its query string: delay=MS,\n" \
-  "jitter=MS, rate=BYTES_PER_S, rtt=MS, fault=NAME; GET /__index lists the\n" \
-  "pages, GET /__stats the counters.\n\n"                                    \
-  "Faults, for --fault NAME=P,... and ?fault=NAME (those of the TLS\n"        \
-  "handshake only by server name, e.g. https://tls-stall.localhost:PORT/):"    \
-  FB_FAULT_MAP(FAULT_LINE)                                                     \
-  "\n\nExit status: 0 after a signal; 2 for a usage error, an invalid fault\n" \
-  "spec, an unreadable corpus, certificate or key, or an address that cannot\n" \
-  "be bound."
-/* clang-format on */
+static const char description[] =
+    "An HTTP/1.1 server (libuv + llhttp) that serves the corpus with the "
+    "given\nlatency, round trips, bandwidth and faults, over TCP or TLS. It "
+    "prints its\nbase URL as the first line on standard output and serves "
+    "until SIGINT or\nSIGTERM; with --tls, a line on standard error says how "
+    "(the certificate,\nwhere its PEM went, the path bodies take).\n\n"
+    "Every request may override the settings in its query string: "
+    "delay=MS,\njitter=MS, rate=BYTES_PER_S, rtt=MS, fault=NAME; GET "
+    "/__index lists the\npages, GET /__stats the counters.\n\n"
+    "Faults, for --fault NAME=P,... and ?fault=NAME (those of the TLS\n"
+    "handshake only by server name, e.g. "
+    "https://tls-stall.localhost:PORT/):" FB_FAULT_MAP(
+        FAULT_LINE) "\n\nExit status: 0 after a signal; 2 for a usage error, "
+                    "an invalid "
+                    "fault\nspec, an unreadable corpus, certificate or key, or "
+                    "an address "
+                    "that cannot\nbe bound.";
 
 const struct fb_cli_cmd fb__cmd_origin = {
     .name = "origin",
     .summary = "Serve a corpus on loopback like a slow website.",
-    .description = DESCRIPTION,
+    .description = description,
     .opts = origin_opts,
     .main = origin_main,
 };

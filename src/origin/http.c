@@ -167,7 +167,7 @@ void fb__http_settings(llhttp_settings_t *s) {
   s->on_message_complete = on_message_complete;
 }
 
-/* --- Parsing ------------------------------------------------------------- */
+/* --- Parsing -------------------------------------------------------------- */
 
 static void request_reset(struct fb__conn *c) {
   c->url_len = 0;
@@ -334,7 +334,7 @@ static void response_done(struct fb__conn *c) {
     c->stream->read_start(c);
 }
 
-/* --- Events from the stream below ------------------------------------------ */
+/* --- Events from the stream below ----------------------------------------- */
 
 static void http_ready(struct fb__conn *c) {
   /* A new connection must send its request within the header timeout. */

@@ -25,7 +25,7 @@
  */
 #define FB__SENDFILE_MIN (16u << 10)
 
-/* --- Fault spec (faults.c) ----------------------------------------------- */
+/* --- Fault spec (faults.c) ------------------------------------------------ */
 
 /* A compiled fault spec: for each mode, the upper end of its slice of
  * [0, 2^64), in enum order, so a request's hash picks at most one mode.
@@ -46,7 +46,7 @@ enum fb_fault fb__faults_pick(const struct fb__faults *f, uint64_t seed,
 unsigned fb__faults_jitter(unsigned delay_ms, unsigned jitter_ms, uint64_t seed,
                            const char *target, size_t len);
 
-/* --- Request target (path.c, query.c) ------------------------------------ */
+/* --- Request target (path.c, query.c) ------------------------------------- */
 
 /* Decodes and normalises the path of a request target into out (at least
  * len + 1 bytes), without the leading '/': "%2e" and "." segments are
@@ -137,7 +137,7 @@ struct fb__resp {
   char *owned;    /* freed when the response ends */
 };
 
-/* --- Connections ------------------------------------------------------------ */
+/* --- Connections ---------------------------------------------------------- */
 
 /* What the HTTP layer waits for. */
 enum fb__phase {
@@ -291,7 +291,7 @@ int fb__gzbomb(struct fb_origin *o, const unsigned char **body, size_t *len);
   "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
 const char *fb__pattern_text(void);
 
-/* --- The server --------------------------------------------------------------- */
+/* --- The server ----------------------------------------------------------- */
 
 struct fb__stats {
   uint64_t accepted, refused, requests, responses, errors, faults;

@@ -49,7 +49,7 @@ void fb__tcp_discard(struct fb__conn *c) {
   uv_close((uv_handle_t *)&c->t.handle, on_close);
 }
 
-/* --- Timers ---------------------------------------------------------------- */
+/* --- Timers --------------------------------------------------------------- */
 
 static void on_timer(uv_timer_t *timer) {
   struct fb__conn *c = timer->data;
@@ -84,12 +84,7 @@ void fb__tcp_at(struct fb__conn *c, int64_t due_ns,
                  wait > 0 ? (uint64_t)(wait / FB_NS_PER_MS) + 1 : 0, 0);
 }
 
-void fb__tcp_timer_stop(struct fb__conn *c) {
-  fb__alarm_cancel(&c->o->alarms, &c->t.alarm);
-  uv_timer_stop(&c->t.timer);
-}
-
-/* --- Reading ----------------------------------------------------------------- */
+/* --- Reading -------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   struct fb__conn *c = h->data;
@@ -143,7 +138,7 @@ void fb__tcp_read_stop(struct fb__conn *c) {
   }
 }
 
-/* --- Round trips --------------------------------------------------------------- */
+/* --- Round trips ---------------------------------------------------------- */
 
 void fb__tcp_set_rtt(struct fb__conn *c, int64_t rtt_ns) {
   c->t.rtt_ns = rtt_ns > 0 ? rtt_ns : 0;
@@ -181,7 +176,7 @@ static int held(struct fb__conn *c) {
   return 0;
 }
 
-/* --- Writing ------------------------------------------------------------------- */
+/* --- Writing -------------------------------------------------------------- */
 
 static void write_done(struct fb__conn *c) {
   c->t.writing = 0;
@@ -318,7 +313,7 @@ size_t fb__tcp_queued(const struct fb__conn *c) {
   return uv_stream_get_write_queue_size((const uv_stream_t *)&c->t.handle);
 }
 
-/* --- Ending ----------------------------------------------------------------- */
+/* --- Ending --------------------------------------------------------------- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   struct fb__conn *c = req->data;
@@ -351,7 +346,7 @@ void fb__tcp_shutdown(struct fb__conn *c) {
   fb__tcp_read_start(c);
 }
 
-/* --- Starting ----------------------------------------------------------------- */
+/* --- Starting ------------------------------------------------------------- */
 
 void fb__tcp_init(struct fb__conn *c, const struct fb__up *up,
                   void (*release)(struct fb__conn *c)) {

@@ -47,10 +47,11 @@ struct fb__stream {
   const char *name; /* "tcp", "tls" */
   /* Bytes per write at most (for TLS: what it encrypts ahead), 0: any. */
   uint64_t max_slice;
-  /* Takes all of bufs. Returns 1 when they are out (write again at
-   * will), 0 when part waits: the buffers' memory must then stay as it is
-   * until up->writable, which comes once they are out. Returns -1 when the
-   * connection failed and is closing (no callback follows).
+  /* Takes all of bufs (n <= FB__MAX_IOV). Returns 1 when they are out
+   * (write again at will), 0 when part waits: the buffers' memory must
+   * then stay as it is until up->writable, which comes once they are out.
+   * Returns -1 when the connection failed and is closing (no callback
+   * follows).
    */
   int (*write)(struct fb__conn *c, const uv_buf_t *bufs, unsigned n);
   /* The zero-copy path, NULL when the stream has none (TLS): sendmsg
@@ -135,14 +136,12 @@ void fb__tcp_close(struct fb__conn *c);
 
 /* Runs tick(c) after ms (on libuv's millisecond clock: for timeouts), or
  * at due_ns (fb_clock_ns, on time to well under a millisecond: for
- * emulated latency and pacing). Either replaces the one pending; stop
- * cancels it.
+ * emulated latency and pacing). Either replaces the one pending.
  */
 void fb__tcp_timer(struct fb__conn *c, uint64_t ms,
                    void (*tick)(struct fb__conn *c));
 void fb__tcp_at(struct fb__conn *c, int64_t due_ns,
                 void (*tick)(struct fb__conn *c));
-void fb__tcp_timer_stop(struct fb__conn *c);
 
 /* The emulated round trip for the flights that follow, in ns (0: none). */
 void fb__tcp_set_rtt(struct fb__conn *c, int64_t rtt_ns);

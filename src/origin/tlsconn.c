@@ -40,7 +40,7 @@ static const char garbage[] =
 
 static void pump(struct fb__conn *c);
 
-/* --- Handshake slots ----------------------------------------------------------- */
+/* --- Handshake slots ------------------------------------------------------ */
 
 static void wait_unlink(struct fb__conn *c) {
   struct fb__tlsserver *s = &c->o->tls;
@@ -103,7 +103,7 @@ static void leave_handshake(struct fb__conn *c, enum tls_state next) {
   c->tls->state = next;
 }
 
-/* --- Ciphertext out ------------------------------------------------------------- */
+/* --- Ciphertext out ------------------------------------------------------- */
 
 /* Hands the pending ciphertext to the transport. Returns 1 when none is
  * left (and, once the end was asked for, the FIN is queued), 0 while a
@@ -174,7 +174,7 @@ static int send_plain(struct fb__conn *c) {
   }
 }
 
-/* --- Faults of the handshake --------------------------------------------------- */
+/* --- Faults of the handshake ---------------------------------------------- */
 
 static void on_stall_over(struct fb__conn *c) {
   fb__tcp_close(c);
@@ -223,7 +223,7 @@ static void play_fault(struct fb__conn *c) {
   }
 }
 
-/* --- Ciphertext in -------------------------------------------------------------- */
+/* --- Ciphertext in -------------------------------------------------------- */
 
 /* The connection failed in TLS (a client that speaks no TLS, a bad record,
  * a refused renegotiation gone wrong): the alert OpenSSL queued goes out,
@@ -317,7 +317,7 @@ static void pump(struct fb__conn *c) {
   t->pumping = 0;
 }
 
-/* --- Events from the transport ------------------------------------------------------ */
+/* --- Events from the transport -------------------------------------------- */
 
 static void tls_ready(struct fb__conn *c) {
   struct fb_origin *o = c->o;
@@ -391,7 +391,7 @@ static const struct fb__up tls_up = {
     .writable = tls_writable,
 };
 
-/* --- The stream HTTP writes to ---------------------------------------------------------- */
+/* --- The stream HTTP writes to -------------------------------------------- */
 
 static int tls_write(struct fb__conn *c, const uv_buf_t *bufs, unsigned n) {
   struct fb__tlsconn *t = c->tls;
@@ -460,7 +460,7 @@ const struct fb__stream fb__tlsconn_stream = {
     .close = fb__tcp_close,
 };
 
-/* --- Server names ----------------------------------------------------------------- */
+/* --- Server names --------------------------------------------------------- */
 
 /* The handshake fault whose name, dashes for underscores, is the first
  * label of name ("tls-stall.localhost"), or FB_FAULT_NONE.
@@ -505,7 +505,7 @@ const struct fb_tls_cert *fb__tlsconn_sni(void *arg, struct fb_tls *tls,
   return NULL;
 }
 
-/* --- Life --------------------------------------------------------------------- */
+/* --- Life ----------------------------------------------------------------- */
 
 int fb__tlsconn_attach(struct fb__conn *c, const struct fb__up *up) {
   struct fb__tlsconn *t = calloc(1, sizeof(*t));
