@@ -26,6 +26,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "fetchbench/compare.h"
+#include "fetchbench/machine.h"
+#include "fetchbench/report.h"
 #include "tests/tls-pair.h"
 #include "tls/tls_int.h"
 
@@ -43,14 +46,14 @@ static double cpu_us(void) {
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
+static char machine[256];
 
-static double median(double *v, size_t n) {
-  qsort(v, n, sizeof(*v), cmp_double);
-  return v[n / 2];
+/* The core's statistics: one median for every bench. */
+static double median(const double *v, size_t n) {
+  struct fb_stat st;
+
+  fb_stat_compute(&st, v, n);
+  return st.median;
 }
 
 static void die(const char *what) {
@@ -60,8 +63,11 @@ static void die(const char *what) {
 
 static void report(const char *name, double value, const char *unit,
                    const char *note) {
-  printf("{\"bench\":\"tls\",\"name\":\"%s\",\"value\":%.1f,\"unit\":\"%s\"}\n",
+  printf("{\"bench\":\"tls\",\"name\":\"%s\",\"value\":%.1f,\"unit\":\"%s\","
+         "\"machine\":",
          name, value, unit);
+  fb_json_string(stdout, machine, strlen(machine));
+  printf("}\n");
   fprintf(stderr, "  %-34s %12.1f %-6s %s\n", name, value, unit, note);
 }
 
@@ -266,10 +272,11 @@ int main(void) {
   if (fd < 0 || close(fd) != 0 ||
       fb_tls_cert_write_pem(one, 1, cafile, err, sizeof(err)) != 0)
     die("cannot write the CA file");
+  fb_machine_describe(machine, sizeof(machine));
   fprintf(stderr,
           "TLS layer, in memory (P-256, one thread; kTLS offered by "
-          "the kernel: %s)\n",
-          fb_tls_ktls_available() == 1 ? "yes" : "no");
+          "the kernel: %s)\nmachine: %s\n",
+          fb_tls_ktls_available() == 1 ? "yes" : "no", machine);
   handshakes("tls13_full", 0, 0);
   handshakes("tls13_resumed", 0, 1);
   handshakes("tls12_full", FB_TLS_1_2, 0);

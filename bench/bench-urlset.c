@@ -4,7 +4,7 @@
  * libcurl's URL parser alone on the same URLs on one thread, the largest
  * part of a load's work.
  *
- * stdout: one JSON line; stderr: a human summary.
+ * stdout: one JSON line; stderr: a human summary; both name the machine.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +17,6 @@
 
 #define URLS 1000000
 #define RUNS 5
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static int write_urls(const char *path) {
   FILE *f = fopen(path, "w");
@@ -59,6 +54,8 @@ int main(void) {
   char dir[] = "/tmp/fb-bench-urlset-XXXXXX", path[64], err[1024];
   double secs[RUNS], bytes_per_url = 0, curl_s = 0;
   int cpus = fb_cpus_allowed(NULL, 0), result = 1;
+  struct fb_stat st;
+  char machine[256];
 
   if (mkdtemp(dir) == NULL) {
     perror("bench-urlset: mkdtemp");
@@ -89,19 +86,22 @@ int main(void) {
       curl_s = curl_parse_seconds(set);
     fb_urlset_destroy(set);
   }
-  qsort(secs, RUNS, sizeof(secs[0]), cmp_double);
+  fb_stat_compute(&st, secs, RUNS);
+  fb_machine_describe(machine, sizeof(machine));
 
   printf("{\"bench\":\"urlset_load\",\"urls\":%d,\"seconds\":%.4f,"
          "\"seconds_min\":%.4f,\"seconds_max\":%.4f,\"bytes_per_url\":%.1f,"
-         "\"cpus\":%d,\"curl_parse_seconds_one_thread\":%.4f}\n",
-         URLS, secs[RUNS / 2], secs[0], secs[RUNS - 1], bytes_per_url, cpus,
-         curl_s);
+         "\"cpus\":%d,\"curl_parse_seconds_one_thread\":%.4f,\"machine\":",
+         URLS, st.median, st.min, st.max, bytes_per_url, cpus, curl_s);
+  fb_json_string(stdout, machine, strlen(machine));
+  printf("}\n");
   fprintf(stderr,
           "urlset_load: %d URLs in %.3f s (median of %d, %.3f-%.3f), "
           "%.1f bytes/URL, %d CPUs\n"
-          "  libcurl's parser alone on one thread: %.3f s (%.0f ns/URL)\n",
-          URLS, secs[RUNS / 2], RUNS, secs[0], secs[RUNS - 1], bytes_per_url,
-          cpus, curl_s, curl_s * 1e9 / URLS);
+          "  libcurl's parser alone on one thread: %.3f s (%.0f ns/URL)\n"
+          "  machine: %s\n",
+          URLS, st.median, RUNS, st.min, st.max, bytes_per_url, cpus, curl_s,
+          curl_s * 1e9 / URLS, machine);
   result = 0;
 
 out:

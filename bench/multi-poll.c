@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
   if (curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)workers) != CURLM_OK)
     goto out;
   for (unsigned i = 0; i < workers; i++) {
-    if (fb__fetch_init(&slots[i], &job, fb_collector_t0(c), i) != 0)
+    if (fb__fetch_init(&slots[i], &job, fb_collector_t0(c), i, NULL) != 0)
       goto out;
     free_slots[nfree++] = &slots[i];
   }

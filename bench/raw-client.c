@@ -3,7 +3,7 @@
  * connection per slot, requests prebuilt, responses framed by Content-Length
  * and their bodies read and dropped: no HTTP library, no result records, no
  * checksums. What it cannot reach, no engine can on this machine and origin;
- * bench-async reports the async engine's efficiency beside its own.
+ * the async-latency suite reports the async engine's efficiency beside its own.
  *
  *   raw-client URLFILE CONNECTIONS
  *

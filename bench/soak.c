@@ -14,7 +14,12 @@
  *   bench-soak [--minutes M] [--interval S] [--urls N] [--workers N]
  *              [--timeout MS] [--fault SPEC]
  *
- * stdout: one JSON line per sample, then the verdict; stderr: a table.
+ * FB_BENCH_QUICK=1 makes the default one minute, sampled every 3 s. The
+ * origin and the client are pinned to different cores where two are
+ * allowed.
+ *
+ * stdout: one JSON line per sample, then the outcomes and the verdict, each
+ * with the machine and the cores; stderr: a table.
  * Exit status 1 when a run broke the one-result rule or the machinery, or
  * when a series grew.
  */
@@ -67,6 +72,15 @@ static const char *const series_names[NSERIES] = {
 
 static double samples[NSERIES][MAX_SAMPLES];
 static size_t nsamples;
+static char machine[256];
+static int client_cpu = -1, origin_cpu = -1;
+
+/* Ends a JSON line with where it was measured. */
+static void end_line(void) {
+  printf(",\"machine\":");
+  fb_json_string(stdout, machine, strlen(machine));
+  printf(",\"client_cpu\":%d,\"origin_cpu\":%d}\n", client_cpu, origin_cpu);
+}
 
 static long rss_kib(pid_t pid) {
   char path[64], line[256];
@@ -131,6 +145,11 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 
   o->minutes = 30;
   o->interval_s = 10;
+  if (getenv("FB_BENCH_QUICK") != NULL &&
+      strcmp(getenv("FB_BENCH_QUICK"), "1") == 0) {
+    o->minutes = 1;
+    o->interval_s = 3;
+  }
   o->urls = 2000;
   o->workers = 64;
   o->timeout_ms = 2000;
@@ -241,7 +260,8 @@ static int verdict(void) {
     k = 1;
 
   if (n < 3) {
-    printf("{\"kind\":\"verdict\",\"samples\":%zu,\"flat\":null}\n", n);
+    printf("{\"kind\":\"verdict\",\"samples\":%zu,\"flat\":null", n);
+    end_line();
     fprintf(stderr, "too few samples for a verdict\n");
     return 0;
   }
@@ -267,7 +287,8 @@ static int verdict(void) {
     fprintf(stderr, "%-16s %14.1f %14.1f %10.1f %12.1f  %s\n", series_names[s],
             early, late, growth, slope, flat ? "flat" : "GROWING");
   }
-  printf(",\"flat\":%s}\n", growing ? "false" : "true");
+  printf(",\"flat\":%s", growing ? "false" : "true");
+  end_line();
   fprintf(stderr, "verdict: %s\n", growing ? "GROWING" : "flat");
   return growing;
 }
@@ -299,19 +320,29 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench-soak: corpus: %s\n", fb_strerror(rc));
     return 1;
   }
+  fb_machine_describe(machine, sizeof(machine));
+  fb_cpu_plan(&client_cpu, &origin_cpu);
   fb_origin_config_init(&cfg);
   cfg.corpus = "synthetic";
   cfg.faults = o.faults;
+  cfg.cpu = origin_cpu;
   rc = fb_origin_spawn(&origin, &cfg, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "bench-soak: %s\n", err);
     return 1;
   }
+  if (client_cpu >= 0 && fb_pin_self(client_cpu) != 0)
+    client_cpu = -1;
   fprintf(stderr,
           "soak: %.1f min, async engine, %u workers, %u URLs per run, "
-          "timeout %ld ms, origin %s (pid %ld)\nfaults: %s\n\n",
+          "timeout %ld ms, origin %s (pid %ld)\nfaults: %s\nmachine: %s\n",
           o.minutes, o.workers, o.urls, o.timeout_ms, origin.base_url,
-          (long)origin.pid, o.faults);
+          (long)origin.pid, o.faults, machine);
+  if (client_cpu >= 0)
+    fprintf(stderr, "pinned: origin on CPU %d, client on CPU %d\n\n",
+            origin_cpu, client_cpu);
+  else
+    fprintf(stderr, "not pinned: fewer than two CPUs allowed\n\n");
   fprintf(stderr, "%8s %6s %9s %12s %10s %12s %10s\n", "t_s", "runs",
           "requests", "client_rss", "client_fds", "origin_rss", "origin_fds");
 
@@ -361,9 +392,10 @@ int main(int argc, char **argv) {
       samples[ORIGIN_FDS][i] = (double)settled_fd_count(origin.pid);
       printf("{\"kind\":\"sample\",\"t_s\":%.1f,\"runs\":%lu,"
              "\"requests\":%lu,\"client_rss_kib\":%.0f,\"client_fds\":%.0f,"
-             "\"origin_rss_kib\":%.0f,\"origin_fds\":%.0f}\n",
+             "\"origin_rss_kib\":%.0f,\"origin_fds\":%.0f",
              t, run, requests, samples[CLIENT_RSS][i], samples[CLIENT_FDS][i],
              samples[ORIGIN_RSS][i], samples[ORIGIN_FDS][i]);
+      end_line();
       fflush(stdout);
       fprintf(stderr, "%8.1f %6lu %9lu %12.0f %10.0f %12.0f %10.0f\n", t, run,
               requests, samples[CLIENT_RSS][i], samples[CLIENT_FDS][i],
@@ -380,7 +412,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, " %s %zu", fb_outcome_name(k), outcomes[k]);
     printf(",\"%s\":%zu", fb_outcome_name(k), outcomes[k]);
   }
-  printf("}\n");
+  end_line();
   fprintf(stderr, "\n");
   /* Lost, cancelled or not-run results would mean the machinery broke. */
   if (outcomes[FB_OUTCOME_LOST] + outcomes[FB_OUTCOME_CANCELLED] +

@@ -1,9 +1,10 @@
 /* The result writers: fuzzed bytes become strings and numbers of a summary,
  * a collector's results, a sweep's cells, and raw bytes for
  * fb_json_string. What the writers produce is read back: JSON with a strict
- * validator (one object per line, valid UTF-8, proper escapes), a JSON
+ * validator (one object per line, valid UTF-8, proper escapes) and a
+ * sweep's JSON with fb_results_read too, its HTML as balanced UTF-8, a JSON
  * string decoded to the very bytes written when they were valid UTF-8, CSV
- * per RFC 4180 with one row of 15 fields per URL whose url and message
+ * per RFC 4180 with one row of 18 fields per URL whose url and message
  * fields read back as stored.
  */
 #include <math.h>
@@ -14,9 +15,11 @@
 #include "fetchbench/collector.h"
 #include "fetchbench/compare.h"
 #include "fetchbench/report.h"
+#include "fetchbench/results.h"
 #include "fetchbench/summary.h"
 #include "fetchbench/urlset.h"
 #include "fuzz.h"
+#include "html-check.h"
 #include "json-check.h"
 
 struct input {
@@ -269,7 +272,7 @@ static void fuzz_run_reports(struct input *in) {
   csv_parse(buf, len, &t);
   FZ_CHECK(t.rows == n + 1);
   for (size_t r = 0; r < t.rows; r++)
-    FZ_CHECK(t.cols[r] == 15);
+    FZ_CHECK(t.cols[r] == 18);
   for (size_t i = 0; i < n; i++) {
     const struct fb_result *r = fb_collector_get(c, i);
 
@@ -278,13 +281,68 @@ static void fuzz_run_reports(struct input *in) {
     if (r == NULL)
       FZ_CHECK(strcmp(t.f[i + 1][4], "missing") == 0);
     else
-      FZ_CHECK(strcmp(t.f[i + 1][14], r->message != NULL ? r->message : "") ==
+      FZ_CHECK(strcmp(t.f[i + 1][17], r->message != NULL ? r->message : "") ==
                0);
   }
   csv_free(&t);
   free(buf);
   fb_collector_destroy(c);
   fb_urlset_destroy(u);
+}
+
+/* Counts as a run makes them, so that the saved sweep is one the reader
+ * takes: the failed requests are the outcomes other than ok, and no more
+ * than the URLs. Consumes no input.
+ */
+static void consistent(struct fb_summary *s) {
+  s->errors = 0;
+  for (int o = 0; o < FB_OUTCOME_COUNT; o++) {
+    s->outcomes[o] &= 0xffff;
+    if (o != FB_OUTCOME_OK)
+      s->errors += s->outcomes[o];
+  }
+  s->urls = s->errors + (s->urls & 0xffff);
+  s->ok = s->urls - s->errors;
+}
+
+/* The JSON written reads back; written again after a first reading (which
+ * may cut a note that U+FFFD made longer), it reads back to itself.
+ */
+static void round_trip(const struct fb_compare *cmp, const char *json,
+                       size_t len) {
+  struct fb_results a, b;
+  char err[512], *j1, *j2;
+  size_t n1, n2;
+  FILE *f;
+
+  /* A saved sweep has each cell once; these cells are drawn at random. */
+  for (size_t i = 0; i < cmp->ncells; i++)
+    for (size_t k = 0; k < i; k++)
+      if (cmp->cells[i].workers == cmp->cells[k].workers &&
+          strcmp(cmp->cells[i].engine, cmp->cells[k].engine) == 0)
+        return;
+  f = fmemopen((void *)json, len, "r");
+  FZ_CHECK(f != NULL);
+  if (fb_results_read(&a, f, "c.json", err, sizeof(err)) != 0)
+    fz_fail(__FILE__, __LINE__, err);
+  fclose(f);
+  FZ_CHECK(a.cmp.ncells == cmp->ncells);
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    FZ_CHECK(strcmp(a.cmp.cells[i].engine, cmp->cells[i].engine) == 0);
+    FZ_CHECK(a.cmp.cells[i].runs == cmp->cells[i].runs);
+    FZ_CHECK(a.cmp.cells[i].errors == cmp->cells[i].errors);
+  }
+  j1 = fz_written(fb_report_compare_json, &a.cmp, &n1);
+  f = fmemopen(j1, n1, "r");
+  FZ_CHECK(f != NULL);
+  FZ_CHECK(fb_results_read(&b, f, "c.json", err, sizeof(err)) == 0);
+  fclose(f);
+  j2 = fz_written(fb_report_compare_json, &b.cmp, &n2);
+  FZ_CHECK(n1 == n2 && memcmp(j1, j2, n1) == 0);
+  free(j1);
+  free(j2);
+  fb_results_cleanup(&a);
+  fb_results_cleanup(&b);
 }
 
 static void fuzz_compare(struct input *in) {
@@ -315,6 +373,7 @@ static void fuzz_compare(struct input *in) {
                         take_str(in, note, sizeof(note)));
       } else {
         fill_summary(in, &s, cmp.cells[i].engine);
+        consistent(&s);
         fb_compare_add(&cmp, i, &s, how & 2 ? -5 : 0,
                        take_str(in, note, sizeof(note)));
       }
@@ -328,6 +387,11 @@ static void fuzz_compare(struct input *in) {
   FZ_CHECK(fb_report_compare_json(f, &cmp) == 0);
   FZ_CHECK(fclose(f) == 0);
   check_json_lines(buf, len);
+  round_trip(&cmp, buf, len);
+  free(buf);
+
+  buf = fz_written(fb_report_compare_html, &cmp, &len);
+  fz_html_check(buf, len);
   free(buf);
 
   buf = NULL;

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+struct fb_compare;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,5 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 void fz_fail(const char *file, int line, const char *what)
     __attribute__((noreturn));
+
+/* What writer makes of cmp, checked to succeed: a malloc'ed buffer of *len
+ * bytes (NUL-terminated).
+ */
+char *fz_written(int (*writer)(FILE *, const struct fb_compare *),
+                 const struct fb_compare *cmp, size_t *len);
 
 #endif /* FB_FUZZ_H */

@@ -1,11 +1,12 @@
 """Helpers for the python3 tests of the fetchbench command (stdlib only).
+Their origins start through fbtest.Origin, the one origin starter; they run
+with fbtest.main() (unittest, a whole skip exits 77).
 
 FB_BIN names the fetchbench executable (meson's test_env sets it).
 """
 
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -13,6 +14,8 @@ import sys
 import tempfile
 import time
 import unittest
+
+import fbtest
 
 FB_BIN = os.environ.get("FB_BIN")
 
@@ -53,51 +56,10 @@ def closed_port():
     return port
 
 
-class Origin:
-    """A `fetchbench origin` child on 127.0.0.1, port 0; base_url is read
-    from the first line of its standard output."""
-
-    def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            [FB_BIN, "origin", "--corpus", "synthetic", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        if not ready:
-            self.stop()
-            raise RuntimeError("origin did not print its URL in 30 s")
-        self.base_url = self.proc.stdout.readline().strip()
-        if not self.base_url.startswith("http://127.0.0.1:"):
-            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
-            self.stop()
-            raise RuntimeError("origin printed %r %s" % (self.base_url, err))
-
-    def index(self):
-        """The corpus paths, from GET /__index."""
-        import urllib.request
-        with urllib.request.urlopen(self.base_url + "/__index",
-                                    timeout=10) as r:
-            return [p.lstrip("/") for p in r.read().decode().split("\n") if p]
-
-    def stop(self):
-        """SIGTERM, then the exit status (None when it had to be killed)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-        finally:
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
+def origin(*args):
+    """`fetchbench origin --corpus synthetic ARGS` on 127.0.0.1, port 0
+    (fbtest.Origin: .url, .index(), .stop() returns the exit status)."""
+    return fbtest.Origin([FB_BIN, "origin", "--corpus", "synthetic", *args])
 
 
 def _children(pid):

@@ -27,7 +27,8 @@ SUMMARY_KEYS = [
     "rss_sum_kib", "vcsw", "ivcsw", "req_per_s", "bytes", "bytes_per_s",
     "reused", "handshakes_full", "handshakes_resumed", "latency_ms",
     "ttfb_ms", "tls_ms", "delay_ms", "ideal_s", "efficiency",
-    "delay_mismatch",
+    "delay_mismatch", "rate_asked", "rate_achieved", "late", "corrected_ms",
+    "queue_ms",
 ]
 
 OUTCOMES = {
@@ -78,8 +79,8 @@ def check_summary_object(obj, line):
         expect(name in OUTCOMES, "unknown outcome %r in errors" % name)
         expect(isinstance(count, int) and count > 0,
                "errors.%s is %r" % (name, count))
-    for key in ("latency_ms", "ttfb_ms"):
-        expect(sorted(obj[key]) == ["max", "p50", "p90", "p99"],
+    for key in ("latency_ms", "ttfb_ms", "tls_ms"):
+        expect(sorted(obj[key]) == ["max", "p50", "p90", "p99", "p999"],
                "%s has keys %r" % (key, sorted(obj[key])))
 
 
@@ -109,7 +110,7 @@ def check_summary(path):
            "done/workers_ran")
     expect(known["bytes"] == 2**53 + 1, "bytes %r" % known["bytes"])
     expect(known["latency_ms"] == {"p50": 70.5, "p90": 80.25, "p99": 99.125,
-                                   "max": 1234.5},
+                                   "p999": 100.0625, "max": 1234.5},
            "latency %r" % known["latency_ms"])
     expect(known["delay_ms"] == 70 and known["ideal_s"] == 0.091,
            "delay/ideal %r %r" % (known["delay_ms"], known["ideal_s"]))

@@ -1,18 +1,21 @@
-"""Shared pieces of the origin's python tests: start the helper, talk raw
-HTTP/1.1 over sockets, run a list of test functions.
+"""Shared pieces of the origin's python tests: start the helper (through
+fbtest.Origin, the one origin starter), talk raw HTTP/1.1 over sockets, run
+a list of test functions with unittest.
 
 Loaded by the test scripts with importlib (the file name has a dash)."""
 
 import os
 import select
-import signal
 import socket
+import shutil
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
-import traceback
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fbtest  # noqa: E402
 
 HELPER = None
 
@@ -25,72 +28,39 @@ def setup(argv):
     HELPER = argv[1]
 
 
-class Origin:
-    """The helper serving in its own process; stop() checks a clean exit.
-    With tls=True it serves TLS, its certificates' PEM in self.cafile."""
+class Origin(fbtest.Origin):
+    """The helper serving with args; stop() checks a clean exit. With
+    tls=True it serves TLS, its certificates' PEM in self.cafile."""
 
     def __init__(self, *args, valgrind=None, tls=False):
-        cmd = [HELPER] + [str(a) for a in args]
         self.tmp = None
         self.cafile = None
         if tls:
             self.tmp = tempfile.mkdtemp(prefix="fb-origin-tls-")
             self.cafile = os.path.join(self.tmp, "origin.pem")
-            cmd += ["--tls", "--cert-out", self.cafile]
-        if valgrind:
-            cmd = valgrind + cmd
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode().strip()
-        if not line.startswith("http://") and not line.startswith("https://"):
-            err = self.proc.stderr.read().decode()
-            self.proc.wait()
-            raise RuntimeError("origin did not start: %r %s" % (line, err))
-        self.url = line
-        self.host, port = line.split("://", 1)[1].rsplit(":", 1)
-        self.port = int(port)
-
-    def stop(self, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            args += ("--tls", "--cert-out", self.cafile)
         try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("origin did not stop on SIGTERM")
-        err = self.proc.stderr.read().decode()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        self._rmtmp()
-        assert rc == 0, "origin exited with %d: %s" % (rc, err)
-        return err
+            super().__init__([HELPER, *args], wrap=valgrind or ())
+        except BaseException:
+            self._rmtmp()
+            raise
 
     def _rmtmp(self):
         if self.tmp:
-            for f in os.listdir(self.tmp):
-                os.unlink(os.path.join(self.tmp, f))
-            os.rmdir(self.tmp)
+            shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
 
-    def __enter__(self):
-        return self
+    def stop(self, timeout=10):
+        """SIGTERM; fails unless the helper exits 0. Returns its stderr."""
+        rc = super().stop(timeout)
+        self._rmtmp()
+        assert rc is not None, "origin did not stop on SIGTERM"
+        assert rc == 0, "origin exited with %d: %s" % (rc, self.stderr)
+        return self.stderr
 
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.stop()
-        else:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-            self._rmtmp()
-        return False
-
-    def connect(self, timeout=10):
-        s = socket.create_connection((self.host, self.port), timeout=timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return s
+    def kill(self):
+        super().kill()
+        self._rmtmp()
 
     def tls_context(self, version=None, verify=True):
         """A client context trusting the origin's PEM; version pins
@@ -227,30 +197,21 @@ def status_of(data):
 
 
 def run(tests):
-    failed = 0
-    skipped = 0
-    for t in tests:
-        t0 = time.monotonic()
-        try:
-            t()
-            print("ok   %-40s %.2fs" % (t.__name__, time.monotonic() - t0))
-        except Skip as e:
-            skipped += 1
-            print("skip %-40s %s" % (t.__name__, e))
-        except Exception:
-            failed += 1
-            print("FAIL %s" % t.__name__)
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
-    print("%d tests, %d failed, %d skipped" % (len(tests), failed, skipped))
-    if failed:
-        sys.exit(1)
-    if skipped == len(tests):
-        sys.exit(77)
+    """Runs the test functions as unittest cases; exits 1 when one failed,
+    77 when every one skipped."""
+    def method(fn):
+        def call(self):
+            fn()
+        call.__doc__ = fn.__doc__
+        return call
+
+    case = type("Origin", (unittest.TestCase,),
+                {t.__name__: method(t) for t in tests})
+    fbtest.run(unittest.TestSuite(case(t.__name__) for t in tests))
 
 
-class Skip(Exception):
-    pass
+# A test that cannot run here raises Skip("why").
+Skip = unittest.SkipTest
 
 
 def django_dir():

@@ -158,8 +158,7 @@ def run_under_valgrind(load_fn, tls):
         busy = load_fn(o)
         err = o.stop(timeout=120)
     except BaseException:
-        o.proc.kill()
-        o.proc.wait()
+        o.kill()
         raise
     for c in busy:
         c.close()

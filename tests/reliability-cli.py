@@ -23,7 +23,8 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_common import FB_BIN, Origin, engines, require_bin  # noqa: E402
+import fbtest  # noqa: E402
+from cli_common import FB_BIN, engines, origin, require_bin  # noqa: E402
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # From the signal to the exit. The issue asks for a second; the margin is
@@ -61,9 +62,9 @@ class Signals(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.origin = Origin("--delay", "0")
+        cls.origin = origin("--delay", "0")
         pages = [p for p in cls.origin.index() if p.endswith(".html")]
-        base = cls.origin.base_url
+        base = cls.origin.url
         cls.fast = ["%s/%s" % (base, p) for p in pages[:3]]
         cls.slow = ["%s/%s?delay=5000" % (base, p) for p in pages[3:9]]
         cls.urls = tempfile.NamedTemporaryFile("w", suffix=".txt")
@@ -262,4 +263,4 @@ class ParentKilled(unittest.TestCase):
 
 if __name__ == "__main__":
     require_bin()
-    unittest.main(verbosity=2)
+    fbtest.main()

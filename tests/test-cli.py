@@ -16,9 +16,10 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fbtest  # noqa: E402
 from cli_common import (  # noqa: E402
-    FB_BIN, Origin, cancel_while_origin_starts, closed_port, engines, fb,
-    handlers_installed, require_bin)
+    FB_BIN, cancel_while_origin_starts, closed_port, engines, fb,
+    handlers_installed, origin, require_bin)
 
 SCHEMA_KEYS = {"schema", "engine", "workers", "urls", "ok", "errors",
                "wall_s", "cpu_user_s", "cpu_sys_s", "max_rss_kib",
@@ -88,6 +89,12 @@ class UsageErrors(unittest.TestCase):
 
     def test_run_engine_ranges(self):
         for name, top in engines().items():
+            if top == 1:
+                # One request at a time: say so, and where the others are.
+                self.check(["run", "--engine", name, "--workers", "4"],
+                           "--workers 4: engine %s runs one request at a "
+                           "time" % name, "-e")
+                continue
             self.check(["run", "--engine", name, "--workers", str(top + 1)],
                        "--workers: %d is out of range 1..%d for engine %s"
                        % (top + 1, top, name))
@@ -237,7 +244,7 @@ class DefaultRun(unittest.TestCase):
 class AgainstOrigin(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.origin = Origin("--delay", "0")
+        cls.origin = origin("--delay", "0")
         cls.pages = [p for p in cls.origin.index() if p.endswith(".html")]
 
     @classmethod
@@ -246,7 +253,7 @@ class AgainstOrigin(unittest.TestCase):
         assert status == 0, "origin exited with %r" % status
 
     def test_urls_stdin(self):
-        urls = "".join("%s/%s\n" % (self.origin.base_url, p)
+        urls = "".join("%s/%s\n" % (self.origin.url, p)
                        for p in self.pages[:7])
         for name in engines():
             r = fb("run", "--engine", name, "--urls", "-", "--format", "json",
@@ -260,14 +267,14 @@ class AgainstOrigin(unittest.TestCase):
     def test_some_failed(self):
         """A 404 among good pages: exit 1, the report still printed."""
         urls = "%s/%s\n%s/no/such/page.html\n" % (
-            self.origin.base_url, self.pages[0], self.origin.base_url)
+            self.origin.url, self.pages[0], self.origin.url)
         r = fb("run", "--urls", "-", stdin=urls)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("sequential", r.stdout)
         self.assertIn("http", r.stdout)
 
     def test_origin_option(self):
-        r = fb("run", "--origin", self.origin.base_url + "/", "--pages", "4",
+        r = fb("run", "--origin", self.origin.url + "/", "--pages", "4",
                "--delay", "0", "--format", "json")
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
@@ -275,7 +282,7 @@ class AgainstOrigin(unittest.TestCase):
 
     def test_origin_cpu(self):
         """The client pins itself beside the origin's core and says so."""
-        r = fb("run", "--origin", self.origin.base_url, "--origin-cpu", "0",
+        r = fb("run", "--origin", self.origin.url, "--origin-cpu", "0",
                "--delay", "0")
         self.assertEqual(r.returncode, 0, r.stderr)
         header = r.stdout.splitlines()[0]
@@ -287,8 +294,8 @@ class AgainstOrigin(unittest.TestCase):
             self.assertIn("no core other than 0", r.stderr)
 
     def cancel(self, name, sig, status):
-        fast = ["%s/%s" % (self.origin.base_url, p) for p in self.pages[:3]]
-        slow = ["%s/%s?delay=5000" % (self.origin.base_url, p)
+        fast = ["%s/%s" % (self.origin.url, p) for p in self.pages[:3]]
+        slow = ["%s/%s?delay=5000" % (self.origin.url, p)
                 for p in self.pages[3:9]]
         workers = "1" if engines()[name] == 1 else "2"
         with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
@@ -367,4 +374,4 @@ class Unreachable(unittest.TestCase):
 
 if __name__ == "__main__":
     require_bin()
-    unittest.main(verbosity=2)
+    fbtest.main()

@@ -17,6 +17,7 @@ import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fbtest  # noqa: E402
 from cli_common import (  # noqa: E402
     cancel_while_origin_starts, closed_port, engines, fb, require_bin)
 
@@ -322,4 +323,4 @@ class CancelledEarly(unittest.TestCase):
 
 if __name__ == "__main__":
     require_bin()
-    unittest.main(verbosity=2)
+    fbtest.main()

@@ -27,7 +27,7 @@
 
 static const struct fb_engine *engine;
 
-enum death { DIE_KILL, DIE_SEGV, DIE_EXIT3, DIE_NONE };
+enum death { DIE_KILL, DIE_SEGV, DIE_EXIT3, DIE_STOP, DIE_WEDGE, DIE_NONE };
 
 /* The before_request hook's orders, read in the worker (a fork of the test,
  * so it sees this as it was when the run started).
@@ -58,6 +58,14 @@ static void before_request(size_t index, void *arg) {
     break;
   case DIE_EXIT3:
     _exit(3);
+  case DIE_STOP:
+    raise(SIGSTOP);
+    break;
+  case DIE_WEDGE:
+    /* Busy and deaf: SIGTERM ignored, never back to its pipe. */
+    signal(SIGTERM, SIG_IGN);
+    for (;;)
+      pause();
   case DIE_NONE:
     break;
   }
@@ -141,6 +149,55 @@ static void test_sigsegv(void **state) {
 static void test_exit(void **state) {
   (void)state;
   one_death(DIE_EXIT3, 3, "exited with status 3", 3, 1);
+}
+
+/* A worker that stops answering (SIGSTOP, or wedged) while it holds a
+ * request: the parent gives each request its timeout plus a grace, then
+ * kills and replaces the worker, and the request ends as a timeout saying
+ * why, in bounded time (issue 11: the run hung for ever).
+ */
+static void hung_worker(enum death how) {
+  struct fb_urlset *u = fx_urls_pages(&fx_synthetic, 0, 8, NULL);
+  struct orders o = {2, 0, how, -1};
+  const struct fb_engine_stats *st;
+  struct fb_collector *c = NULL;
+  const struct fb_result *r;
+  struct fb_summary s;
+  struct fb_job job;
+  double t0 = fx_now();
+
+  job_for(&job, u, 2, &o);
+  job.timeout_ms = 300;
+  assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
+  /* 0.3 s of timeout and 2 s of grace; the rest takes milliseconds. */
+  assert_true(fx_now() - t0 < 10);
+  assert_int_equal(fb_collector_check(c, NULL), 0);
+  for (size_t i = 0; i < fb_urlset_count(u); i++) {
+    r = fb_collector_get(c, i);
+    if (i != 2) {
+      assert_int_equal(r->outcome, FB_OUTCOME_OK);
+      continue;
+    }
+    assert_int_equal(r->outcome, FB_OUTCOME_TIMEOUT);
+    assert_non_null(r->message);
+    if (strstr(r->message, "stopped answering") == NULL)
+      fail_msg("message \"%s\"", r->message);
+  }
+  /* The other worker did the rest meanwhile: no replacement was needed. */
+  st = fb_collector_stats_const(c);
+  assert_int_equal(st->workers_lost, 1);
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+}
+
+static void test_stopped(void **state) {
+  (void)state;
+  hung_worker(DIE_STOP);
+}
+
+static void test_wedged(void **state) {
+  (void)state;
+  hung_worker(DIE_WEDGE);
 }
 
 /* A chunk of three: the one in flight is lost, the rest of its chunk is
@@ -403,6 +460,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_sigkill, clear_hooks),
       cmocka_unit_test_teardown(test_sigsegv, clear_hooks),
       cmocka_unit_test_teardown(test_exit, clear_hooks),
+      cmocka_unit_test_teardown(test_stopped, clear_hooks),
+      cmocka_unit_test_teardown(test_wedged, clear_hooks),
       cmocka_unit_test_teardown(test_chunk, clear_hooks),
       cmocka_unit_test_teardown(test_partial_then_exit, clear_hooks),
       cmocka_unit_test_teardown(test_partial_then_go_on, clear_hooks),

@@ -190,8 +190,8 @@ static void full_summary(struct fb_summary *s) {
   s->rss_sum_kib = 123456;
   s->vcsw = 10;
   s->ivcsw = 2;
-  s->latency = (struct fb_percentiles){70.5, 80.25, 99.125, 1234.5};
-  s->ttfb = (struct fb_percentiles){1, 2, 3, 4};
+  s->latency = (struct fb_percentiles){70.5, 80.25, 99.125, 100.0625, 1234.5};
+  s->ttfb = (struct fb_percentiles){1, 2, 3, 3.5, 4};
   s->req_per_s = 1000;
   s->bytes_per_s = 9e15;
   s->delay_ms = 70;
@@ -225,10 +225,9 @@ static void test_json_summary(void **state) {
 static struct fb_result result(size_t index, enum fb_outcome outcome) {
   struct fb_result r;
 
-  memset(&r, 0, sizeof(r));
+  fb_result_init(&r);
   r.index = (uint32_t)index;
   r.outcome = (uint16_t)outcome;
-  r.t_start = r.t_connected = r.t_first_byte = r.t_done = -1;
   return r;
 }
 
@@ -270,8 +269,11 @@ static void test_csv_python(void **state) {
   r.http_status = 200;
   r.body_bytes = 1000;
   r.checksum = 0xabc;
+  r.t_due = 1000000;
   r.t_start = 1500000;
   r.t_connected = r.t_start + 250000;
+  r.t_tls = r.t_start + 1250000;
+  r.handshake = FB_HANDSHAKE_FULL;
   r.t_first_byte = r.t_start + 2000000;
   r.t_done = r.t_start + 3000500;
   assert_int_equal(fb_collector_put(c, &r), 0);
@@ -285,6 +287,7 @@ static void test_csv_python(void **state) {
   r.worker = 7;
   r.error_code = 56;
   r.reused = 1;
+  r.handshake = FB_HANDSHAKE_RESUMED;
   r.checksum = 0xdeadbeefULL;
   r.t_start = 12345678901LL;
   r.t_done = r.t_start + 1;
@@ -304,21 +307,23 @@ static void test_csv_python(void **state) {
   assert_non_null(f);
   fprintf(f, "[");
   want_row(f, 1, "index", "url", "engine", "worker", "outcome", "http_status",
-           "error_code", "body_bytes", "checksum", "reused", "start_ms",
-           "connect_ms", "ttfb_ms", "total_ms", "message", NULL);
+           "error_code", "body_bytes", "checksum", "reused", "handshake",
+           "due_ms", "start_ms", "connect_ms", "tls_ms", "ttfb_ms", "total_ms",
+           "message", NULL);
   want_row(f, 0, "0", "http://h/a,b", "eng,ine", "2", "ok", "200", "0", "1000",
-           "0000000000000abc", "0", "1.500", "0.250", "2.000", "3.000", "",
-           NULL);
+           "0000000000000abc", "0", "full", "1.000", "1.500", "0.250", "1.250",
+           "2.000", "3.000", "", NULL);
   want_row(f, 0, "1", "http://h/1", "eng,ine", "0", "http", "404", "0", "0",
-           "0000000000000000", "0", "0.000", "", "", "0.000",
+           "0000000000000000", "0", "", "", "0.000", "", "", "", "0.000",
            "say \"hi\", then\nbye", NULL);
   want_row(f, 0, "2", "http://h/2", "eng,ine", "", "missing", "", "", "", "",
-           "", "", "", "", "", "", NULL);
+           "", "", "", "", "", "", "", "", "", NULL);
   want_row(f, 0, "3", "http://h/3", "eng,ine", "7", "recv", "0", "56", "0",
-           "00000000deadbeef", "1", "12345.678", "", "", "0.000",
-           "cut\r\nshort, \"really\"", NULL);
+           "00000000deadbeef", "1", "resumed", "", "12345.678", "", "", "",
+           "0.000", "cut\r\nshort, \"really\"", NULL);
   want_row(f, 0, "4", "http://h/4", "eng,ine", "0", "cancelled", "0", "0", "0",
-           "0000000000000000", "0", "", "", "", "", "run, stopped", NULL);
+           "0000000000000000", "0", "", "", "", "", "", "", "", "run, stopped",
+           NULL);
   fprintf(f, "]\n");
   assert_int_equal(fclose(f), 0);
   python_check("csv", csv, want);
@@ -343,7 +348,7 @@ static void test_csv_plain(void **state) {
   assert_int_equal(fb_report_csv(f, c, NULL, "sequential"), 0);
   assert_int_equal(fclose(f), 0);
   assert_non_null(strstr(buf, "\n0,,sequential,0,ok,0,0,0,0000000000000000,0,"
-                              "0.000,,,70.000,\n"));
+                              ",,0.000,,,,70.000,\n"));
   assert_null(strchr(buf, '"'));
   free(buf);
   fb_collector_destroy(c);

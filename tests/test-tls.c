@@ -16,7 +16,7 @@
 #include "fetchbench/error.h"
 #include "scratch.h"
 #include "tests/tls-pair.h"
-#include "tls/tls.h"
+#include "tls/tls_int.h" /* test_renegotiation_refused reaches the SSL */
 
 /* Certificates of the whole program, made once (group setup). */
 static struct fb_tls_cert *good, *expired, *other;
@@ -822,6 +822,77 @@ static void test_long_sni(void **state) {
   fb_tls_ctx_destroy(sctx);
 }
 
+/* A TLS 1.2 client that asks to renegotiate gets an alert, and the
+ * server's connection goes on. */
+static void test_renegotiation_refused(void **state) {
+  struct fb_tls_ctx *sctx = server_ctx(good, 0, 0);
+  struct fb_tls_ctx *cctx = client_ctx(cafile_one, 0, FB_TLS_1_2);
+  unsigned char buf[64];
+  struct iovec iov;
+  struct pair p;
+
+  pair_open(&p, cctx, sctx, "localhost");
+  handshake_ok(&p, 0);
+  /* The client side of the layer refuses it too: go around it. */
+  SSL_clear_options(p.c->ssl, SSL_OP_NO_RENEGOTIATION);
+  assert_int_equal(SSL_renegotiate(p.c->ssl), 1);
+  SSL_do_handshake(p.c->ssl);
+  assert_true(tls_pair_move(p.c, p.s, 0, NULL, 0, NULL) > 0);
+  assert_int_equal(fb_tls_read(p.s, buf, sizeof(buf)), -EAGAIN);
+  assert_int_equal(fb_tls_out_iov(p.s, 0, &iov, 1), 1);
+  assert_int_equal(((unsigned char *)iov.iov_base)[0], 0x15); /* alert */
+  /* The server goes on (what the client makes of the refusal is
+   * OpenSSL's business). */
+  assert_int_equal(fb_tls_write(p.s, "still here", 10), 10);
+  assert_int_equal(fb_tls_read(p.s, buf, sizeof(buf)), -EAGAIN);
+  pair_close(&p);
+  fb_tls_ctx_destroy(cctx);
+  fb_tls_ctx_destroy(sctx);
+}
+
+/* Bytes an established, idle pair holds (both sides), counted through
+ * OpenSSL's allocator. */
+static size_t idle_pair_bytes(int keep_buffers) {
+  struct fb_tls_server_opts so = {.cert = good, .keep_buffers = keep_buffers};
+  struct fb_tls_client_opts co = {.cafile = cafile_one,
+                                  .keep_buffers = keep_buffers};
+  struct fb_tls_ctx *sctx = NULL, *cctx;
+  char err[256], buf[64];
+  size_t before, after = 0;
+  struct pair p;
+
+  assert_int_equal(fb_tls_ctx_server(&sctx, &so, err, sizeof(err)), 0);
+  cctx = client_ctx_opts(&co);
+  for (int round = 0; round < 2; round++) {
+    /* Round 0 warms the contexts and the session cache up. */
+    before = fb_tls_mem_in_use();
+    pair_open(&p, cctx, sctx, "localhost");
+    handshake_ok(&p, 0);
+    send_recv(p.c, p.s, "GET / HTTP/1.1\r\n\r\n");
+    send_recv(p.s, p.c, "HTTP/1.1 204 No Content\r\n\r\n");
+    assert_int_equal(fb_tls_read(p.s, buf, sizeof(buf)), -EAGAIN);
+    assert_int_equal(fb_tls_read(p.c, buf, sizeof(buf)), -EAGAIN);
+    after = fb_tls_mem_in_use();
+    pair_close(&p);
+  }
+  fb_tls_ctx_destroy(cctx);
+  fb_tls_ctx_destroy(sctx);
+  return after - before;
+}
+
+/* Idle connections give their record buffers back (two of ~17 KiB a side
+ * when kept). */
+static void test_idle_memory(void **state) {
+  size_t released = idle_pair_bytes(0), kept = idle_pair_bytes(1);
+
+  if (fb_tls_mem_in_use() == 0)
+    skip(); /* counting could not start */
+  print_message("idle pair: %zu bytes (buffers kept: %zu)\n", released, kept);
+  assert_true(released > 4096);
+  assert_true(released < 48 * 1024);
+  assert_true(kept > released + 4 * 16 * 1024);
+}
+
 static void test_ktls_probe(void **state) {
   int k = fb_tls_ktls_available();
   FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
@@ -861,7 +932,12 @@ int main(void) {
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_long_sni),
+      cmocka_unit_test(test_renegotiation_refused),
+      cmocka_unit_test(test_idle_memory),
       cmocka_unit_test(test_ktls_probe),
   };
+  /* Before OpenSSL allocates anything: test_idle_memory counts. */
+  if (fb_tls_mem_count_start() != 0)
+    fprintf(stderr, "test-tls: OpenSSL's allocations cannot be counted\n");
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -19,8 +19,10 @@ children included, as fetchbench does. Memory: "max_rss_kib" is the peak of
 the largest process (this one or a worker), "rss_sum_kib" this process's peak
 plus the peak of each worker process that ran a task, as it reported it
 with its results. Both are peaks over this interpreter's life: run one cell
-per invocation (as the fetchbench bench suites do) for figures that belong
-to one cell.
+per invocation (as the fetchbench bench suites do, repeating the
+invocation) for figures that belong to one cell. "sizes" lists each body's
+size in URL order (null where the request failed), for the bench harness to
+check against the engines'.
 
 Standard library only.
 """
@@ -32,7 +34,6 @@ import json
 import multiprocessing
 import os
 import resource
-import statistics
 import sys
 import threading
 import time
@@ -164,6 +165,7 @@ def cell(mode, urls, workers, delay_ms):
         "worker_processes": len(worker_rss),
         "req_per_s": len(urls) / wall if wall > 0 else 0,
         "bytes": sum(n for n, _, _, _ in results),
+        "sizes": [n if err is None else None for n, err, _, _ in results],
         "python": sys.version.split()[0],
     }
     if delay_ms is not None:
@@ -179,7 +181,6 @@ def main():
     ap.add_argument("--urls", required=True, help="file with one URL per line")
     ap.add_argument("--modes", default="sequential,threads,processes")
     ap.add_argument("--workers", default="1,2,4,8,16")
-    ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--connection", choices=("fresh", "reuse"),
                     default="fresh")
     ap.add_argument("--delay", type=float, default=None,
@@ -201,27 +202,14 @@ def main():
         workers = [int(w) for w in args.workers.split(",")]
     except ValueError:
         sys.exit(f"--workers: not a list of numbers: {args.workers!r}")
-    if any(w < 1 for w in workers) or args.repeat < 1:
-        sys.exit("--workers and --repeat must be at least 1")
+    if any(w < 1 for w in workers):
+        sys.exit("--workers must be at least 1")
 
     failed = False
     for mode in modes:
         counts = [1] if mode == "sequential" else workers
         for w in counts:
-            runs = [cell(mode, urls, w, args.delay)
-                    for _ in range(args.repeat)]
-            out = dict(runs[0])
-            walls = [r["wall_s"] for r in runs]
-            out["repeats"] = args.repeat
-            out["wall_s"] = statistics.median(walls)
-            out["wall_min_s"] = min(walls)
-            out["wall_max_s"] = max(walls)
-            out["errors"] = sum(r["errors"] for r in runs)
-            for key in ("cpu_s", "cpu_self_s", "cpu_per_req_ms",
-                        "max_rss_kib", "rss_sum_kib"):
-                out[key] = statistics.median(r[key] for r in runs)
-            if args.delay is not None:
-                out["efficiency"] = out["ideal_s"] / out["wall_s"]
+            out = cell(mode, urls, w, args.delay)
             failed = failed or out["errors"] > 0
             print(json.dumps(out), flush=True)
     return 1 if failed else 0

@@ -113,6 +113,13 @@ int fb_compare_add(struct fb_compare *cmp, size_t i, const struct fb_summary *s,
 void fb_compare_fail(struct fb_compare *cmp, size_t i, int status,
                      const char *note);
 
+/* The engines of cmp in the order of their first cell: at most max names
+ * (borrowed from the cells) into names. Returns how many there are, which
+ * may be more than max.
+ */
+size_t fb_compare_engines(const struct fb_compare *cmp, const char **names,
+                          size_t max);
+
 /* Computes every cell's statistics from its runs. Call before the reports. */
 void fb_compare_aggregate(struct fb_compare *cmp);
 
@@ -178,5 +185,15 @@ int fb_report_compare_json(FILE *out, const struct fb_compare *cmp);
  * for wall time, CPU per request and peak RSS.
  */
 int fb_report_compare_csv(FILE *out, const struct fb_compare *cmp);
+
+/* One self-contained HTML5 page (UTF-8): the sweep's context, the verdict
+ * (the text report's sentences), charts of wall time, CPU per request,
+ * memory and latency percentiles against workers (inline SVG, one marker
+ * per cell with finished runs), the table with the text table's columns
+ * and marks, and for each cell with errors or failed runs its outcome
+ * counts. Styles inline, no script, nothing to fetch (its
+ * Content-Security-Policy forbids every load); every string escaped.
+ */
+int fb_report_compare_html(FILE *out, const struct fb_compare *cmp);
 
 #endif /* FETCHBENCH_COMPARE_H */

@@ -1,6 +1,8 @@
 #ifndef FETCHBENCH_ENGINE_H
 #define FETCHBENCH_ENGINE_H
 
+#include <stddef.h>
+
 struct fb_job;
 struct fb_collector;
 
@@ -30,5 +32,14 @@ extern const struct fb_engine *const fb_engines[];
 
 /* The engine called name, or NULL. */
 const struct fb_engine *fb_engine_find(const char *name);
+
+/* Checks, before a run, what every engine will need of job beyond its URLs:
+ * the trusted CAs of https (job->cacert, or the system's) load. For a job
+ * with https URLs and the shared CA store, the store is built here, once
+ * for the process (threads share it, forked workers inherit it). Returns 0,
+ * or a negative code with err (errlen bytes) naming the file and what is
+ * wrong with it (missing, unreadable, a directory, not PEM).
+ */
+int fb_engine_check_job(const struct fb_job *job, char *err, size_t errlen);
 
 #endif /* FETCHBENCH_ENGINE_H */

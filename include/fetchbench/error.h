@@ -26,7 +26,8 @@
   XX(TLS, "TLS failure")                                                       \
   XX(TLSEOF, "TLS connection cut without close_notify")                        \
   XX(TLSVERIFY, "TLS certificate verification failed")                         \
-  XX(CERT, "unusable certificate or key")
+  XX(CERT, "unusable certificate or key")                                      \
+  XX(RESULTS, "malformed results file")
 
 enum fb_errno {
   FB__EBASE = -5000,

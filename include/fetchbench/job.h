@@ -6,6 +6,17 @@
 #include <stdint.h>
 
 struct fb_urlset;
+struct fb_schedule;
+
+/* Where the trusted CA certificates of https come from, per connection. */
+enum fb_ca_cache {
+  FB_CA_OFF = 0, /* libcurl 7.88's stock way: the CA file (and directory)
+                  * read and parsed for every new TLS connection */
+  FB_CA_SHARED,  /* one store per process, built once and shared by every
+                  * connection of every thread (the default) */
+  FB_CA_CURL     /* libcurl's own cache: one store per multi handle (per
+                  * thread, per async shard), CURLOPT_CAPATH cleared */
+};
 
 /* How connections are used. */
 enum fb_connection {
@@ -21,25 +32,30 @@ struct fb_job {
   const struct fb_urlset *urls; /* borrowed; must outlive the run */
   unsigned workers;             /* most requests in flight, >= 1 */
   enum fb_connection connection;
-  long connect_timeout_ms; /* TCP + TLS handshake */
-  long timeout_ms;         /* whole request, redirects included */
-  long low_speed_bytes;    /* abort below this rate ... */
-  long low_speed_secs;     /* ... sustained this long (0: off) */
-  uint64_t max_body;       /* body cap in bytes, after decoding */
-  long max_redirects;      /* followed redirects, at most */
-  int follow_redirects;    /* 0: a 3xx is the final answer */
-  int verify_tls;          /* verify peer and host name */
-  const char *cacert;      /* PEM file of the CAs to trust instead of the
+  long connect_timeout_ms;   /* TCP + TLS handshake */
+  long timeout_ms;           /* whole request, redirects included */
+  long low_speed_bytes;      /* abort below this rate ... */
+  long low_speed_secs;       /* ... sustained this long (0: off) */
+  uint64_t max_body;         /* body cap in bytes, after decoding */
+  long max_redirects;        /* followed redirects, at most */
+  int follow_redirects;      /* 0: a 3xx is the final answer */
+  int verify_tls;            /* verify peer and host name */
+  const char *cacert;        /* PEM file of the CAs to trust instead of the
                             * system's, NULL: the system's (borrowed) */
-  int tls_resume;          /* resume TLS sessions as the model can share
+  int tls_resume;            /* resume TLS sessions as the model can share
                             * them (default 1) */
-  int ca_cache;            /* load the CA store once per process (default
-                            * 1); 0: the client library's own way (libcurl
-                            * 7.88 loads it for every new connection) */
-  const char *user_agent;  /* borrowed */
-  unsigned chunk;          /* processes: URLs per work request */
-  size_t thread_stack;     /* threads: stack bytes per thread */
-  unsigned max_respawns;   /* processes: worker deaths tolerated */
+  enum fb_ca_cache ca_cache; /* default FB_CA_SHARED */
+  const char *user_agent;    /* borrowed */
+  unsigned chunk;            /* processes: URLs per work request */
+  size_t thread_stack;       /* threads: stack bytes per thread */
+  unsigned max_respawns;     /* processes: worker deaths tolerated */
+
+  /* Open loop: request i may not start before schedule->due_ns[i] after
+   * the run's start (fb_collector_t0); it starts then, or as soon after as
+   * a worker or slot is free. NULL: a closed loop, every request starts as
+   * soon as a worker is free. Borrowed; covers every URL.
+   */
+  const struct fb_schedule *schedule;
 
   /* Set to non-zero (from a signal handler, say) to stop the run: engines
    * stop starting requests, abort those in flight, record every unfinished

@@ -23,8 +23,11 @@ int fb_report_json(FILE *out, const struct fb_summary *s);
 
 /* One CSV row per request, with a header line: index, url, engine, worker,
  * outcome, http_status, error_code, body_bytes, checksum (16 hex digits),
- * reused, start_ms, connect_ms, ttfb_ms, total_ms, message. Fields are quoted
- * per RFC 4180 where needed.
+ * reused, handshake (full, resumed or empty), due_ms (open loop: when it
+ * was due, from the run's start), start_ms (from the run's start),
+ * connect_ms, tls_ms, ttfb_ms, total_ms (from the request's start; empty
+ * when the phase did not happen), message. Fields are quoted per RFC 4180
+ * where needed.
  */
 int fb_report_csv(FILE *out, const struct fb_collector *c,
                   const struct fb_urlset *urls, const char *engine);

@@ -23,7 +23,7 @@ void fb_usage_begin(struct fb_usage *u);
 void fb_usage_sample(struct fb_usage *u);
 
 struct fb_percentiles {
-  double p50, p90, p99, max; /* milliseconds */
+  double p50, p90, p99, p999, max; /* milliseconds */
 };
 
 /* One run, summarised. Durations in seconds unless named _ms. Rates and
@@ -65,6 +65,20 @@ struct fb_summary {
   struct fb_percentiles latency;
   struct fb_percentiles ttfb;
   struct fb_percentiles tls; /* start to TLS established, new connections */
+
+  /* Open loop (the run had an arrival schedule): latency counted from the
+   * time each request was due (corrected: what a caller that issued it
+   * then would see), the wait before it started (queue), and the latency
+   * above, from its start (service time). The two differ when requests
+   * waited for a worker: a closed-loop client hides that wait
+   * (coordinated omission).
+   */
+  int open_loop;
+  struct fb_percentiles corrected; /* due to done */
+  struct fb_percentiles queue;     /* due to start */
+  double rate_asked;    /* requests per second of the schedule */
+  double rate_achieved; /* starts per second, first start to last */
+  size_t late;          /* requests started more than 1 ms after due */
   double req_per_s;          /* done / wall */
   double bytes_per_s;
   double delay_ms;    /* origin delay per request, < 0 unknown */

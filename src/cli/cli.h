@@ -44,18 +44,27 @@ struct fb_cli_cmd {
   const struct fb_cli_opt *opts;      /* its own, terminated by a zero name */
   const struct fb_cli_group *groups;  /* then these, ended by a zero heading;
                                         or NULL */
+  const char *operands;               /* the usage line's operands
+                                        ("RESULTS.json"), or NULL when the
+                                        command takes none */
   int (*main)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
 /* Returned by fb__cli_parse when the command is to go on. */
 #define FB_CLI_GO (-1)
 
+/* The id with which fb__cli_parse hands a command each operand. */
+#define FB_CLI_OPERAND (-2)
+
 /* Parses argv[1..] of cmd (argv[0] is its name). Each option's value ("" for
  * a flag) goes to seen[id] (nseen entries, NULL when not given) and to
  * parse(ctx, id, value), which returns 0 or FB_EXIT_USAGE after printing
  * why. Accepts --name VALUE, --name=VALUE, -x VALUE, -xVALUE and "--"; an
- * option given twice, an unknown option, a missing or unexpected value and a
- * stray argument are usage errors. Every command has -h, --help.
+ * option given twice, an unknown option, a missing or unexpected value are
+ * usage errors. An argument that is not an option (every one after "--",
+ * and "-") is an operand: handed to parse(ctx, FB_CLI_OPERAND, arg) in
+ * order when cmd has operands, else a usage error. Every command has -h,
+ * --help.
  * Returns FB_CLI_GO, or the status to exit with at once: FB_EXIT_OK after
  * printing the help for --help, FB_EXIT_USAGE after printing an error.
  */
@@ -103,6 +112,12 @@ int fb__cli_long(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
  */
 int fb__cli_bytes(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
                   uint64_t min, uint64_t max, uint64_t *out);
+
+/* A rate in requests per second: a positive decimal ("100", "0.5", "2.25";
+ * no sign or exponent), at most max.
+ */
+int fb__cli_rate(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 double max, double *out);
 
 /* A probability in [0, 1]: "0.25", "1", ".5". */
 int fb__cli_fraction(const struct fb_cli_cmd *cmd, const char *opt,
@@ -166,6 +181,9 @@ struct fb_workload {
   uint64_t seed;          /* embedded origin's seed */
   size_t pages;           /* --pages N; 0: the ten seed pages */
   int pin;                /* pin origin and client to different cores */
+  double rate;            /* --rate: open loop at this many requests/s, 0:
+                           * closed loop */
+  int arrival;            /* --arrival: enum fb_arrival */
   int given_origin_cpu;   /* --origin-cpu: the running origin's core, or -1 */
 
   /* Results of fb__workload_start. */
@@ -177,6 +195,7 @@ struct fb_workload {
   char corpus_name[256]; /* what the origin serves, or "" */
   char base_url[256];    /* generated URLs start with it, or "" */
   double known_delay_ms; /* < 0 unknown */
+  struct fb_schedule *schedule; /* the open loop's, for the URL set */
 };
 
 void fb__workload_init(struct fb_workload *w);
@@ -220,6 +239,12 @@ enum fb_jobopt {
   FB_JOBOPT_CHUNK,
   FB_JOBOPT_THREAD_STACK,
   FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_CACERT,
+  FB_JOBOPT_INSECURE,
+  FB_JOBOPT_TLS_RESUME,
+  FB_JOBOPT_CA_CACHE,
+  FB_JOBOPT_RATE,
+  FB_JOBOPT_ARRIVAL,
   FB_JOBOPT_COUNT
 };
 
@@ -232,6 +257,13 @@ extern const struct fb_cli_group fb__jobopt_groups[];
 int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *value,
                      struct fb_job *job, struct fb_workload *w);
 
+/* Once the URL set is known (after fb__workload_start): checks what the
+ * engines will need of the job (the CA file or store of https, before any
+ * request). Returns 0 or FB_EXIT_USAGE after printing why, naming --cacert.
+ */
+int fb__jobopt_check(const struct fb_cli_cmd *cmd, const char *const *seen,
+                     const struct fb_job *job);
+
 /* Once every option is parsed (seen as for fb__cli_parse): rejects the
  * options that exclude each other (--urls and --origin; --pages with --urls;
  * an embedded origin's option with --urls or --origin; ...), then sets the
@@ -243,21 +275,55 @@ int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
 
 /* --- Output (output.c) --------------------------------------------------- */
 
-/* Opens path for writing ("-" or NULL: stdout). Returns NULL after printing
- * why.
+/* An output named on the command line (--output FILE, --json FILE, ...):
+ * checked and opened before the first request, written at the end, and
+ * never lost: when writing it fails, the report goes to standard output, or
+ * when that fails too, to a file of its own in $TMPDIR, named on stderr.
  */
-FILE *fb__output_open(const struct fb_cli_cmd *cmd, const char *path);
+struct fb_output {
+  const char *opt;  /* the option, for messages */
+  const char *path; /* NULL or "-": standard output */
+  FILE *f;          /* open until written (NULL for a probe) */
+  int created;      /* the file did not exist before */
+  int written;      /* something was written to it */
+};
 
-/* Flushes and closes f (stdout is flushed, not closed) and reports a write
- * error naming path. Returns 0 or FB_EXIT_USAGE.
+/* Checks and opens path for option opt: a directory, a path that cannot be
+ * created, or one of the input files (inputs: NULL-terminated, may be NULL)
+ * is an error, said with the option. With probe_only the file is created and
+ * closed again (for a file another program writes, as gnuplot does).
+ * Returns 0, or FB_EXIT_USAGE after printing why.
  */
-int fb__output_close(const struct fb_cli_cmd *cmd, FILE *f, const char *path,
-                     int write_err);
+int fb__output_prepare(const struct fb_cli_cmd *cmd, struct fb_output *o,
+                       const char *opt, const char *path, int probe_only,
+                       const char *const *inputs);
+
+/* Writes the report with writer(f, arg) (0 or -errno) into o and closes it.
+ * When that fails, says so, and writes it again to standard output (unless o
+ * was standard output) or else to a fallback file, whose name it prints.
+ * what names the report ("report", "JSON"). Returns 0, or FB_EXIT_USAGE
+ * when o could not be written (the report may still be elsewhere).
+ */
+int fb__output_write(const struct fb_cli_cmd *cmd, struct fb_output *o,
+                     const char *what, int (*writer)(FILE *, const void *),
+                     const void *arg);
+
+/* Closes an output that will not be written, and removes the file if this
+ * run created it and nothing was written.
+ */
+void fb__output_discard(struct fb_output *o);
+
+/* Creates a temporary file $TMPDIR/fetchbench-WHAT-XXXXXX<suffix> (/tmp
+ * without TMPDIR), its name in name. Returns 0 or -errno.
+ */
+int fb__output_tmpfile(char *name, size_t len, const char *what,
+                       const char *suffix, FILE **out);
 
 /* --- Commands ------------------------------------------------------------ */
 
 extern const struct fb_cli_cmd fb__cmd_run;
 extern const struct fb_cli_cmd fb__cmd_compare;
 extern const struct fb_cli_cmd fb__cmd_origin;
+extern const struct fb_cli_cmd fb__cmd_report;
 
 #endif /* FB_CLI_H */

@@ -14,6 +14,7 @@ enum {
   O_LIST_URLS,
   O_JSON,
   O_CSV,
+  O_HTML,
   O_PLOT,
   O_PLOT_CPU,
   O_PLOT_RSS,
@@ -41,6 +42,9 @@ static const struct fb_cli_opt compare_opts[] = {
      "standard output, the table then goes to standard error)"},
     {O_CSV, "csv", 0, "FILE",
      "write one CSV row per cell to FILE (- as for --json)"},
+    {O_HTML, "html", 0, "FILE",
+     "write one self-contained HTML page to FILE: the table, the verdict "
+     "and charts (- as for --json); FILE is created before the first run"},
     {O_PLOT, "plot", 0, "FILE.svg|.png",
      "plot wall time vs workers per engine (needs gnuplot)"},
     {O_PLOT_CPU, "plot-cpu", 0, "FILE.svg|.png",
@@ -89,6 +93,8 @@ struct compare_args {
   int progress; /* -1 auto, 0 off, 1 on */
   struct fb_job job;
   struct fb_workload w;
+  struct fb_output json, csv, html; /* --json, --csv, --html */
+  struct fb_output plots[3];        /* --plot, --plot-cpu, --plot-rss: probed */
 };
 
 static int cmp_unsigned(const void *a, const void *b) {
@@ -132,6 +138,12 @@ static int parse_workers(struct compare_args *a, const char *v) {
     char what[64];
     uint64_t n;
 
+    /* Below 1 is no engine's fault. */
+    if (fb__cli_u64(&fb__cmd_compare, "--workers", items[i], 1, UINT32_MAX,
+                    NULL, &n) != 0) {
+      rc = FB_EXIT_USAGE;
+      break;
+    }
     if (tight != NULL)
       snprintf(what, sizeof(what), "for engine %s", tight->name);
     rc = fb__cli_u64(&fb__cmd_compare, "--workers", items[i], 1,
@@ -173,10 +185,20 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_LIST_URLS:
   case O_JSON:
   case O_CSV:
+  case O_HTML:
     return 0;
   default:
     return fb__jobopt_parse(cmd, id, v, &a->job, &a->w);
   }
+}
+
+/* How many of the files are standard output. */
+static int stdout_files(const char *const *seen) {
+  int n = 0;
+
+  for (int id = O_JSON; id <= O_HTML; id++)
+    n += seen[id] != NULL && strcmp(seen[id], "-") == 0;
+  return n;
 }
 
 static int check_conflicts(struct compare_args *a) {
@@ -185,10 +207,9 @@ static int check_conflicts(struct compare_args *a) {
   if (seen[O_PROGRESS] && seen[O_QUIET])
     return fb__cli_usage_error(&fb__cmd_compare,
                                "--progress and --quiet exclude each other");
-  if (seen[O_JSON] && seen[O_CSV] && strcmp(seen[O_JSON], "-") == 0 &&
-      strcmp(seen[O_CSV], "-") == 0)
+  if (stdout_files(seen) > 1)
     return fb__cli_usage_error(&fb__cmd_compare,
-                               "--json and --csv cannot both be - ");
+                               "only one of --json, --csv and --html can be -");
   return fb__jobopt_finish(&fb__cmd_compare, seen, &a->job, &a->w);
 }
 
@@ -258,50 +279,113 @@ static unsigned derived_cell_timeout(const struct compare_args *a,
   return ms / 1000 > 86400 ? 86400 : (unsigned)(ms / 1000);
 }
 
+static int write_urls(FILE *out, const void *arg) {
+  const struct fb_urlset *urls = arg;
+
+  for (size_t i = 0; i < fb_urlset_count(urls); i++)
+    if (fprintf(out, "%s\n", fb_urlset_get(urls, i)) < 0)
+      return -EIO;
+  return 0;
+}
+
 /* --list-urls: the URL set, one per line, on stdout. */
 static int list_urls(const struct fb_urlset *urls) {
-  int err = 0;
+  struct fb_output o = {.path = "-", .f = stdout};
 
-  for (size_t i = 0; i < fb_urlset_count(urls) && err == 0; i++)
-    err = printf("%s\n", fb_urlset_get(urls, i)) < 0 ? -EIO : 0;
-  return fb__output_close(&fb__cmd_compare, stdout, NULL, err);
+  return fb__output_write(&fb__cmd_compare, &o, "URL list", write_urls, urls);
 }
 
-static int write_file(const struct fb_compare *cmp, const char *path,
-                      int (*writer)(FILE *, const struct fb_compare *)) {
-  FILE *f = fb__output_open(&fb__cmd_compare, path);
+struct table {
+  const struct fb_compare *cmp;
+  const char *header;
+};
 
-  if (f == NULL)
+static int write_table(FILE *out, const void *arg) {
+  const struct table *t = arg;
+
+  if (fputs(t->header, out) < 0)
+    return -EIO;
+  return fb_report_compare_text(out, t->cmp);
+}
+
+static int write_json(FILE *out, const void *arg) {
+  return fb_report_compare_json(out, arg);
+}
+
+static int write_csv(FILE *out, const void *arg) {
+  return fb_report_compare_csv(out, arg);
+}
+
+static const struct {
+  int id;
+  const char *opt;
+  const char *metric;
+} plots[3] = {{O_PLOT, "--plot", "wall"},
+              {O_PLOT_CPU, "--plot-cpu", "cpu"},
+              {O_PLOT_RSS, "--plot-rss", "rss"}};
+
+/* Every output is checked before the first run (fb__output_prepare). */
+static int prepare_outputs(struct compare_args *a) {
+  const char *inputs[2] = {a->w.urls_path, NULL};
+
+  if (a->seen[O_JSON] &&
+      fb__output_prepare(&fb__cmd_compare, &a->json, "--json", a->seen[O_JSON],
+                         0, inputs) != 0)
     return FB_EXIT_USAGE;
-  return fb__output_close(&fb__cmd_compare, f, path, writer(f, cmp));
+  if (a->seen[O_CSV] && fb__output_prepare(&fb__cmd_compare, &a->csv, "--csv",
+                                           a->seen[O_CSV], 0, inputs) != 0)
+    return FB_EXIT_USAGE;
+  if (a->seen[O_HTML] &&
+      fb__output_prepare(&fb__cmd_compare, &a->html, "--html", a->seen[O_HTML],
+                         0, inputs) != 0)
+    return FB_EXIT_USAGE;
+  for (size_t i = 0; i < 3; i++)
+    if (a->seen[plots[i].id] &&
+        fb__output_prepare(&fb__cmd_compare, &a->plots[i], plots[i].opt,
+                           a->seen[plots[i].id], 1, inputs) != 0)
+      return FB_EXIT_USAGE;
+  return 0;
 }
 
-static int write_reports(const struct compare_args *a,
-                         const struct fb_compare *cmp, const char *header) {
-  const char *json = a->seen[O_JSON], *csv = a->seen[O_CSV];
-  int to_stdout =
-      (json && strcmp(json, "-") == 0) || (csv && strcmp(csv, "-") == 0);
-  FILE *table = to_stdout ? stderr : stdout;
-  int status = 0, err;
+static int write_html(FILE *out, const void *arg) {
+  return fb_report_compare_html(out, arg);
+}
 
-  err = fprintf(table, "%s", header) < 0 ? -EIO : 0;
-  if (err == 0)
-    err = fb_report_compare_text(table, cmp);
-  if (fb__output_close(&fb__cmd_compare, table, to_stdout ? "-" : NULL, err))
+static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
+                         const char *header) {
+  const char *json = a->seen[O_JSON], *csv = a->seen[O_CSV];
+  int to_stdout = stdout_files(a->seen) > 0;
+  struct fb_output table = {.path = "-", .f = to_stdout ? stderr : stdout};
+  struct table t = {cmp, header};
+  int status = 0;
+
+  if (fb__output_write(&fb__cmd_compare, &table, "table", write_table, &t))
     status = FB_EXIT_USAGE;
-  if (json && write_file(cmp, json, fb_report_compare_json) != 0)
+  if (json && fb__output_write(&fb__cmd_compare, &a->json, "JSON", write_json,
+                               cmp) != 0)
     status = FB_EXIT_USAGE;
-  if (csv && write_file(cmp, csv, fb_report_compare_csv) != 0)
+  if (csv &&
+      fb__output_write(&fb__cmd_compare, &a->csv, "CSV", write_csv, cmp) != 0)
     status = FB_EXIT_USAGE;
-  if (a->seen[O_PLOT] &&
-      fb__plot(&fb__cmd_compare, cmp, "wall", a->seen[O_PLOT]) != 0)
-    status = FB_EXIT_USAGE;
-  if (a->seen[O_PLOT_CPU] &&
-      fb__plot(&fb__cmd_compare, cmp, "cpu", a->seen[O_PLOT_CPU]) != 0)
-    status = FB_EXIT_USAGE;
-  if (a->seen[O_PLOT_RSS] &&
-      fb__plot(&fb__cmd_compare, cmp, "rss", a->seen[O_PLOT_RSS]) != 0)
-    status = FB_EXIT_USAGE;
+  for (size_t i = 0; i < 3; i++) {
+    if (!a->seen[plots[i].id])
+      continue;
+    if (fb__plot(&fb__cmd_compare, cmp, plots[i].metric,
+                 a->seen[plots[i].id]) != 0)
+      status = FB_EXIT_USAGE;
+    else
+      a->plots[i].written = 1;
+  }
+  /* Last, so that the line naming it ends what the table's stream shows. */
+  if (a->seen[O_HTML]) {
+    if (fb__output_write(&fb__cmd_compare, &a->html, "HTML report", write_html,
+                         cmp) != 0)
+      status = FB_EXIT_USAGE;
+    else if (strcmp(a->seen[O_HTML], "-") != 0 &&
+             (fprintf(table.f, "HTML report: %s\n", a->seen[O_HTML]) < 0 ||
+              fflush(table.f) != 0))
+      status = FB_EXIT_USAGE;
+  }
   return status;
 }
 
@@ -355,9 +439,14 @@ static int compare_main(int argc, char **argv) {
   status = parse(&a, argc, argv);
   if (status != FB_CLI_GO)
     return status;
+  if (!a.seen[O_LIST_URLS] && prepare_outputs(&a) != 0) {
+    status = FB_EXIT_USAGE;
+    goto out;
+  }
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_compare, "cannot install signal handlers");
-    return FB_EXIT_USAGE;
+    status = FB_EXIT_USAGE;
+    goto out;
   }
   /* Before pinning, which narrows the CPUs this process may use. */
   fb_machine_describe(machine, sizeof(machine));
@@ -369,6 +458,9 @@ static int compare_main(int argc, char **argv) {
     goto out;
   }
   a.job.urls = a.w.urls;
+  status = fb__jobopt_check(&fb__cmd_compare, a.seen, &a.job);
+  if (status != 0)
+    goto out;
   a.job.cancel = &fb__cli_cancel;
   rc = plan(&a, &cmp, a.w.known_delay_ms);
   if (rc != 0) {
@@ -392,11 +484,7 @@ static int compare_main(int argc, char **argv) {
     goto out;
   }
   fb_compare_aggregate(&cmp);
-  snprintf(header, sizeof(header),
-           "# fetchbench compare: %s\n# %s connections; %zu cells x %u "
-           "repeats in %.1f s%s; machine: %s\n",
-           workload, cmp.ctx.connection, cmp.ncells, cmp.repeats, cmp.elapsed_s,
-           cmp.cancelled ? " (cancelled)" : "", machine);
+  fb__sweep_header(header, sizeof(header), &cmp);
   status = write_reports(&a, &cmp, header);
   if (status != 0)
     goto out;
@@ -411,6 +499,11 @@ static int compare_main(int argc, char **argv) {
     if (cmp.cells[i].errors > 0 || cmp.cells[i].failed > 0)
       status = FB_EXIT_FAILED;
 out:
+  fb__output_discard(&a.json);
+  fb__output_discard(&a.csv);
+  fb__output_discard(&a.html);
+  for (size_t i = 0; i < 3; i++)
+    fb__output_discard(&a.plots[i]);
   fb_compare_cleanup(&cmp);
   fb__workload_stop(&a.w);
   return status;

@@ -1,6 +1,8 @@
+#include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 
@@ -52,6 +54,15 @@ struct run_args {
   enum format format;
   struct fb_job job;
   struct fb_workload w;
+  struct fb_output out;
+};
+
+/* What the report writer needs. */
+struct report {
+  const struct run_args *a;
+  const struct fb_summary *s;
+  const struct fb_collector *c;
+  const char *line; /* what ran where */
 };
 
 static int parse_value(void *ctx, int id, const char *v) {
@@ -97,6 +108,15 @@ static int parse(struct run_args *a, int argc, char **argv) {
     uint64_t n;
     char what[64];
 
+    if (fb__cli_u64(&fb__cmd_run, "--workers", a->seen[O_WORKERS], 0,
+                    UINT32_MAX, NULL, &n) != 0)
+      return FB_EXIT_USAGE;
+    if (a->engine->max_workers == 1 && n > 1)
+      return fb__cli_usage_error(
+          &fb__cmd_run,
+          "--workers %s: engine %s runs one request at a time; choose an "
+          "engine with workers with -e (threads, processes, async, ...)",
+          a->seen[O_WORKERS], a->engine->name);
     snprintf(what, sizeof(what), "for engine %s", a->engine->name);
     if (fb__cli_u64(&fb__cmd_run, "--workers", a->seen[O_WORKERS], 1,
                     a->engine->max_workers, what, &n) != 0)
@@ -140,40 +160,102 @@ static void write_failures(FILE *out, const struct fb_summary *s,
   }
 }
 
-static int write_report(const struct run_args *a, const struct fb_summary *s,
-                        const struct fb_collector *c) {
-  char line[1024];
-  const char *output = a->seen[O_OUTPUT];
-  FILE *out = fb__output_open(&fb__cmd_run, output);
+static int write_report_to(FILE *out, const void *arg) {
+  const struct report *rp = arg;
+  const struct run_args *a = rp->a;
   int err = 0;
 
-  if (out == NULL)
-    return FB_EXIT_USAGE;
-  fb__workload_describe(&a->w, line, sizeof(line));
   switch (a->format) {
   case FORMAT_TEXT:
-    fprintf(out, "# %s; %s connections\n", line,
+    fprintf(out, "# %s; %s connections\n", rp->line,
             a->job.connection == FB_CONN_FRESH ? "fresh" : "reused");
-    err = fb_report_text(out, s, 1);
+    err = fb_report_text(out, rp->s, 1);
     if (err == 0)
-      write_failures(out, s, c, a->w.urls);
+      write_failures(out, rp->s, rp->c, a->w.urls);
     break;
   case FORMAT_JSON:
-    fprintf(stderr, "fetchbench run: %s\n", line);
-    err = fb_report_json(out, s);
+    err = fb_report_json(out, rp->s);
     break;
   case FORMAT_CSV:
-    fprintf(stderr, "fetchbench run: %s\n", line);
-    err = c != NULL ? fb_report_csv(out, c, a->w.urls, s->engine) : FB_ELOST;
+    err = rp->c != NULL ? fb_report_csv(out, rp->c, a->w.urls, rp->s->engine)
+                        : FB_ELOST;
     break;
   }
-  return fb__output_close(&fb__cmd_run, out, output, err);
+  return err;
+}
+
+static int write_report(struct run_args *a, const struct fb_summary *s,
+                        const struct fb_collector *c) {
+  char line[1024];
+  struct report rp = {a, s, c, line};
+
+  fb__workload_describe(&a->w, line, sizeof(line));
+  if (a->format != FORMAT_TEXT)
+    fprintf(stderr, "fetchbench run: %s\n", line);
+  return fb__output_write(&fb__cmd_run, &a->out, "report", write_report_to,
+                          &rp);
+}
+
+/* Open descriptors of this process now, or 0 when /proc cannot tell. */
+static long open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  long n = -1; /* the directory's own */
+
+  if (d == NULL)
+    return 0;
+  while ((e = readdir(d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n > 0 ? n : 0;
+}
+
+/* The message of the first result with outcome o, or NULL. */
+static const char *first_message(const struct fb_collector *c,
+                                 enum fb_outcome o) {
+  for (size_t i = 0; c != NULL && i < fb_collector_size(c); i++) {
+    const struct fb_result *r = fb_collector_get(c, i);
+
+    if (r != NULL && r->outcome == o)
+      return r->message;
+  }
+  return NULL;
+}
+
+/* What the run's figures alone do not say, once, on stderr: a pool that
+ * could not grow, and requests that found no descriptor.
+ */
+static void diagnose(const struct run_args *a, const struct fb_summary *s,
+                     long fds_before) {
+  size_t could = s->workers < s->urls ? s->workers : s->urls;
+  size_t starved = s->outcomes[FB_OUTCOME_RESOURCE];
+  struct rlimit rl;
+
+  if (s->workers_ran < could)
+    fb__cli_error(&fb__cmd_run,
+                  "only %u of %u workers of engine %s could start%s%s; the "
+                  "report counts the %u that ran",
+                  s->workers_ran, s->workers, a->engine->name,
+                  s->workers_err != 0 ? ": " : "",
+                  s->workers_err != 0 ? fb_strerror(s->workers_err) : "",
+                  s->workers_ran);
+  if (starved > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    fb__cli_error(&fb__cmd_run,
+                  "%zu of %zu requests found no free descriptor: the "
+                  "open-files limit is %llu; this run needed about %lu "
+                  "(ulimit -n %lu)",
+                  starved, s->urls, (unsigned long long)rl.rlim_cur,
+                  (unsigned long)fds_before + 2ul * s->workers + 16,
+                  (unsigned long)fds_before + 2ul * s->workers + 16);
 }
 
 static int run_main(int argc, char **argv) {
   struct run_args a;
   struct fb_summary s;
   struct fb_collector *c = NULL;
+  const char *inputs[2] = {NULL, NULL};
+  const char *why;
+  long fds_before;
   int rc, status;
 
   memset(&a, 0, sizeof(a));
@@ -183,21 +265,40 @@ static int run_main(int argc, char **argv) {
   status = parse(&a, argc, argv);
   if (status != FB_CLI_GO)
     return status;
+  inputs[0] = a.w.urls_path;
+  status = fb__output_prepare(&fb__cmd_run, &a.out, "--output",
+                              a.seen[O_OUTPUT], 0, inputs);
+  if (status != 0)
+    return status;
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_run, "cannot install signal handlers");
-    return FB_EXIT_USAGE;
+    status = FB_EXIT_USAGE;
+    goto out;
   }
   status = fb__workload_start(&a.w, &fb__cmd_run);
   if (status != 0)
     goto out;
   a.job.urls = a.w.urls;
+  a.job.schedule = a.w.schedule;
+  status = fb__jobopt_check(&fb__cmd_run, a.seen, &a.job);
+  if (status != 0)
+    goto out;
   a.job.cancel = &fb__cli_cancel;
+  fds_before = open_fds();
   rc = fb_run_measure(a.engine, &a.job, a.w.known_delay_ms, &s, &c);
   if (rc == FB_ERANGE && c == NULL) {
     status = fb__cli_usage_error(&fb__cmd_run, "%s", fb_strerror(rc));
     goto out;
   }
   status = write_report(&a, &s, c);
+  diagnose(&a, &s, fds_before);
+  why = first_message(c, FB_OUTCOME_NOT_RUN);
+  if (rc == FB_ENOFILE) {
+    /* Not the server's doing nor a failed request: the limit given. */
+    fb__cli_error(&fb__cmd_run, "%s", why != NULL ? why : fb_strerror(rc));
+    status = FB_EXIT_USAGE;
+    goto out;
+  }
   if (status != 0)
     goto out;
   if (fb__signals_caught() != 0) {
@@ -211,12 +312,13 @@ static int run_main(int argc, char **argv) {
     status = fb__signals_exit_status();
   } else if (rc != 0) {
     fb__cli_error(&fb__cmd_run, "engine %s failed: %s", a.engine->name,
-                  fb_strerror(rc));
+                  why != NULL ? why : fb_strerror(rc));
     status = FB_EXIT_FAILED;
   } else {
     status = s.errors > 0 ? FB_EXIT_FAILED : FB_EXIT_OK;
   }
 out:
+  fb__output_discard(&a.out);
   fb_collector_destroy(c);
   fb__workload_stop(&a.w);
   return status;

@@ -3,6 +3,9 @@
 
 #include "cli.h"
 
+/* Beyond what any engine here can start on one core. */
+#define FB_RATE_MAX 1000000.0
+
 static const struct fb_cli_opt workload_opts[] = {
     {FB_JOBOPT_URLS, "urls", 'u', "FILE|-",
      "fetch the URLs listed in FILE (- : standard input) instead of the "
@@ -29,6 +32,13 @@ static const struct fb_cli_opt workload_opts[] = {
      "embedded origin's seed for jitter and the synthetic corpus"},
     {FB_JOBOPT_NO_PIN, "no-pin", 0, NULL,
      "do not pin the client and the embedded origin to different cores"},
+    {FB_JOBOPT_RATE, "rate", 0, "R",
+     "open loop: request i is due at i/R seconds (R requests per second, "
+     "fractions allowed) and starts then, or once a worker is free: latency "
+     "is also counted from the due time"},
+    {FB_JOBOPT_ARRIVAL, "arrival", 0, "uniform|poisson",
+     "with --rate: evenly spaced arrivals, or Poisson ones seeded by --seed "
+     "(default uniform)"},
     {0},
 };
 
@@ -59,9 +69,27 @@ static const struct fb_cli_opt request_opts[] = {
     {0},
 };
 
+static const struct fb_cli_opt tls_opts[] = {
+    {FB_JOBOPT_CACERT, "cacert", 0, "FILE",
+     "trust the CA certificates in FILE (PEM) instead of the system's; the "
+     "embedded origin's is passed by itself"},
+    {FB_JOBOPT_INSECURE, "insecure", 'k', NULL,
+     "do not verify certificates (the default verifies; a failed "
+     "verification is a `tls` outcome)"},
+    {FB_JOBOPT_TLS_RESUME, "tls-resume", 0, "on|off",
+     "resume TLS sessions as the model can share them: each thread and the "
+     "loop share one cache, each process keeps its own (default on)"},
+    {FB_JOBOPT_CA_CACHE, "ca-cache", 0, "shared|curl|off",
+     "the CA store: built once per process (shared, the default), once per "
+     "libcurl multi handle (curl), or read for every new connection as "
+     "libcurl 7.88 does by itself (off)"},
+    {0},
+};
+
 const struct fb_cli_group fb__jobopt_groups[] = {
     {"Workload options (what is fetched, from where)", workload_opts},
     {"Request options", request_opts},
+    {"HTTPS options", tls_opts},
     {0},
 };
 
@@ -93,10 +121,23 @@ static int parse_workload(const struct fb_cli_cmd *cmd, int id, const char *v,
                                  v);
     w->origin_url = v;
     return 0;
-  case FB_JOBOPT_ORIGIN_CPU:
+  case FB_JOBOPT_ORIGIN_CPU: {
+    int cpus[CPU_SETSIZE];
+    int n = fb_cpus_allowed(cpus, CPU_SETSIZE), known = n <= 0;
+
     rc = fb__cli_uint(cmd, "--origin-cpu", v, 0, CPU_SETSIZE - 1, &u);
+    if (rc != 0)
+      return rc;
+    for (int i = 0; i < n && i < CPU_SETSIZE; i++)
+      known |= cpus[i] == (int)u;
+    if (!known)
+      return fb__cli_usage_error(cmd,
+                                 "--origin-cpu: CPU %u is not one this "
+                                 "machine lets us use (%d allowed: 0..%d)",
+                                 u, n, cpus[n - 1]);
     w->given_origin_cpu = (int)u;
-    return rc;
+    return 0;
+  }
   case FB_JOBOPT_CORPUS:
     w->corpus = v;
     return 0;
@@ -109,6 +150,14 @@ static int parse_workload(const struct fb_cli_cmd *cmd, int id, const char *v,
     return fb__cli_u64(cmd, "--seed", v, 0, UINT64_MAX, NULL, &w->seed);
   case FB_JOBOPT_NO_PIN:
     w->pin = 0;
+    return 0;
+  case FB_JOBOPT_RATE:
+    return fb__cli_rate(cmd, "--rate", v, FB_RATE_MAX, &w->rate);
+  case FB_JOBOPT_ARRIVAL:
+    w->arrival = fb_arrival_parse(v);
+    if (w->arrival < 0)
+      return fb__cli_usage_error(
+          cmd, "--arrival: '%s' is not uniform or poisson", v);
     return 0;
   default: /* --seed-pages: the default */
     return 0;
@@ -148,6 +197,29 @@ int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *v,
     rc = fb__cli_bytes(cmd, "--thread-stack", v, 16384, 1ULL << 30, &u64);
     job->thread_stack = (size_t)u64;
     return rc;
+  case FB_JOBOPT_CACERT:
+    job->cacert = v;
+    return 0;
+  case FB_JOBOPT_INSECURE:
+    job->verify_tls = 0;
+    return 0;
+  case FB_JOBOPT_TLS_RESUME:
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+      job->tls_resume = strcmp(v, "on") == 0;
+      return 0;
+    }
+    return fb__cli_usage_error(cmd, "--tls-resume: '%s' is not on or off", v);
+  case FB_JOBOPT_CA_CACHE:
+    if (strcmp(v, "shared") == 0)
+      job->ca_cache = FB_CA_SHARED;
+    else if (strcmp(v, "curl") == 0)
+      job->ca_cache = FB_CA_CURL;
+    else if (strcmp(v, "off") == 0)
+      job->ca_cache = FB_CA_OFF;
+    else
+      return fb__cli_usage_error(
+          cmd, "--ca-cache: '%s' is not shared, curl or off", v);
+    return 0;
   case FB_JOBOPT_MAX_RESPAWNS:
     return fb__cli_uint(cmd, "--max-respawns", v, 0, 1000000,
                         &job->max_respawns);
@@ -160,6 +232,8 @@ int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
                       struct fb_job *job, struct fb_workload *w) {
   static const int embedded_only[] = {FB_JOBOPT_CORPUS, FB_JOBOPT_JITTER,
                                       FB_JOBOPT_SEED, FB_JOBOPT_NO_PIN};
+  /* --seed also seeds Poisson arrivals, wherever the URLs come from. */
+  int seed_for_arrivals = seen[FB_JOBOPT_RATE] != NULL;
   int urls = seen[FB_JOBOPT_URLS] != NULL;
   int origin = seen[FB_JOBOPT_ORIGIN] != NULL;
   int pages = seen[FB_JOBOPT_PAGES] != NULL;
@@ -181,12 +255,37 @@ int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
        i++) {
     int id = embedded_only[i];
 
+    if (id == FB_JOBOPT_SEED && seed_for_arrivals)
+      continue;
     if (seen[id] && (urls || origin))
       return fb__cli_usage_error(
           cmd, "--%s applies to the embedded origin, not with --%s",
           workload_opt_name(id), urls ? "urls" : "origin");
   }
+  if (seen[FB_JOBOPT_ARRIVAL] && !seen[FB_JOBOPT_RATE])
+    return fb__cli_usage_error(cmd, "--arrival goes with --rate");
   if (seen[FB_JOBOPT_CONNECTION] == NULL)
     job->connection = w->urls_path != NULL ? FB_CONN_REUSE : FB_CONN_FRESH;
+  return 0;
+}
+
+int fb__jobopt_check(const struct fb_cli_cmd *cmd, const char *const *seen,
+                     const struct fb_job *job) {
+  char err[512] = "";
+  int rc = fb_engine_check_job(job, err, sizeof(err));
+
+  if (rc != 0) {
+    if (seen[FB_JOBOPT_CACERT] != NULL)
+      fb__cli_error(cmd, "--cacert: %s", err[0] ? err : fb_strerror(rc));
+    else
+      fb__cli_error(cmd, "the system's CA certificates: %s",
+                    err[0] ? err : fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
+  if (seen[FB_JOBOPT_CACERT] != NULL && seen[FB_JOBOPT_INSECURE] != NULL)
+    fb__cli_error(cmd,
+                  "note: --insecure wins: certificates are not verified, so "
+                  "--cacert %s only had to load",
+                  seen[FB_JOBOPT_CACERT]);
   return 0;
 }

@@ -1,3 +1,5 @@
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,10 +8,7 @@
 #include "cli.h"
 
 static const struct fb_cli_cmd *const commands[] = {
-    &fb__cmd_run,
-    &fb__cmd_compare,
-    &fb__cmd_origin,
-    NULL,
+    &fb__cmd_run, &fb__cmd_compare, &fb__cmd_origin, &fb__cmd_report, NULL,
 };
 
 static const struct fb_cli_cmd *find_command(const char *name) {
@@ -85,10 +84,28 @@ static int dispatch(int argc, char **argv) {
   return cmd->main(argc - 1, argv + 1);
 }
 
+/* libcurl converts an international host name (http://bücher.localhost/)
+ * with libidn2 from the locale's character set, and a program starts in the
+ * "C" locale, where such a name fails to convert. Host names come in UTF-8
+ * (URL lists, RFC 3987), so when the environment names no UTF-8 locale, the
+ * C.UTF-8 one glibc always has is taken. Only the character type: numbers
+ * in reports keep their decimal point.
+ */
+static void set_ctype(void) {
+  const char *cs;
+
+  if (setlocale(LC_CTYPE, "") == NULL)
+    setlocale(LC_CTYPE, "C");
+  cs = nl_langinfo(CODESET);
+  if (cs == NULL || (strcmp(cs, "UTF-8") != 0 && strcmp(cs, "utf8") != 0))
+    setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 int main(int argc, char **argv) {
   CURLcode code;
   int status;
 
+  set_ctype();
   fb__signals_ignore_pipe();
   /* Once, before any engine, thread or fork. */
   code = curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -69,12 +69,16 @@ static const struct fb_cli_opt *find(const struct fb_cli_cmd *cmd,
   return NULL;
 }
 
+/* What next() returns for an operand. */
+static const struct fb_cli_opt operand_opt = {FB_CLI_OPERAND, "", 0, "", ""};
+
 /* Walks argv[1..] of a command. */
 struct args {
   const struct fb_cli_cmd *cmd;
   int argc;
   char **argv;
   int i;
+  int operands_only; /* after "--" */
 };
 
 /* The value of o: after '=' (eq), glued to a short option (glued), or the
@@ -119,10 +123,13 @@ static const struct fb_cli_opt *next(struct args *a, const char **value,
   if (a->i >= a->argc)
     return NULL;
   arg = a->argv[a->i++];
-  if (strcmp(arg, "--") == 0) {
+  if (!a->operands_only && strcmp(arg, "--") == 0) {
+    a->operands_only = 1;
     if (a->i >= a->argc)
       return NULL;
-    arg = a->argv[a->i];
+    arg = a->argv[a->i++];
+  } else if (a->operands_only) {
+    /* An operand, below. */
   } else if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
     const char *eq = strchr(arg + 2, '=');
     size_t len = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2);
@@ -149,6 +156,10 @@ static const struct fb_cli_opt *next(struct args *a, const char **value,
     *err = o == NULL;
     return o;
   }
+  if (a->cmd->operands != NULL) {
+    *value = arg;
+    return &operand_opt;
+  }
   fb__cli_usage_error(a->cmd, "unexpected argument '%s'", arg);
   *err = 1;
   return NULL;
@@ -166,6 +177,11 @@ int fb__cli_parse(const struct fb_cli_cmd *cmd, int argc, char **argv,
   while ((o = next(&a, &v, &err)) != NULL) {
     if (o == help_opts)
       return fb__cli_help(stdout, cmd) == 0 ? FB_EXIT_OK : FB_EXIT_USAGE;
+    if (o == &operand_opt) {
+      if (parse(ctx, FB_CLI_OPERAND, v) != 0)
+        return FB_EXIT_USAGE;
+      continue;
+    }
     if (o->id < 0 || (size_t)o->id >= nseen)
       abort(); /* a table's id beyond the command's: a bug */
     if (seen[o->id] != NULL)
@@ -219,8 +235,10 @@ static void print_opt(FILE *out, const struct fb_cli_opt *o) {
 int fb__cli_help(FILE *out, const struct fb_cli_cmd *cmd) {
   const struct fb_cli_opt *o;
 
-  fprintf(out, "Usage: fetchbench %s [OPTION]...\n%s\n\n%s\n\nOptions:\n",
-          cmd->name, cmd->summary, cmd->description);
+  fprintf(out, "Usage: fetchbench %s [OPTION]...%s%s\n%s\n\n%s\n\nOptions:\n",
+          cmd->name, cmd->operands != NULL ? " " : "",
+          cmd->operands != NULL ? cmd->operands : "", cmd->summary,
+          cmd->description);
   for (size_t t = 0; (o = table(cmd, t)) != NULL; t++) {
     if (t >= 2)
       fprintf(out, "\n%s:\n", cmd->groups[t - 2].heading);
@@ -330,6 +348,30 @@ int fb__cli_bytes(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
   }
   return fb__cli_usage_error(
       cmd, "%s: '%s' is not a byte count (e.g. 65536, 64k, 16M, 1G)", opt, s);
+}
+
+int fb__cli_rate(const struct fb_cli_cmd *cmd, const char *opt, const char *s,
+                 double max, double *out) {
+  double v = 0, scale = 0.1;
+  const char *p = s;
+  int digits = 0;
+
+  for (; *p >= '0' && *p <= '9'; p++, digits++)
+    v = v * 10 + (*p - '0');
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++, scale /= 10)
+      v += (*p - '0') * scale;
+  if (digits == 0 || *p != '\0' || digits > 18)
+    return fb__cli_usage_error(
+        cmd, "%s: '%s' is not a rate (requests per second, e.g. 100 or 0.5)",
+        opt, s);
+  if (!(v > 0) || v > max)
+    return fb__cli_usage_error(cmd,
+                               "%s: %s is out of range (more than 0, at most "
+                               "%.0f requests per second)",
+                               opt, s, max);
+  *out = v;
+  return 0;
 }
 
 int fb__cli_fraction(const struct fb_cli_cmd *cmd, const char *opt,

@@ -75,23 +75,6 @@ static void gp_name(FILE *f, const char *s) {
   }
 }
 
-/* The engines in order of first appearance. */
-static size_t engines_of(const struct fb_compare *cmp, const char **names,
-                         size_t max) {
-  size_t n = 0;
-
-  for (size_t i = 0; i < cmp->ncells; i++) {
-    size_t k;
-
-    for (k = 0; k < n; k++)
-      if (strcmp(names[k], cmp->cells[i].engine) == 0)
-        break;
-    if (k == n && n < max)
-      names[n++] = cmp->cells[i].engine;
-  }
-  return n;
-}
-
 /* One data block per engine (index i in gnuplot): workers, median, min,
  * max, by increasing workers; then the ideal wall time when known.
  */
@@ -186,26 +169,6 @@ static void write_script(FILE *f, const struct fb_compare *cmp,
   fprintf(f, "\n");
 }
 
-static int tmpfile_named(char *name, size_t len, const char *suffix,
-                         FILE **out) {
-  const char *dir = getenv("TMPDIR");
-  int fd;
-
-  snprintf(name, len, "%s/fetchbench-plot-XXXXXX%s",
-           dir != NULL && dir[0] ? dir : "/tmp", suffix);
-  fd = mkstemps(name, (int)strlen(suffix));
-  if (fd < 0)
-    return -errno;
-  *out = fdopen(fd, "w");
-  if (*out == NULL) {
-    int err = -errno;
-    close(fd);
-    unlink(name);
-    return err;
-  }
-  return 0;
-}
-
 int fb__plot(const struct fb_cli_cmd *cmd, const struct fb_compare *cmp,
              const char *metric, const char *path) {
   char gnuplot[4096], data[4096], script[4096];
@@ -226,10 +189,12 @@ int fb__plot(const struct fb_cli_cmd *cmd, const struct fb_compare *cmp,
     return 0;
   }
   data[0] = script[0] = '\0';
-  n = engines_of(cmp, names, sizeof(names) / sizeof(names[0]));
-  rc = tmpfile_named(data, sizeof(data), ".dat", &df);
+  n = fb_compare_engines(cmp, names, sizeof(names) / sizeof(names[0]));
+  if (n > sizeof(names) / sizeof(names[0]))
+    n = sizeof(names) / sizeof(names[0]);
+  rc = fb__output_tmpfile(data, sizeof(data), "plot", ".dat", &df);
   if (rc == 0)
-    rc = tmpfile_named(script, sizeof(script), ".gp", &sf);
+    rc = fb__output_tmpfile(script, sizeof(script), "plot", ".gp", &sf);
   if (rc != 0) {
     fb__cli_error(cmd, "plot %s: temporary file: %s", path, fb_strerror(rc));
     goto out;

@@ -190,3 +190,15 @@ void fb__sweep_progress_end(const struct fb_sweep *sw) {
     fflush(stderr);
   }
 }
+
+void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp) {
+  const struct fb_compare_context *x = &cmp->ctx;
+
+  snprintf(buf, len,
+           "# fetchbench compare: %s\n# %s connections; %zu cells x %u "
+           "repeats in %.1f s%s; machine: %s\n",
+           x->workload != NULL ? x->workload : "(workload not saved)",
+           x->connection != NULL ? x->connection : "?", cmp->ncells,
+           cmp->repeats, cmp->elapsed_s, cmp->cancelled ? " (cancelled)" : "",
+           x->machine != NULL ? x->machine : "(not saved)");
+}

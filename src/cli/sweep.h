@@ -37,6 +37,12 @@ void fb__sweep_progress(const struct fb_sweep *sw, const struct fb_compare *cmp,
 /* Clears the progress line. */
 void fb__sweep_progress_end(const struct fb_sweep *sw);
 
+/* The two comment lines above compare's table: what was fetched, the
+ * connections, cells x repeats and time, the machine. Also what report
+ * prints above a saved sweep's table.
+ */
+void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp);
+
 /* Draws metric ("wall", "cpu" or "rss") against workers, one line per engine,
  * with gnuplot into path (.svg or .png). Returns 0, or FB_EXIT_USAGE after
  * printing why (gnuplot missing is a skip with a message, returning 0).

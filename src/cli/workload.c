@@ -321,19 +321,33 @@ int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
     fb__cli_error(cmd, "%s", err[0] ? err : fb_strerror(rc));
     return FB_EXIT_USAGE;
   }
+  if (w->rate > 0) {
+    rc = fb_schedule_create(&w->schedule, fb_urlset_count(w->urls), w->rate,
+                            (enum fb_arrival)w->arrival, w->seed);
+    if (rc != 0) {
+      fb__cli_error(cmd, "--rate: %s", fb_strerror(rc));
+      return FB_EXIT_USAGE;
+    }
+  }
   if (w->given_origin_cpu >= 0)
     pin_beside_origin(w, cmd);
   return 0;
 }
 
 void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len) {
-  char cores[96];
+  char cores[160];
 
   if (w->client_cpu >= 0)
     snprintf(cores, sizeof(cores), "client on CPU %d, origin on CPU %d",
              w->client_cpu, w->origin_cpu);
   else
     snprintf(cores, sizeof(cores), "not pinned");
+  if (w->rate > 0) {
+    size_t n = strlen(cores);
+
+    snprintf(cores + n, sizeof(cores) - n, "; open loop, %.6g requests/s, %s",
+             w->rate, fb_arrival_name((enum fb_arrival)w->arrival));
+  }
   if (w->urls_path != NULL) {
     char delay[48] = "delay unknown";
 
@@ -376,4 +390,6 @@ void fb__workload_stop(struct fb_workload *w) {
   }
   fb_urlset_destroy(w->urls);
   w->urls = NULL;
+  fb_schedule_destroy(w->schedule);
+  w->schedule = NULL;
 }

@@ -132,6 +132,25 @@ void fb_compare_fail(struct fb_compare *cmp, size_t i, int status,
   set_note(cell, status, note);
 }
 
+size_t fb_compare_engines(const struct fb_compare *cmp, const char **names,
+                          size_t max) {
+  size_t n = 0;
+
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    size_t k;
+
+    for (k = 0; k < i; k++)
+      if (strcmp(cmp->cells[k].engine, cmp->cells[i].engine) == 0)
+        break;
+    if (k < i)
+      continue;
+    if (n < max)
+      names[n] = cmp->cells[i].engine;
+    n++;
+  }
+  return n;
+}
+
 /* The statistics of one expression of s over a cell's runs, with v as
  * scratch room for one value per run.
  */

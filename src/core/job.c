@@ -16,7 +16,7 @@ void fb_job_init(struct fb_job *job) {
   job->follow_redirects = 1;
   job->verify_tls = 1;
   job->tls_resume = 1;
-  job->ca_cache = 1;
+  job->ca_cache = FB_CA_SHARED;
   job->user_agent = fb_user_agent();
   job->chunk = 1;
   job->thread_stack = FB_DEFAULT_THREAD_STACK;

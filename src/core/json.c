@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/report_int.h"
 #include "fetchbench/report.h"
 
 /* Output is staged in a small buffer so a long string costs a few fwrite
@@ -60,12 +61,7 @@ static void out_escape(struct out *o, unsigned char c) {
   }
 }
 
-/* The length of the well-formed UTF-8 sequence at s[0, n), or 0 when s does
- * not start one; *bad then receives the length of the maximal ill-formed
- * subpart to replace by one U+FFFD (Unicode's recommended practice, which
- * Python's and browsers' decoders follow).
- */
-static size_t utf8_valid(const unsigned char *s, size_t n, size_t *bad) {
+size_t fb__utf8_valid(const unsigned char *s, size_t n, size_t *bad) {
   unsigned char lo = 0x80, hi = 0xbf;
   size_t need, i;
 
@@ -129,7 +125,7 @@ int fb_json_string(FILE *out, const char *s, size_t len) {
       out_escape(&o, c);
       i++;
     } else {
-      size_t bad = 0, ok = utf8_valid(p + i, len - i, &bad);
+      size_t bad = 0, ok = fb__utf8_valid(p + i, len - i, &bad);
       if (ok > 0) {
         out_bytes(&o, s + i, ok);
         i += ok;

@@ -4,58 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/compare_int.h"
 #include "core/report_int.h"
 #include "fetchbench/compare.h"
 #include "fetchbench/report.h"
 
 /* --- Text ---------------------------------------------------------------- */
 
-#define COLS 16
-#define CELL 40
-
-static const char *const heads[COLS] = {
-    "engine", "workers",    "wall s",     "min-max", "user s", "sys s",
-    "CPU s",  "children s", "CPU/req ms", "RSS MiB", "p50 ms", "p99 ms",
-    "req/s",  "errors",     "ideal s",    "eff",
-};
-
-/* v with prec decimals, or "-" when unknown. */
-static void fmt(char *cell, int prec, double v) {
-  if (isnan(v))
-    snprintf(cell, CELL, "-");
-  else
-    snprintf(cell, CELL, "%.*f", prec, v);
-}
-
-static void row_cells(char cells[COLS][CELL], const struct fb_compare_cell *c) {
-  snprintf(cells[0], CELL, "%s", c->engine != NULL ? c->engine : "?");
-  snprintf(cells[1], CELL, "%u", c->workers);
-  fmt(cells[2], 3, c->wall_s.median);
-  if (isnan(c->wall_s.min))
-    snprintf(cells[3], CELL, "-");
-  else
-    snprintf(cells[3], CELL, "%.3f-%.3f", c->wall_s.min, c->wall_s.max);
-  fmt(cells[4], 3, c->cpu_user_s.median);
-  fmt(cells[5], 3, c->cpu_sys_s.median);
-  fmt(cells[6], 3, c->cpu_s.median);
-  fmt(cells[7], 3, c->child_cpu_s.median);
-  fmt(cells[8], 2, c->cpu_per_req_ms.median);
-  fmt(cells[9], 1, c->rss_sum_kib.median / 1024.0);
-  fmt(cells[10], 1, c->latency_p50_ms.median);
-  fmt(cells[11], 1, c->latency_p99_ms.median);
-  fmt(cells[12], 1, c->req_per_s.median);
-  if (c->runs == 0)
-    snprintf(cells[13], CELL, "%s", c->failed > 0 ? "FAILED" : "not run");
-  else if (c->errors > 0 || c->failed > 0)
-    snprintf(cells[13], CELL, "%zu/%zu !", c->errors, c->requests);
-  else
-    snprintf(cells[13], CELL, "0");
-  fmt(cells[14], 3, c->ideal_s >= 0 ? c->ideal_s : NAN);
-  if (c->efficiency >= 0)
-    snprintf(cells[15], CELL, "%.0f%%", c->efficiency * 100);
-  else
-    snprintf(cells[15], CELL, "-");
-}
+#define COLS FB__TABLE_COLS
+#define CELL FB__TABLE_CELL
 
 static void line(struct fb__out *o, char cells[COLS][CELL], const size_t *width,
                  int ncols) {
@@ -66,168 +23,6 @@ static void line(struct fb__out *o, char cells[COLS][CELL], const size_t *width,
       fb__out_printf(o, "  %*s", (int)width[c], cells[c]);
   }
   fb__out_printf(o, "\n");
-}
-
-static void cell_problems(struct fb__out *o, const struct fb_compare *cmp,
-                          const struct fb_compare_cell *c) {
-  const char *sep = ": ";
-
-  if (c->errors == 0 && c->failed == 0)
-    return;
-  fb__out_printf(o, "! %s with %u worker%s", c->engine, c->workers,
-                 c->workers == 1 ? "" : "s");
-  if (c->errors > 0) {
-    fb__out_printf(o, ": %zu of %zu requests failed", c->errors, c->requests);
-    for (int i = 0; i < FB_OUTCOME_COUNT; i++) {
-      if (i == FB_OUTCOME_OK || c->outcomes[i] == 0)
-        continue;
-      fb__out_printf(o, "%s%s %zu", sep, fb_outcome_name(i), c->outcomes[i]);
-      sep = ", ";
-    }
-    sep = "; ";
-  }
-  if (c->failed > 0)
-    fb__out_printf(o, "%s%u of %u runs failed (%s)", sep, c->failed,
-                   c->runs + c->failed > cmp->repeats ? c->runs
-                                                      : c->runs + c->failed,
-                   c->note);
-  fb__out_printf(o, "\n");
-}
-
-static const char *plural(unsigned n) {
-  return n == 1 ? "" : "s";
-}
-
-/* "async with 16 workers" */
-static void who(struct fb__out *o, const struct fb_compare *cmp, int i) {
-  const struct fb_compare_cell *c = &cmp->cells[i];
-
-  fb__out_printf(o, "%s with %u worker%s", c->engine, c->workers,
-                 plural(c->workers));
-}
-
-static void verdict_speed(struct fb__out *o, const struct fb_compare *cmp,
-                          const struct fb_verdict *v) {
-  const struct fb_compare_cell *f = &cmp->cells[v->fastest];
-  const struct fb_compare_cell *s = &cmp->cells[v->slowest];
-
-  fb__out_printf(o, "- fastest: ");
-  who(o, cmp, v->fastest);
-  fb__out_printf(o, ", %.3f s median wall", f->wall_s.median);
-  if (v->slowest != v->fastest && f->wall_s.median > 0)
-    fb__out_printf(o, ", %.1fx faster than the slowest (%s, %u: %.3f s)",
-                   s->wall_s.median / f->wall_s.median, s->engine, s->workers,
-                   s->wall_s.median);
-  fb__out_printf(o, ".\n");
-  if (v->runner_up >= 0) {
-    const struct fb_compare_cell *r = &cmp->cells[v->runner_up];
-
-    fb__out_printf(o, "  runner-up: ");
-    who(o, cmp, v->runner_up);
-    fb__out_printf(o, ", %.3f s", r->wall_s.median);
-    fb__out_printf(o, " (%.1f%% slower",
-                   (r->wall_s.median / f->wall_s.median - 1) * 100);
-    if (v->noisy)
-      fb__out_printf(o, "): a tie within noise");
-    else
-      fb__out_printf(o, ", min-max ranges apart)");
-    fb__out_printf(o, ".\n");
-  }
-  if (v->best_efficiency >= 0) {
-    const struct fb_compare_cell *e = &cmp->cells[v->best_efficiency];
-    size_t rounds = (e->urls + e->workers - 1) / e->workers;
-    const char *sep = " (";
-
-    fb__out_printf(o,
-                   "- at %u worker%s, closest to the ideal %.3f s (%zu "
-                   "round%s of %.0f ms): %s, %.0f%% efficiency",
-                   v->top_workers, plural(v->top_workers), e->ideal_s, rounds,
-                   rounds == 1 ? "" : "s", cmp->delay_ms, e->engine,
-                   e->efficiency * 100);
-    for (size_t i = 0; i < cmp->ncells; i++) {
-      const struct fb_compare_cell *c = &cmp->cells[i];
-
-      if ((int)i == v->best_efficiency || c->workers != v->top_workers ||
-          c->efficiency < 0 || c->runs == 0)
-        continue;
-      fb__out_printf(o, "%s%s %.0f%%", sep, c->engine, c->efficiency * 100);
-      sep = ", ";
-    }
-    fb__out_printf(o, "%s.\n", sep[0] == ',' ? ")" : "");
-  }
-}
-
-static void verdict_cost(struct fb__out *o, const struct fb_compare *cmp,
-                         const struct fb_verdict *v) {
-  const struct fb_compare_cell *c, *m, *h;
-  int dearest = -1;
-
-  for (size_t i = 0; i < cmp->ncells; i++) {
-    const struct fb_compare_cell *x = &cmp->cells[i];
-    if (x->runs == 0 || x->errors > 0 || x->failed > 0)
-      continue;
-    if (dearest < 0 ||
-        x->cpu_per_req_ms.median > cmp->cells[dearest].cpu_per_req_ms.median)
-      dearest = (int)i;
-  }
-  /* A median lost to a failed allocation (NaN) leaves no cheapest cell. */
-  if (v->cheapest_cpu >= 0) {
-    c = &cmp->cells[v->cheapest_cpu];
-    fb__out_printf(o, "- cheapest in CPU: ");
-    who(o, cmp, v->cheapest_cpu);
-    fb__out_printf(o, ", %.2f ms CPU per request", c->cpu_per_req_ms.median);
-    if (dearest >= 0 && dearest != v->cheapest_cpu) {
-      const struct fb_compare_cell *d = &cmp->cells[dearest];
-
-      fb__out_printf(o, "; dearest: %s with %u, %.2f ms", d->engine, d->workers,
-                     d->cpu_per_req_ms.median);
-      if (c->cpu_per_req_ms.median > 0)
-        fb__out_printf(o, " (%.1fx)",
-                       d->cpu_per_req_ms.median / c->cpu_per_req_ms.median);
-    }
-    fb__out_printf(o, ".\n");
-  }
-  if (v->cheapest_memory < 0)
-    return;
-  m = &cmp->cells[v->cheapest_memory];
-  h = &cmp->cells[v->hungriest_memory];
-  fb__out_printf(o, "- cheapest in memory: ");
-  who(o, cmp, v->cheapest_memory);
-  fb__out_printf(o, ", %.1f MiB peak RSS", m->rss_sum_kib.median / 1024.0);
-  if (v->hungriest_memory != v->cheapest_memory) {
-    fb__out_printf(o, "; most: %s with %u, %.1f MiB", h->engine, h->workers,
-                   h->rss_sum_kib.median / 1024.0);
-    if (m->rss_sum_kib.median > 0)
-      fb__out_printf(o, " (%.1fx)",
-                     h->rss_sum_kib.median / m->rss_sum_kib.median);
-  }
-  fb__out_printf(o, ".\n");
-}
-
-static void verdict_scaling(struct fb__out *o, const struct fb_compare *cmp,
-                            const struct fb_verdict_scaling *sc) {
-  const struct fb_compare_cell *b = &cmp->cells[sc->before];
-
-  fb__out_printf(o, "- %s: ", sc->engine);
-  if (sc->after >= 0) {
-    const struct fb_compare_cell *a = &cmp->cells[sc->after];
-
-    fb__out_printf(o, "adding workers stopped helping after %u", b->workers);
-    if (sc->gain >= 0)
-      fb__out_printf(o, " (%u saved %.0f%% of the wall time, under %.0f%%)",
-                     a->workers, sc->gain * 100, FB_VERDICT_GAIN * 100);
-    else
-      fb__out_printf(o, " (%u was %.0f%% slower)", a->workers, -sc->gain * 100);
-  } else if (sc->cells < 2) {
-    fb__out_printf(o, "one clean worker count only (%u)", b->workers);
-  } else {
-    fb__out_printf(o,
-                   "still gaining at %u workers (the last step saved %.0f%%)",
-                   b->workers, sc->last_gain * 100);
-  }
-  if (sc->best >= 0 && sc->best != sc->before)
-    fb__out_printf(o, "; fastest at %u", cmp->cells[sc->best].workers);
-  fb__out_printf(o, ".\n");
 }
 
 #define WRAP 79
@@ -271,80 +66,56 @@ static void wrapped(struct fb__out *o, const char *text, size_t len) {
   }
 }
 
-static void verdict_body(struct fb__out *o, const struct fb_compare *cmp) {
-  struct fb_verdict v;
-  size_t bad = 0;
-
-  fb_compare_verdict(cmp, &v);
-  for (size_t i = 0; i < cmp->ncells; i++)
-    bad += cmp->cells[i].runs > 0 &&
-           (cmp->cells[i].errors > 0 || cmp->cells[i].failed > 0);
-  fb__out_printf(o, "\nVerdict (medians of %u run%s per cell):\n", cmp->repeats,
-                 plural(cmp->repeats));
-  if (v.fastest < 0) {
-    fb__out_printf(o, "- no cell ran without errors: nothing to compare.\n");
-    return;
-  }
-  verdict_speed(o, cmp, &v);
-  verdict_cost(o, cmp, &v);
-  for (size_t k = 0; k < v.nscaling; k++)
-    verdict_scaling(o, cmp, &v.scaling[k]);
-  if (bad > 0)
-    fb__out_printf(o,
-                   "- %zu cell%s with errors or failed runs left out of "
-                   "the verdict.\n",
-                   bad, bad == 1 ? "" : "s");
-}
-
-/* The verdict is written to memory first so that its sentences can be
- * wrapped to the terminal's usual width.
+/* A verdict's sentence, wrapped to the terminal's usual width: the title
+ * after a blank line, points marked "- ", their continuations indented.
  */
-static void verdict(struct fb__out *o, const struct fb_compare *cmp) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  struct fb__out m = {mem, 0};
+static void verdict_line(void *ctx, enum fb__verdict_part part,
+                         const char *text) {
+  struct fb__out *o = ctx;
+  char buf[4200];
+  int n;
 
-  if (mem == NULL) {
-    verdict_body(o, cmp);
-    return;
+  switch (part) {
+  case FB__VERDICT_TITLE:
+    n = snprintf(buf, sizeof(buf), "\n%s:\n", text);
+    break;
+  case FB__VERDICT_POINT:
+    n = snprintf(buf, sizeof(buf), "- %s\n", text);
+    break;
+  default:
+    n = snprintf(buf, sizeof(buf), "  %s\n", text);
+    break;
   }
-  verdict_body(&m, cmp);
-  if (fclose(mem) != 0 || m.rc != 0) {
-    free(text);
-    verdict_body(o, cmp);
-    return;
-  }
-  wrapped(o, text, len);
-  free(text);
+  if (n > 0)
+    wrapped(o, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 int fb_report_compare_text(FILE *out, const struct fb_compare *cmp) {
   struct fb__out o = {out, 0};
-  char head[COLS][CELL], cells[COLS][CELL];
+  char head[COLS][CELL], cells[COLS][CELL], problems[1024];
   size_t width[COLS];
-  int ncols = cmp->delay_ms >= 0 ? COLS : COLS - 2;
+  int ncols = fb__table_ncols(cmp);
 
   for (int c = 0; c < COLS; c++) {
-    snprintf(head[c], CELL, "%s", heads[c]);
-    width[c] = strlen(heads[c]);
+    snprintf(head[c], CELL, "%s", fb__table_heads[c]);
+    width[c] = strlen(fb__table_heads[c]);
   }
   for (size_t r = 0; r < cmp->ncells; r++) {
-    row_cells(cells, &cmp->cells[r]);
+    fb__table_row(cells, &cmp->cells[r]);
     for (int c = 0; c < COLS; c++)
       if (strlen(cells[c]) > width[c])
         width[c] = strlen(cells[c]);
   }
   line(&o, head, width, ncols);
   for (size_t r = 0; r < cmp->ncells; r++) {
-    row_cells(cells, &cmp->cells[r]);
+    fb__table_row(cells, &cmp->cells[r]);
     line(&o, cells, width, ncols);
   }
   for (size_t r = 0; r < cmp->ncells; r++)
-    cell_problems(&o, cmp, &cmp->cells[r]);
-  fb__out_printf(&o, "RSS: peak of the client plus the peak of every child "
-                     "process it ran (shared pages count in each).\n");
-  verdict(&o, cmp);
+    if (fb__table_problems(problems, sizeof(problems), cmp, &cmp->cells[r]))
+      fb__out_printf(&o, "! %s\n", problems);
+  fb__out_printf(&o, "%s\n", FB__TABLE_RSS_NOTE);
+  fb__verdict_text(cmp, verdict_line, &o);
   return fb__out_end(&o);
 }
 

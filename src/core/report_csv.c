@@ -42,14 +42,17 @@ static void ms(struct fb__out *o, int64_t t, int64_t since) {
                  d % (int64_t)FB_NS_PER_MS / 1000);
 }
 
+/* enum fb_handshake: empty for none (plain http, or a reused connection). */
+static const char *const handshakes[3] = {"", "full", "resumed"};
+
 int fb_report_csv(FILE *out, const struct fb_collector *c,
                   const struct fb_urlset *urls, const char *engine) {
   struct fb__out o = {out, 0};
   size_t n = fb_collector_size(c);
 
   fb__out_printf(&o, "index,url,engine,worker,outcome,http_status,error_code,"
-                     "body_bytes,checksum,reused,start_ms,connect_ms,ttfb_ms,"
-                     "total_ms,message\n");
+                     "body_bytes,checksum,reused,handshake,due_ms,start_ms,"
+                     "connect_ms,tls_ms,ttfb_ms,total_ms,message\n");
   for (size_t i = 0; i < n && o.rc == 0; i++) {
     const struct fb_result *r = fb_collector_get(c, i);
     const char *url = urls != NULL ? fb_urlset_get(urls, i) : NULL;
@@ -60,15 +63,18 @@ int fb_report_csv(FILE *out, const struct fb_collector *c,
     field(&o, engine);
     if (r == NULL) {
       /* A lost result still gets its row, so the file has one per URL. */
-      fb__out_printf(&o, ",,missing,,,,,,,,,,\n");
+      fb__out_printf(&o, ",,missing,,,,,,,,,,,,,\n");
       continue;
     }
     fb__out_printf(
         &o, ",%" PRIu32 ",%s,%u,%" PRId32 ",%" PRIu64 ",%016" PRIx64 ",%u",
         r->worker, fb_outcome_name(r->outcome), r->http_status, r->error_code,
         r->body_bytes, r->checksum, r->reused);
+    fb__out_printf(&o, ",%s", handshakes[r->handshake < 3 ? r->handshake : 0]);
+    ms(&o, r->t_due, 0);
     ms(&o, r->t_start, 0);
     ms(&o, r->t_connected, r->t_start);
+    ms(&o, r->t_tls, r->t_start);
     ms(&o, r->t_first_byte, r->t_start);
     ms(&o, r->t_done, r->t_start);
     fb__out_printf(&o, ",");

@@ -35,4 +35,23 @@ int fb__out_end(struct fb__out *o);
  */
 char *fb__shortest_double(char *buf, size_t size, double v);
 
+/* The length of the well-formed UTF-8 sequence at s[0, n), or 0 when s does
+ * not start one; *bad then receives the length of the maximal ill-formed
+ * subpart to replace by one U+FFFD (Unicode's recommended practice, which
+ * Python's and browsers' decoders follow). n > 0.
+ */
+size_t fb__utf8_valid(const unsigned char *s, size_t n, size_t *bad);
+
+/* A sentence built in a caller's buffer: appends never overrun it, and
+ * what does not fit is cut (the buffer always holds a C string).
+ */
+struct fb__sb {
+  char *buf;
+  size_t size; /* > 0 */
+  size_t len;
+};
+
+void fb__sb_printf(struct fb__sb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif /* FB_CORE_REPORT_INT_H */

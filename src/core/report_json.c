@@ -35,6 +35,8 @@ static void percentiles(struct fb__out *o, const char *name,
   fb__out_json_number(o, p->p90);
   fb__out_printf(o, ",\"p99\":");
   fb__out_json_number(o, p->p99);
+  fb__out_printf(o, ",\"p999\":");
+  fb__out_json_number(o, p->p999);
   fb__out_printf(o, ",\"max\":");
   fb__out_json_number(o, p->max);
   fb__out_printf(o, "}");
@@ -97,6 +99,18 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   maybe(&o, "efficiency", s->efficiency);
   fb__out_printf(&o, ",\"delay_mismatch\":%s",
                  s->delay_mismatch ? "true" : "false");
+  /* Open loop: null in a closed one. */
+  if (s->open_loop) {
+    num(&o, "rate_asked", s->rate_asked);
+    num(&o, "rate_achieved", s->rate_achieved);
+    count(&o, "late", s->late);
+    percentiles(&o, "corrected_ms", &s->corrected);
+    percentiles(&o, "queue_ms", &s->queue);
+  } else {
+    fb__out_printf(&o, ",\"rate_asked\":null,\"rate_achieved\":null,"
+                       "\"late\":null,\"corrected_ms\":null,"
+                       "\"queue_ms\":null");
+  }
   fb__out_printf(&o, "}\n");
   return fb__out_end(&o);
 }

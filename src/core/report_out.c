@@ -26,6 +26,23 @@ void fb__out_printf(struct fb__out *o, const char *fmt, ...) {
     o->rc = write_error();
 }
 
+void fb__sb_printf(struct fb__sb *b, const char *fmt, ...) {
+  va_list ap;
+  int n;
+
+  if (b->len >= b->size)
+    return;
+  va_start(ap, fmt);
+  n = vsnprintf(b->buf + b->len, b->size - b->len, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    b->buf[b->len] = '\0';
+  else if ((size_t)n >= b->size - b->len)
+    b->len = b->size - 1;
+  else
+    b->len += (size_t)n;
+}
+
 char *fb__shortest_double(char *buf, size_t size, double v) {
   /* Whole numbers read better as such: %g would write 70 as "7e+01". */
   if (v == trunc(v) && fabs(v) < 1e15) {

@@ -84,6 +84,13 @@ static void error_line(struct fb__out *o, const struct fb_summary *s) {
   fb__out_printf(o, "\n");
 }
 
+/* "  what: p50 1.2, p90 ..., max 9.9 ms" */
+static void pct_line(struct fb__out *o, const char *what,
+                     const struct fb_percentiles *p) {
+  fb__out_printf(o, "%s: p50 %.2f, p90 %.2f, p99 %.2f, p99.9 %.2f, max %.2f ms\n",
+                 what, p->p50, p->p90, p->p99, p->p999, p->max);
+}
+
 /* What a figure of the row needs said: a pool that could not grow, a delay
  * that cannot have been the server's, figures of a run cut short.
  */
@@ -103,6 +110,21 @@ static void notes(struct fb__out *o, const struct fb_summary *s) {
                    "request (time to first byte p50 %.1f ms): the delay given "
                    "does not match the server's, so no efficiency\n",
                    e, s->delay_ms, s->ttfb.p50);
+  if (s->open_loop) {
+    fb__out_printf(o,
+                   "%s, open loop: %.6g requests/s asked, %.6g achieved; %zu "
+                   "started more than 1 ms late\n",
+                   e, s->rate_asked, s->rate_achieved, s->late);
+    pct_line(o, "  latency from the due time (corrected)", &s->corrected);
+    pct_line(o, "  latency from the start (service time)", &s->latency);
+    pct_line(o, "  wait for a worker (queue)", &s->queue);
+    if (s->corrected.p99 > 2 * s->latency.p99)
+      fb__out_printf(o,
+                     "  Corrected latency counts from when each request was "
+                     "due, so it includes the wait for a free worker that "
+                     "service time leaves out: a closed-loop tool would have "
+                     "shown only the service time (coordinated omission).\n");
+  }
   if (s->done < s->urls)
     fb__out_printf(o,
                    "%s: %zu of %zu requests ran to an end; rates, CPU per "

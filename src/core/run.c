@@ -5,6 +5,7 @@
 #include "fetchbench/error.h"
 #include "fetchbench/job.h"
 #include "fetchbench/run.h"
+#include "fetchbench/schedule.h"
 #include "fetchbench/summary.h"
 #include "fetchbench/urlset.h"
 
@@ -33,6 +34,8 @@ int fb_run_measure(const struct fb_engine *engine, const struct fb_job *job,
   check = fb_collector_check(c, NULL);
   sum = fb_summary_compute(s, c, engine->name, job->workers, &begin, &end,
                            delay_ms);
+  if (job->schedule != NULL)
+    s->rate_asked = job->schedule->rate;
   if (rc == 0)
     rc = check;
   if (rc == 0)

@@ -71,6 +71,7 @@ static void percentiles(struct fb_percentiles *p,
   p->p50 = ns_to_ms(fb_histogram_percentile(h, 50));
   p->p90 = ns_to_ms(fb_histogram_percentile(h, 90));
   p->p99 = ns_to_ms(fb_histogram_percentile(h, 99));
+  p->p999 = ns_to_ms(fb_histogram_percentile(h, 99.9));
   p->max = ns_to_ms(h->count > 0 ? h->max : 0);
 }
 
@@ -80,7 +81,8 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
                        double delay_ms) {
   const struct fb_engine_stats *st = fb_collector_stats_const(c);
   struct fb_histogram *h = NULL;
-  size_t rounds;
+  int64_t first_start = -1, last_start = -1;
+  size_t rounds, started = 0;
   double self_user, self_sys, child_user, child_sys, user, sys;
   size_t n = fb_collector_size(c);
 
@@ -94,8 +96,8 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   s->ideal_s = -1;
   s->efficiency = -1;
 
-  /* Three histograms of ~40 KiB each: too big for a worker thread's stack. */
-  h = calloc(3, sizeof(*h));
+  /* Five histograms of ~40 KiB each: too big for a worker thread's stack. */
+  h = calloc(5, sizeof(*h));
   if (h == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -115,6 +117,18 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
     s->handshakes_resumed += r->handshake == FB_HANDSHAKE_RESUMED;
     if (r->t_start >= 0 && r->t_tls >= r->t_start)
       fb_histogram_record(&h[2], r->t_tls - r->t_start);
+    /* Open loop: from the due time, for every request that started. */
+    if (r->t_due >= 0 && r->t_start >= 0 && r->t_done >= r->t_start) {
+      s->open_loop = 1;
+      fb_histogram_record(&h[3], r->t_done - r->t_due);
+      fb_histogram_record(&h[4], r->t_start - r->t_due);
+      s->late += r->t_start - r->t_due > FB_NS_PER_MS;
+      if (first_start < 0 || r->t_start < first_start)
+        first_start = r->t_start;
+      if (r->t_start > last_start)
+        last_start = r->t_start;
+      started++;
+    }
     if (r->t_start >= 0 && r->t_done >= r->t_start)
       fb_histogram_record(&h[0], r->t_done - r->t_start);
     if (r->t_start >= 0 && r->t_first_byte >= r->t_start)
@@ -128,6 +142,11 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   percentiles(&s->latency, &h[0]);
   percentiles(&s->ttfb, &h[1]);
   percentiles(&s->tls, &h[2]);
+  percentiles(&s->corrected, &h[3]);
+  percentiles(&s->queue, &h[4]);
+  if (started > 1 && last_start > first_start)
+    s->rate_achieved = (double)(started - 1) * (double)FB_NS_PER_S /
+                       (double)(last_start - first_start);
   free(h);
 
   s->wall_s = (double)(end->t_ns - begin->t_ns) / (double)FB_NS_PER_S;

@@ -194,6 +194,9 @@ static void quote_url(char *buf, size_t size, const char *url) {
   buf[n < size ? n : size - 1] = '\0';
 }
 
+/* libcurl's longest input string, CURL_MAX_INPUT_LENGTH (lib/urldata.h). */
+#define URL_MAX 8000000
+
 /* Checks a NUL-terminated URL with libcurl's parser and the scheme rule.
  * Returns 0 or FB_EURL, with the reason in why (whysize > 0) when given.
  */
@@ -215,7 +218,15 @@ static int validate(CURLU *cu, const char *url, char *why, size_t whysize) {
   if (rc != CURLUE_OK) {
     if (why != NULL) {
       quote_url(quoted, sizeof(quoted), url);
-      snprintf(why, whysize, "%s: \"%s\"", curl_url_strerror(rc), quoted);
+      /* libcurl refuses any input over 8 MB (CURL_MAX_INPUT_LENGTH) with
+       * the same words as a malformed one.
+       */
+      if (rc == CURLUE_MALFORMED_INPUT && strlen(url) > URL_MAX)
+        snprintf(why, whysize,
+                 "URL of %zu bytes, over libcurl's limit of %d: \"%s\"",
+                 strlen(url), URL_MAX, quoted);
+      else
+        snprintf(why, whysize, "%s: \"%s\"", curl_url_strerror(rc), quoted);
     }
     return FB_EURL;
   }

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "engines/duetimer.h"
 #include "engines/engine_int.h"
 #include "engines/fetch.h"
 #include "engines/polltab.h"
@@ -77,10 +78,13 @@ struct async {
   uv_timer_t watch; /* polls job->cancel */
   uv_check_t batch; /* refills once the poll phase has run its callbacks */
   uv_idle_t more;   /* refills on the next iteration, before it polls */
+  struct fb__due_timer due; /* open loop: refills when the next URL is due */
+  int due_ready;            /* due was initialised */
   unsigned handles; /* of watch, batch and more, those initialised */
   unsigned closing; /* close callbacks still to run */
   int loop_ready;
   struct fb__polltab polls;
+  struct fb_fetch_share share; /* TLS sessions of every slot and shard */
 
   struct shard *shards;
   unsigned nshards;
@@ -243,6 +247,17 @@ static void refill(struct async *a) {
       uv_stop(&a->loop);
       return;
     }
+    /* Open loop: the next URL waits for its due time, on the alarm. */
+    if (a->job->schedule != NULL) {
+      int64_t at = fb__engine_due_at(a->job, fb_collector_t0(a->c), a->next);
+
+      if (at > fb_clock_ns()) {
+        err = fb__due_timer_arm(&a->due, at);
+        if (err != 0)
+          fail(a, FB_EUV, "timerfd_settime: %s", strerror(-err));
+        break;
+      }
+    }
     err = fb__fetch_start(&x->f, a->next);
     if (err != 0) {
       fail(a, err, "%s", x->f.errbuf);
@@ -269,6 +284,16 @@ static void refill(struct async *a) {
     last_lap(a);
   if (finished(a))
     uv_stop(&a->loop);
+}
+
+static void on_due(struct fb__due_timer *t) {
+  struct async *a = OWNER(t, struct async, due);
+
+  if (a->err != 0 || a->cancelled || a->shards == NULL)
+    return;
+  a->k.refills++;
+  a->budget = REFILL_BURST;
+  refill(a);
 }
 
 static void on_batch(uv_check_t *h) {
@@ -606,6 +631,7 @@ out:
 
 static int setup(struct async *a, const struct fb_job *job,
                  struct fb_collector *c) {
+  char why[FB_MESSAGE_MAX];
   unsigned nshards;
   int err;
 
@@ -619,10 +645,10 @@ static int setup(struct async *a, const struct fb_job *job,
 
   /* libuv aborts the process when it cannot make its signal pipe. */
   err = fb__engine_check_fds("async", LOOP_FDS + SHARD_FDS * nshards + 1,
-                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, a->why,
-                             sizeof(a->why));
+                             LOOP_FDS + SHARD_FDS * nshards + a->nxfers, why,
+                             sizeof(why));
   if (err != 0)
-    return fail(a, err, "%s", a->why);
+    return fail(a, err, "%s", why);
   err = uv_loop_init(&a->loop);
   if (err != 0)
     return fail_uv(a, "uv_loop_init", err);
@@ -637,6 +663,12 @@ static int setup(struct async *a, const struct fb_job *job,
   (void)uv_idle_init(&a->loop, &a->more);
   a->handles++;
   fb__polltab_init(&a->polls, &a->loop);
+  if (job->schedule != NULL) {
+    err = fb__due_timer_init(&a->due, &a->loop, on_due);
+    if (err != 0)
+      return fail_uv(a, "timerfd for the arrival schedule", err);
+    a->due_ready = 1;
+  }
 
   a->budget = REFILL_BURST;
   a->shards = calloc(nshards, sizeof(*a->shards));
@@ -653,6 +685,9 @@ static int setup(struct async *a, const struct fb_job *job,
       return err;
   }
   a->k.shards = a->nshards;
+  err = fb__fetch_share_init(&a->share, job, 0);
+  if (err != 0)
+    return fail(a, err, "curl_share_init failed");
   a->xfers = aligned_alloc(alignof(struct xfer), a->nxfers * sizeof(*a->xfers));
   if (a->xfers == NULL)
     return fail(a, -ENOMEM, "out of memory");
@@ -663,7 +698,7 @@ static int setup(struct async *a, const struct fb_job *job,
     CURLcode rc;
 
     x->shard = &a->shards[i % a->nshards];
-    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i);
+    err = fb__fetch_init(&x->f, job, fb_collector_t0(c), i, &a->share);
     if (err != 0)
       return fail(a, err, "%s", x->f.errbuf);
     /* The loop must see every socket libcurl opens and closes. */
@@ -747,6 +782,7 @@ static int teardown(struct async *a) {
       err = FB_ECURL;
     s->multi = NULL;
   }
+  fb__fetch_share_cleanup(&a->share);
   free(a->xfers);
   a->xfers = NULL;
   a->nxfers = 0;
@@ -768,6 +804,11 @@ static int teardown(struct async *a) {
     close_handle(a, (uv_handle_t *)&a->batch);
   if (a->handles > 2)
     close_handle(a, (uv_handle_t *)&a->more);
+  if (a->due_ready) {
+    a->closing++;
+    fb__due_timer_close(&a->due, on_handle_closed);
+    a->due_ready = 0;
+  }
   /* Runs the close callbacks. A uv_stop left over from the run (say, the
    * cancel flag seen before the loop ever ran) makes the first uv_run return
    * at once, hence the second try.

@@ -6,6 +6,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fetchbench/collector.h"
 #include "fetchbench/job.h"
@@ -33,5 +34,25 @@ int fb__engine_finish(const struct fb_job *job, struct fb_collector *c, int err,
  */
 int fb__engine_check_fds(const char *engine, unsigned start, unsigned per_run,
                          char *why, size_t len);
+
+/* The same message, unconditionally: for an engine whose start failed with
+ * EMFILE or ENFILE after the check. Returns FB_ENOFILE.
+ */
+int fb__engine_nofile(const char *engine, unsigned start, unsigned per_run,
+                      char *why, size_t len);
+
+/* Open loop: waits until request index is due (job->schedule, counted from
+ * the run's clock zero t0), waking at least every 100 ms to look at the
+ * cancel flag. Returns 0 at once in a closed loop or when the request is
+ * already due, 0 once it is, or FB_ECANCELED when the job was cancelled
+ * meanwhile. For engines whose workers block (sequential, threads,
+ * processes); a loop engine arms a timer instead (fb__engine_due_at).
+ */
+int fb__engine_wait_due(const struct fb_job *job, int64_t t0, size_t index);
+
+/* When request index may start, on fb_clock_ns()'s clock: t0 plus its due
+ * time, or t0 in a closed loop.
+ */
+int64_t fb__engine_due_at(const struct fb_job *job, int64_t t0, size_t index);
 
 #endif /* FB_ENGINES_ENGINE_INT_H */

@@ -3,12 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
 
 #include "engines/fetch.h"
 #include "engines/testhooks.h"
+#include "tls/tls.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/error.h"
 #include "fetchbench/job.h"
+#include "fetchbench/schedule.h"
 #include "fetchbench/urlset.h"
 
 static size_t write_body(char *data, size_t size, size_t nmemb, void *arg) {
@@ -36,6 +41,144 @@ static int progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   (void)ultotal;
   (void)ulnow;
   return fb_job_cancelled(f->job);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the socket libcurl would make, made here so
+ * that a failure keeps its errno. libcurl 7.88 reports socket() failing
+ * (EMFILE: out of descriptors) as "Couldn't connect to server" and leaves
+ * CURLINFO_OS_ERRNO at 0, so a run short of descriptors would blame the
+ * server.
+ */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+                                 struct curl_sockaddr *addr) {
+  struct fb_fetch *f = arg;
+  curl_socket_t fd;
+
+  (void)purpose;
+  fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  f->socket_errno = fd == CURL_SOCKET_BAD ? errno : 0;
+  return fd;
+}
+
+/* The SSL ex_data slot that marks a connection's handshake as counted. */
+static int counted_index = -1;
+static pthread_once_t counted_once = PTHREAD_ONCE_INIT;
+
+static void counted_init(void) {
+  counted_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Counts a connection's handshake once, when it completes: full, or
+ * resumed from a cached session. libcurl 7.88 makes an SSL_CTX for every
+ * new connection, so the context's app data is the transfer that opened it,
+ * during whose transfer the handshake completes. TLS 1.3 may report a
+ * finished handshake again (a ticket read later, maybe during a request of
+ * another slot that reuses the connection): the SSL is marked, so only the
+ * first counts.
+ */
+static void on_ssl_info(const SSL *ssl, int where, int ret) {
+  struct fb_fetch *f;
+
+  (void)ret;
+  if (!(where & SSL_CB_HANDSHAKE_DONE) || counted_index < 0 ||
+      SSL_get_ex_data(ssl, counted_index) != NULL)
+    return;
+  f = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  if (f == NULL || SSL_set_ex_data((SSL *)ssl, counted_index, f) != 1)
+    return;
+  f->handshake =
+      SSL_session_reused((SSL *)ssl) ? FB_HANDSHAKE_RESUMED : FB_HANDSHAKE_FULL;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION, before every new TLS connection's handshake:
+ * with FB_CA_SHARED the process's CA store replaces the empty one libcurl
+ * made (libcurl was told to load no file: see fb__fetch_init), and the
+ * handshake is counted.
+ */
+static CURLcode on_ssl_ctx(CURL *easy, void *sslctx, void *arg) {
+  struct fb_fetch *f = arg;
+  SSL_CTX *ctx = sslctx;
+  X509_STORE *store;
+
+  (void)easy;
+  pthread_once(&counted_once, counted_init);
+  /* Built on the process's first https connection (or before the run, by
+   * fb_engine_check_job), then shared: a lookup.
+   */
+  if (f->job->ca_cache == FB_CA_SHARED) {
+    if (fb_tls_ca_store(f->job->cacert, &store, f->errbuf, sizeof(f->errbuf)) !=
+        0)
+      return CURLE_SSL_CACERT_BADFILE;
+    SSL_CTX_set1_cert_store(ctx, store);
+  }
+  SSL_CTX_set_app_data(ctx, f);
+  SSL_CTX_set_info_callback(ctx, on_ssl_info);
+  return CURLE_OK;
+}
+
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access a,
+                       void *arg) {
+  struct fb_fetch_share *s = arg;
+
+  (void)easy;
+  (void)data;
+  (void)a;
+  pthread_mutex_lock(&s->lock);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *arg) {
+  struct fb_fetch_share *s = arg;
+
+  (void)easy;
+  (void)data;
+  pthread_mutex_unlock(&s->lock);
+}
+
+int fb__fetch_share_init(struct fb_fetch_share *s, const struct fb_job *job,
+                         int threaded) {
+  CURLSHcode sc;
+
+  memset(s, 0, sizeof(*s));
+  if (!job->tls_resume)
+    return 0;
+  s->threaded = threaded;
+  s->share = curl_share_init();
+  if (s->share == NULL)
+    return -ENOMEM;
+  /* One lock for the one kind of data shared: a session lookup and store
+   * are short, and threads contend for them once per new connection.
+   */
+  if (threaded) {
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+      fb__fetch_share_cleanup(s);
+      return -ENOMEM;
+    }
+    s->lock_ready = 1;
+    sc = curl_share_setopt(s->share, CURLSHOPT_LOCKFUNC, share_lock);
+    if (sc == CURLSHE_OK)
+      sc = curl_share_setopt(s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    if (sc == CURLSHE_OK)
+      sc = curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
+    if (sc != CURLSHE_OK) {
+      fb__fetch_share_cleanup(s);
+      return FB_ECURL;
+    }
+  }
+  sc = curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  if (sc != CURLSHE_OK) {
+    fb__fetch_share_cleanup(s);
+    return sc == CURLSHE_NOMEM ? -ENOMEM : FB_ECURL;
+  }
+  return 0;
+}
+
+void fb__fetch_share_cleanup(struct fb_fetch_share *s) {
+  if (s->share != NULL)
+    curl_share_cleanup(s->share);
+  s->share = NULL;
+  if (s->lock_ready)
+    pthread_mutex_destroy(&s->lock);
+  s->lock_ready = 0;
 }
 
 /* Without CURLOPT_PROXY, libcurl 7.88 reads the proxy variables of the
@@ -95,7 +238,7 @@ long fb__fetch_nofile_limit(void) {
 }
 
 int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
-                   unsigned worker) {
+                   unsigned worker, const struct fb_fetch_share *share) {
   const char *failed = NULL;
   CURLcode rc = CURLE_OK;
   CURL *e;
@@ -118,6 +261,8 @@ int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
   SETOPT(e, CURLOPT_WRITEFUNCTION, write_body);
   SETOPT(e, CURLOPT_WRITEDATA, f);
   SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+  SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  SETOPT(e, CURLOPT_OPENSOCKETDATA, f);
   SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
   SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   SETOPT(e, CURLOPT_FOLLOWLOCATION, job->follow_redirects ? 1L : 0L);
@@ -133,6 +278,34 @@ int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
   SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   SETOPT(e, CURLOPT_SSL_VERIFYPEER, job->verify_tls ? 1L : 0L);
   SETOPT(e, CURLOPT_SSL_VERIFYHOST, job->verify_tls ? 2L : 0L);
+  /* Where the trusted CAs come from. Debian's libcurl 7.88 names a CA file
+   * and a CA directory by default, and with a directory it neither caches
+   * the store nor skips reading the file: every new connection parses the
+   * whole bundle again (~25 ms of CPU here).
+   */
+  switch (job->ca_cache) {
+  case FB_CA_SHARED:
+    /* libcurl loads nothing; on_ssl_ctx hands it the process's store. */
+    SETOPT(e, CURLOPT_CAINFO, NULL);
+    SETOPT(e, CURLOPT_CAPATH, NULL);
+    break;
+  case FB_CA_CURL:
+    /* libcurl's cache: kept per multi handle, once no directory is set. */
+    if (job->cacert != NULL)
+      SETOPT(e, CURLOPT_CAINFO, job->cacert);
+    SETOPT(e, CURLOPT_CAPATH, NULL);
+    break;
+  case FB_CA_OFF:
+    if (job->cacert != NULL)
+      SETOPT(e, CURLOPT_CAINFO, job->cacert);
+    break;
+  }
+  SETOPT(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+  SETOPT(e, CURLOPT_SSL_CTX_DATA, f);
+  if (!job->tls_resume)
+    SETOPT(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+  else if (share != NULL && share->share != NULL)
+    SETOPT(e, CURLOPT_SHARE, share->share);
   SETOPT(e, CURLOPT_USERAGENT, job->user_agent);
   SETOPT(e, CURLOPT_BUFFERSIZE, recv_buffer_size(job->workers));
   if (!env_names_proxy())
@@ -168,6 +341,8 @@ int fb__fetch_start(struct fb_fetch *f, size_t index) {
   f->index = index;
   f->bytes = 0;
   f->too_large = 0;
+  f->socket_errno = 0;
+  f->handshake = FB_HANDSHAKE_NONE;
   f->errbuf[0] = '\0';
   XXH3_64bits_reset(&f->hash);
   if (curl_easy_setopt(f->easy, CURLOPT_URL, fb_urlset_get(job->urls, index)) !=
@@ -260,7 +435,9 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   curl_easy_getinfo(f->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
   curl_easy_getinfo(f->easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us);
   curl_easy_getinfo(f->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
-  if (code != CURLE_OK)
+  if (code != CURLE_OK && f->socket_errno != 0)
+    os_errno = f->socket_errno;
+  else if (code != CURLE_OK)
     curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &os_errno);
 
   fb_result_init(r);
@@ -273,6 +450,8 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   r->body_bytes = f->bytes;
   r->checksum = XXH3_64bits_digest(&f->hash);
   r->t_start = start;
+  if (f->job->schedule != NULL)
+    r->t_due = fb_schedule_due(f->job->schedule, f->index);
   /* A reused connection reports a connect time of 0: connected at start. */
   if (connect_us > 0 || (connects == 0 && (status > 0 || first_byte_us > 0)))
     r->t_connected = start + connect_us * 1000;
@@ -282,6 +461,7 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   /* A reused connection reports 0 here too: no handshake for this one. */
   if (tls_us > 0)
     r->t_tls = start + tls_us * 1000;
+  r->handshake = f->handshake;
   r->reused = connects == 0 && r->t_connected >= 0;
   /* Our clock, not curl's TOTAL_TIME: every engine's latency then includes
    * the time it took to notice the end, as a user of that model would see.
@@ -295,18 +475,16 @@ void fb__fetch_finish(struct fb_fetch *f, CURLcode code, struct fb_result *r) {
   } else if (r->outcome == FB_OUTCOME_RESOURCE) {
     char why[CURL_ERROR_SIZE];
 
-    int n;
-
-    /* Room for the reason first: curl's message may be cut, not it. */
     snprintf(why, sizeof(why), "%s",
              f->errbuf[0] != '\0' ? f->errbuf : curl_easy_strerror(code));
-    n = snprintf(f->errbuf, sizeof(f->errbuf),
-                 "%s; open-files limit %ld: ", strerror((int)os_errno),
-                 fb__fetch_nofile_limit());
-    if (n > 0 && (size_t)n < sizeof(f->errbuf))
-      memcpy(f->errbuf + n, why,
-             strnlen(why, sizeof(f->errbuf) - (size_t)n - 1) + 1);
-    f->errbuf[sizeof(f->errbuf) - 1] = '\0';
+    if (f->socket_errno != 0)
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "could not make a socket: %s (open-files limit %ld)",
+               strerror(f->socket_errno), fb__fetch_nofile_limit());
+    else
+      snprintf(f->errbuf, sizeof(f->errbuf),
+               "%s (open-files limit %ld): %.160s", strerror((int)os_errno),
+               fb__fetch_nofile_limit(), why);
     r->message = f->errbuf;
   } else if (code == CURLE_TOO_MANY_REDIRECTS) {
     /* libcurl may leave the message of an earlier, retried step in errbuf

@@ -7,6 +7,7 @@
  * transfers.
  */
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,29 @@
 #include "fetchbench/job.h"
 #include "fetchbench/result.h"
 
+/* TLS sessions shared by every transfer of a run, as a model allows: a
+ * CURLSH of CURL_LOCK_DATA_SSL_SESSION, with a real lock when threads share
+ * it (threads), none when one loop does (async). Processes do not share:
+ * each worker keeps its easy handle's own cache, which is that model's cost.
+ */
+struct fb_fetch_share {
+  CURLSH *share;
+  int threaded;
+  pthread_mutex_t lock;
+  int lock_ready;
+};
+
+/* Sets up s for job: nothing when the job does not resume sessions
+ * (s->share stays NULL). Returns 0, -ENOMEM or FB_ECURL.
+ */
+int fb__fetch_share_init(struct fb_fetch_share *s, const struct fb_job *job,
+                         int threaded);
+
+/* Frees s; every easy handle using it must be cleaned up first. Safe on a
+ * zeroed s.
+ */
+void fb__fetch_share_cleanup(struct fb_fetch_share *s);
+
 /* One transfer slot: an easy handle and the state of the request it carries.
  * It is reused request after request; embed it where the engine keeps its
  * per-worker or per-transfer state.
@@ -26,12 +50,14 @@ struct fb_fetch {
   const struct fb_job *job;
   int64_t t0; /* the run's clock zero (fb_collector_t0) */
   unsigned worker;
-  size_t index;    /* URL of the request in flight */
-  int64_t t_start; /* when fb__fetch_start handed it over, ns */
-  uint64_t bytes;  /* body bytes seen by the write callback */
-  int too_large;   /* the write callback refused bytes over the cap */
-  void *owner;     /* the engine's, untouched here */
-  CURLM *multi;    /* fb__fetch_perform's own, created on first use */
+  size_t index;      /* URL of the request in flight */
+  int64_t t_start;   /* when fb__fetch_start handed it over, ns */
+  uint64_t bytes;    /* body bytes seen by the write callback */
+  int too_large;     /* the write callback refused bytes over the cap */
+  int socket_errno;  /* why the last socket could not be made, 0: it was */
+  uint8_t handshake; /* enum fb_handshake of the connection it opened */
+  void *owner;       /* the engine's, untouched here */
+  CURLM *multi;      /* fb__fetch_perform's own, created on first use */
   XXH3_state_t hash;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -40,12 +66,15 @@ struct fb_fetch {
  * https only (redirects too), timeouts, low-speed limit, redirect limit, body
  * cap, TLS verification, user agent, connection policy, NOSIGNAL, the write
  * callback that hashes and caps the body, and a progress callback that aborts
- * when the job is cancelled. CURLOPT_PRIVATE points to f. Returns 0,
+ * when the job is cancelled; for https, the CA store the job asks for
+ * (job->ca_cache, job->cacert: a bad CA file fails here), the session cache
+ * (share, or the handle's own, or none without job->tls_resume) and a count
+ * of full and resumed handshakes. CURLOPT_PRIVATE points to f. Returns 0,
  * -ENOMEM or FB_ECURL; on error f->errbuf says what failed (the option
  * libcurl refused, by name) and f holds nothing to clean up.
  */
 int fb__fetch_init(struct fb_fetch *f, const struct fb_job *job, int64_t t0,
-                   unsigned worker);
+                   unsigned worker, const struct fb_fetch_share *share);
 
 /* Prepares request index: sets the URL, resets the body state, calls the
  * test build's before_request hook (testhooks.h), and records t_start. Call

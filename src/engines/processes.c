@@ -50,12 +50,13 @@
  */
 
 #define PROCESSES_MAX 256
-#define TICK_MS 50             /* how often the parent looks at job->cancel */
-#define GRACE_MS 500           /* to finish requests in flight when stopping */
-#define REAP_WAIT_MS 1000      /* for a worker that closed its pipe to exit */
-#define CHILD_EXIT_INIT 70     /* the child could not set up its handle */
-#define CHILD_EXIT_PIPE 71     /* the child could not use its pipes */
-#define TASK_MAGIC 0x6b736174u /* "task" */
+#define TICK_MS 50         /* how often the parent looks at job->cancel */
+#define HANG_GRACE_MS 2000 /* beyond a request's timeout: the worker hangs */
+#define GRACE_MS 500       /* to finish requests in flight when stopping */
+#define REAP_WAIT_MS 1000  /* for a worker that closed its pipe to exit */
+#define CHILD_EXIT_INIT 70 /* the child could not set up its handle */
+#define CHILD_EXIT_PIPE 71 /* the child could not use its pipes */
+#define TASK_MAGIC 0x6b736174u   /* "task" */
 #define RESULT_MAGIC 0x746c7372u /* "rslt" */
 
 struct task_rec {
@@ -86,6 +87,8 @@ struct worker {
   size_t count;  /* of which done have come back */
   size_t done;
   size_t have; /* bytes of a record received so far */
+  int64_t due; /* its request in flight must have ended by then, 0: none */
+  int hung;    /* it missed due: its request is a timeout, not lost */
   union {
     struct result_rec rec;
     unsigned char bytes[sizeof(struct result_rec)];
@@ -228,7 +231,7 @@ static void child_main(struct pool *p, unsigned id, int task_fd,
   }
   /* Only the parent sees the cancel flag change; it stops the workers. */
   job.cancel = NULL;
-  if (fb__fetch_init(&f, &job, fb_collector_t0(p->c), id) != 0)
+  if (fb__fetch_init(&f, &job, fb_collector_t0(p->c), id, NULL) != 0)
     _exit(CHILD_EXIT_INIT);
 
   for (;;) {
@@ -240,6 +243,11 @@ static void child_main(struct pool *p, unsigned id, int task_fd,
     for (uint32_t k = 0; k < task.count; k++) {
       if (k > 0 && task_pipe_closed(task_fd))
         goto out;
+      /* Open loop: the parent hands the next index to the first free
+       * worker, which waits for its due time (the parent stops a run by
+       * closing the pipes, then kills what still waits).
+       */
+      fb__engine_wait_due(&job, fb_collector_t0(p->c), task.first + k);
       if (fb__fetch_start(&f, task.first + k) != 0)
         code = CURLE_FAILED_INIT;
       else
@@ -313,6 +321,19 @@ static void begin_stop(struct pool *p, int why) {
     close_task(&p->w[k]);
 }
 
+/* When a request handed out now must have come back: its own timeout (every
+ * request has one, redirects included) and a grace for the worker's own
+ * work. A worker past it is stopped (SIGSTOP), wedged or looping: the parent
+ * kills it, rather than let the run wait for ever.
+ */
+static int64_t task_due(const struct pool *p, size_t index) {
+  int64_t start = fb__engine_due_at(p->job, fb_collector_t0(p->c), index);
+  int64_t now = fb_clock_ns();
+
+  return (start > now ? start : now) +
+         (p->job->timeout_ms + HANG_GRACE_MS) * (int64_t)FB_NS_PER_MS;
+}
+
 /* Hands worker w its next chunk, or closes its task pipe when there is none
  * (or the run is stopping), which makes it exit.
  */
@@ -347,6 +368,7 @@ static void dispatch(struct pool *p, struct worker *w) {
   }
   w->first = first;
   w->count = count;
+  w->due = task_due(p, first);
 }
 
 static int spawn(struct pool *p, struct worker *w) {
@@ -382,6 +404,8 @@ static int spawn(struct pool *p, struct worker *w) {
   w->task_fd = tp[1];
   w->result_fd = rp[0];
   w->killed = 0;
+  w->hung = 0;
+  w->due = 0;
   w->have = 0;
   w->first = w->count = w->done = 0;
   p->alive++;
@@ -489,7 +513,7 @@ static void ended(struct pool *p, struct worker *w, const char *bad) {
   p->deaths++;
   p->stats->workers_lost++;
   if (held > 0) {
-    r.outcome = FB_OUTCOME_LOST;
+    r.outcome = w->hung ? FB_OUTCOME_TIMEOUT : FB_OUTCOME_LOST;
     r.message = msg;
     (void)fb_collector_put(p->c, &r);
     /* The rest of the chunk never started: another worker takes it. */
@@ -526,6 +550,7 @@ static void accept_record(struct pool *p, struct worker *w) {
   r.worker = w->id;
   (void)fb_collector_put(p->c, &r);
   w->done++;
+  w->due = task_due(p, w->first + w->done);
   if (w->done == w->count)
     dispatch(p, w);
 }
@@ -577,6 +602,33 @@ static void kill_all(struct pool *p) {
   p->hard_killed = 1;
 }
 
+/* Kills the workers whose request is past its due time (see task_due) and
+ * returns how long until the next one is due, at most TICK_MS.
+ */
+static int check_hung(struct pool *p) {
+  char bad[FB_MESSAGE_MAX / 2];
+  int64_t now = fb_clock_ns(), next = TICK_MS;
+
+  for (unsigned k = 0; k < p->nw; k++) {
+    struct worker *w = &p->w[k];
+
+    if (w->pid <= 0 || w->result_fd < 0 || w->done >= w->count || w->due == 0)
+      continue;
+    if (now >= w->due) {
+      snprintf(bad, sizeof(bad),
+               "stopped answering (no result %ld ms after its request's "
+               "timeout)",
+               (long)HANG_GRACE_MS);
+      w->hung = 1;
+      ended(p, w, bad);
+      continue;
+    }
+    if ((w->due - now) / FB_NS_PER_MS + 1 < next)
+      next = (w->due - now) / FB_NS_PER_MS + 1;
+  }
+  return (int)next;
+}
+
 static void loop(struct pool *p) {
   int64_t now;
   unsigned m;
@@ -586,7 +638,9 @@ static void loop(struct pool *p) {
   while (p->alive > 0) {
     if (!p->stopping && fb_job_cancelled(p->job))
       begin_stop(p, FB_ECANCELED);
-    timeout = TICK_MS;
+    timeout = p->stopping ? TICK_MS : check_hung(p);
+    if (p->alive == 0)
+      break;
     if (p->stopping && !p->hard_killed) {
       now = fb_clock_ns();
       if (now >= p->deadline) {
@@ -614,6 +668,7 @@ static void loop(struct pool *p) {
 }
 
 static int run(const struct fb_job *job, struct fb_collector *c) {
+  char why[FB_MESSAGE_MAX] = "";
   struct pool pool;
   struct pool *p = &pool;
   sigset_t pipe_set;
@@ -648,6 +703,12 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     err = FB_ECANCELED;
     goto out;
   }
+  /* A worker takes two pipes to start (four descriptors, two of which the
+   * parent keeps), and its own socket once forked.
+   */
+  err = fb__engine_check_fds("processes", 4, 2 * p->nw + 2, why, sizeof(why));
+  if (err != 0)
+    goto out;
   /* A worker that dies makes writes to its task pipe fail: with SIGPIPE
    * blocked in this thread that is EPIPE, never the process's death.
    */
@@ -668,6 +729,8 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   /* Fewer workers than asked still finish the job; none is an error. */
   if (p->alive > 0)
     err = 0;
+  else if (err == -EMFILE || err == -ENFILE)
+    err = fb__engine_nofile("processes", 4, 2 * p->nw + 2, why, sizeof(why));
   if (err == 0)
     loop(p);
   pthread_sigmask(SIG_SETMASK, &p->oldmask, NULL);
@@ -679,7 +742,10 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     err = p->spawn_err != 0 ? p->spawn_err : FB_EWORKERS;
 
 out:
-  err = fb__engine_finish(job, c, err, NULL);
+  if (err != 0 && err != FB_ENOFILE && why[0] == '\0')
+    snprintf(why, sizeof(why), "%s%s", fb_strerror(err),
+             err == -EMFILE || err == -ENFILE ? " (open-files limit)" : "");
+  err = fb__engine_finish(job, c, err, why);
   free(p->w);
   free(p->pfd);
   free(p->pfd_worker);

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engines/engine_int.h"
 #include "engines/fetch.h"
@@ -32,9 +33,10 @@ struct pool {
   const struct fb_job *job;
   struct fb_collector *c;
   size_t n;
-  atomic_size_t next;       /* next URL index to take */
-  atomic_int error;         /* first worker set-up failure, 0 when none */
-  char why[FB_MESSAGE_MAX]; /* ... what it was, written by that worker */
+  atomic_size_t next;          /* next URL index to take */
+  atomic_int error;            /* first worker set-up failure, 0 when none */
+  struct fb_fetch_share share; /* TLS sessions, shared under a lock */
+  char why[FB_MESSAGE_MAX];    /* ... what it was, written by that worker */
 };
 
 struct worker {
@@ -56,7 +58,7 @@ static void *work(void *arg) {
   /* The handle is made here, not by the starting thread, so that its cost
    * and memory belong to the worker as in any thread pool.
    */
-  err = fb__fetch_init(&f, p->job, fb_collector_t0(p->c), w->id);
+  err = fb__fetch_init(&f, p->job, fb_collector_t0(p->c), w->id, &p->share);
   if (err != 0)
     goto out;
   for (;;) {
@@ -64,6 +66,12 @@ static void *work(void *arg) {
       break;
     i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
     if (i >= p->n)
+      break;
+    /* Open loop: the worker that took the next index waits for its due
+     * time; the indices not taken yet are the queue. Cancelled meanwhile,
+     * the index is left empty for the run's end to mark cancelled.
+     */
+    if (fb__engine_wait_due(p->job, fb_collector_t0(p->c), i) != 0)
       break;
     err = fb__fetch_start(&f, i);
     if (err != 0) {
@@ -96,6 +104,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   pool.job = job;
   pool.c = c;
   pool.why[0] = '\0';
+  memset(&pool.share, 0, sizeof(pool.share));
   pool.n = fb_urlset_count(job->urls);
   atomic_init(&pool.next, 0);
   atomic_init(&pool.error, 0);
@@ -109,6 +118,9 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     err = -ENOMEM;
     goto out;
   }
+  err = fb__fetch_share_init(&pool.share, job, 1);
+  if (err != 0)
+    goto out;
   err = -pthread_attr_init(&attr);
   if (err != 0)
     goto out;
@@ -159,6 +171,7 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
     err = atomic_load(&pool.error);
 
 out:
+  fb__fetch_share_cleanup(&pool.share);
   free(workers);
   return fb__engine_finish(job, c, err,
                            err == atomic_load(&pool.error) ? pool.why : NULL);

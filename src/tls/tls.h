@@ -112,9 +112,11 @@ void fb_tls_cert_destroy(struct fb_tls_cert *cert);
  * addresses). Called inside fb_tls_read/fb_tls_handshake while the
  * ClientHello is processed, before anything is sent back; conn's
  * fb_tls_data() says which caller connection it is, so the callback may
- * also mark it (a handshake-level fault to play). Returns the certificate
- * to present (borrowed: it must live until the handshake ends) or NULL for
- * the context's default. */
+ * also mark it for a handshake-level fault: the ServerHello flight is
+ * queued by the same call, and the caller may then drop it
+ * (fb_tls_out_consume of all that is pending) and stall, send garbage or
+ * reset instead. Returns the certificate to present (borrowed: it must
+ * live until the handshake ends) or NULL for the context's default. */
 typedef const struct fb_tls_cert *fb_tls_sni_cb(void *arg, struct fb_tls *conn,
                                                 const char *name);
 
@@ -230,9 +232,18 @@ int fb_tls_in_space(struct fb_tls *conn, size_t want, void **buf, size_t *len);
 void fb_tls_in_commit(struct fb_tls *conn, size_t n);
 
 /* The socket reached end of file (or was reset). Later reads return 0 if
- * the peer's close_notify came first, otherwise FB_ETLSEOF (truncation: a
- * body cut without close_notify; libcurl says "unexpected eof while
- * reading" for it, as OpenSSL does). */
+ * the peer's close_notify came first, otherwise FB_ETLSEOF (truncation, as
+ * OpenSSL 3 tells it: "unexpected eof while reading").
+ * libcurl 7.88 (Debian's) does not tell them apart: its BIO reports no end
+ * of file to OpenSSL, so SSL_read's bare SSL_ERROR_SYSCALL counts as the
+ * plain end of the stream. Measured against a server that closes without
+ * close_notify: a Content-Length body cut short ends as CURLE_PARTIAL_FILE
+ * ("transfer closed with 50 bytes remaining to read"), a close-delimited
+ * body as CURLE_OK, and a close in the middle of the handshake as
+ * CURLE_SSL_CONNECT_ERROR ("OpenSSL SSL_connect: SSL_ERROR_SYSCALL in
+ * connection to localhost:PORT"). An engine that must give the curl
+ * engines' outcomes treats FB_ETLSEOF after the handshake as the socket's
+ * plain end and lets the HTTP framing decide. */
 void fb_tls_feed_eof(struct fb_tls *conn);
 
 /* -- Progress. */
@@ -265,7 +276,9 @@ ssize_t fb_tls_write(struct fb_tls *conn, const void *buf, size_t len);
  * or FB_ETLS. */
 int fb_tls_shutdown(struct fb_tls *conn);
 
-/* -- Ciphertext out. The pending bytes live in chunks this layer owns; a
+/* -- Ciphertext out. Any call may queue output (a handshake flight, a
+ * KeyUpdate answer, tickets, an alert after an error): after each, send
+ * what is pending. The pending bytes live in chunks this layer owns; a
  * byte's address never changes until it is consumed, whatever else is
  * called on conn in between (except fb_tls_destroy), so a uv_write or an
  * io_uring send may be in flight across other calls. */
@@ -311,7 +324,11 @@ const char *fb_tls_server_name(const struct fb_tls *conn);
 /* Client side: why the server's certificate failed verification
  * ("certificate has expired", "hostname mismatch", "IP address mismatch",
  * "self-signed certificate", ...), or NULL when it passed or was not seen.
- * Set in insecure mode too. Static (OpenSSL's strings). */
+ * Set in insecure mode too. Static (OpenSSL's strings). For comparison,
+ * libcurl 7.88 fails such handshakes with CURLE_PEER_FAILED_VERIFICATION
+ * (60) and "SSL certificate problem: certificate has expired" (this
+ * string after its prefix), but checks names itself: "SSL: no alternative
+ * certificate subject name matches target host name 'localhost'". */
 const char *fb_tls_verify_error(const struct fb_tls *conn);
 
 /* Writes the message of conn's last error (FB_ETLS*: OpenSSL's reason, the

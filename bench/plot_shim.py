@@ -1,4 +1,11 @@
-"""Plots of a suite's sweeps with gnuplot, each in SVG and PNG.
+"""SHIM, to be deleted: the suites' plots until src/cli/plot.c can draw
+them. fetchbench has one plot generator, src/cli/plot.c (`compare --plot`);
+the suites need it to plot saved rows that include peers. Once the lead
+lands `fetchbench report ROWS.jsonl --plot/--plot-cpu/--plot-rss FILE`
+with the plot.c changes listed in bench/README.md ("Plots"), plot_sweep
+below becomes that command and this file goes.
+
+Plots of a suite's sweeps with gnuplot, each in SVG and PNG.
 
 A sweep over worker counts gets three log-log plots, one line per engine or
 peer with min-max bars: wall time (with the ideal ceil(N/workers) x delay
@@ -12,10 +19,9 @@ peers and the original's figures to the same axes.
 """
 
 import os
-import shutil
 import subprocess
 
-from suite_common import med, skipped
+from harness import med, tool
 
 LINE_METRICS = (
     ("wall", "wall_s", "wall time (s)", 1.0),
@@ -37,8 +43,9 @@ COLOURS = {"sequential": "#7f3fbf", "threads": "#1f77b4",
            "curl --parallel": "#ff7f0e", "xargs curl": "#bcbd22",
            "multi-poll": "#8c564b", "wrk": "#17becf",
            "python sequential": "#9e9e9e", "python threads": "#6b6b6b",
-           "python processes": "#3a3a3a"}
-OTHER_COLOURS = ("#e377c2", "#aec7e8", "#98df8a", "#ff9896")
+           "python processes": "#3a3a3a", "python asyncio": "#e377c2",
+           "python requests": "#aec7e8"}
+OTHER_COLOURS = ("#98df8a", "#ff9896", "#c5b0d5", "#c49c94")
 # Dark colours for the dashed reference series (the original's figures).
 EXTRA_COLOURS = ("#555555", "#1f4e9c", "#a0261e", "#2b7a2b")
 
@@ -48,16 +55,6 @@ def _colour(name, i=0):
         if name == key or name.startswith(key + " "):
             return COLOURS[key]
     return OTHER_COLOURS[i % len(OTHER_COLOURS)]
-
-_said = []
-
-
-def _gnuplot():
-    path = shutil.which("gnuplot")
-    if path is None and not _said:
-        _said.append(1)
-        skipped("gnuplot is not installed: no plots (tables and JSON only)")
-    return path
 
 
 def _stat(row, key):
@@ -201,7 +198,7 @@ def plot_sweep(suite, sweep, title, subtitle, rows, ideal=None, extra=(),
     ideal wall line; extra: (title, [(workers, wall s)]) series drawn dashed
     on the wall plot. Returns the files written.
     """
-    gnuplot = _gnuplot()
+    gnuplot = tool("gnuplot")
     rows = [r for r in rows if med(r, "wall_s") is not None]
     if gnuplot is None or not rows:
         return []

@@ -1,6 +1,7 @@
--- wrk script for bench-origin.py: walks the corpus paths listed one per line
--- in the file given after "--", so every request asks for the next page of
--- the mix (the Django documentation's HTML pages, or the synthetic ones).
+-- wrk script for the bench harness (bench/peer.py): walks the corpus paths
+-- listed one per line in the file given after "--", so every request asks
+-- for the next page of the mix (the Django documentation's HTML pages, or
+-- the synthetic ones).
 
 local paths = {}
 local next_index = 1

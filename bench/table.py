@@ -1,6 +1,6 @@
 """The human tables of the bench suites (stderr and table.txt)."""
 
-from suite_common import med
+from harness import med
 
 
 def _f(x, fmt):
@@ -77,14 +77,16 @@ def render(rows, columns, extra=()):
 
 def timing_note(rows):
     """The footnote that says how each kind of row was timed."""
-    kinds = {r.get("timing") for r in rows}
+    inside = sorted({r["client"] for r in rows
+                     if r.get("timing") == "in-process"})
+    outside = sorted({r["client"] for r in rows
+                      if r.get("timing") == "external"})
     notes = []
-    if "in-process" in kinds:
-        notes.append("engines and the Python original: timed in-process "
-                     "(the run, or pool start to pool shutdown), CPU with "
-                     "children")
-    if "external" in kinds:
-        notes.append("curl, xargs, wrk and multi-poll: timed as child "
-                     "processes (spawn to exit; CPU and peak RSS from "
-                     "wait4), start-up included")
+    if inside:
+        notes.append("%s: timed in-process (the run, or pool start to pool "
+                     "shutdown), CPU with children" % ", ".join(inside))
+    if outside:
+        notes.append("%s: timed as child processes (spawn to exit; CPU and "
+                     "peak RSS from wait4), start-up included" %
+                     ", ".join(outside))
     return ["note: " + n for n in notes]

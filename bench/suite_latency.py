@@ -1,0 +1,183 @@
+"""The latency-bound suites, engines through `fetchbench compare`:
+
+  seed    the original experiment: its ten pages at 70 ms, fresh
+          connections, workers 1/2/4/8/16, with its published figures
+          beside ours; then 64 pages at 100 ms and the goal: efficiency
+          >= 0.95 for threads and processes at 16 workers
+  scale   10,000 URLs at 100 ms: workers 16/64/256/1024 (processes to 256,
+          async also 5,000): where each model starts to cost
+"""
+
+from harness import QUICK, log, med, repeats, suite
+from plot_shim import plot_sweep
+from rounds import engine_order, parent_cpu
+from table import LATENCY_COLUMNS, render
+
+SEED_WORKERS = (1, 2, 4, 8, 16)
+
+# The original experiment's published wall times (i7-7700k, real internet):
+# (model, workers) -> seconds. It had no one-worker pool rows.
+ORIGINAL = {("sequential", 1): 0.71,
+            ("threads", 2): 0.60, ("threads", 4): 0.28,
+            ("threads", 8): 0.19, ("threads", 16): 0.11,
+            ("processes", 2): 0.76, ("processes", 4): 0.44,
+            ("processes", 8): 0.43, ("processes", 16): 0.53}
+ORIGINAL_NOTE = ("original: i7-7700k over the real internet; its CPU column "
+                 "showed ~0 s for processes because it counted the parent "
+                 "only")
+
+
+# --- seed --------------------------------------------------------------------
+
+@suite("seed")
+def seed(s):
+    s.header("the original experiment, then 64 pages at 100 ms")
+    origin = s.start_origin("--delay", "70").url
+    cells, _, table = s.compare(
+        ["--seed-pages", "--delay", "70", "--connection", "fresh",
+         "--workers", ",".join(map(str, SEED_WORKERS)),
+         "--repeat", str(repeats(5, 2))], origin)
+    rows = [s.engine_row("seed", c) for c in cells]
+    seq = next((r for r in rows if r["client"] == "sequential"), None)
+    for r in rows:
+        orig = ORIGINAL.get((r["client"], r["workers"]))
+        r["original_wall_s"] = orig
+        r["speedup"] = med(seq, "wall_s") / med(r, "wall_s") if seq else None
+        r["original_speedup"] = ORIGINAL[("sequential", 1)] / orig \
+            if orig else None
+        s.add(r)
+    s.say()
+    s.say(table.rstrip())
+    s.say()
+    s.say("The original's table beside ours (speed-up: sequential wall / "
+          "wall, the ratio that travels between machines):")
+    extra = (
+        ("speed-up", 8, lambda r: "%.2fx" % r["speedup"]),
+        ("parent CPU s", 12, parent_cpu),
+        ("original s", 10, lambda r: "%.2f" % r["original_wall_s"]
+         if r["original_wall_s"] else "-"),
+        ("orig speed-up", 13, lambda r: "%.2fx" % r["original_speedup"]
+         if r["original_speedup"] else "-"))
+    for line in render(rows, LATENCY_COLUMNS, extra):
+        s.say(line)
+    s.say("note: " + ORIGINAL_NOTE + "; \"parent CPU s\" is what it would "
+          "have shown for ours")
+    series = []
+    for model in ("sequential", "threads", "processes"):
+        pts = sorted((w, v) for (m, w), v in ORIGINAL.items() if m == model)
+        series.append(("original %s (i7-7700k, internet)" % model, pts))
+    plot_sweep(s, "seed", "seed: the original's ten pages at 70 ms, fresh "
+               "connections", s.cores_line(), rows,
+               ideal={"urls": 10, "delay_ms": 70}, extra=series)
+
+    # 64 pages at 100 ms, and issue 3's goal.
+    origin = s.start_origin("--delay", "100").url
+    # The one-worker pool rows are left out (the ten-page sweep has them):
+    # at 100 ms each would take 6.4 s a run.
+    pages = 16 if QUICK else 64
+    cells, _, table = s.compare(
+        ["--pages", str(pages), "--delay", "100", "--connection", "fresh",
+         "--workers", "2,4,8,16",
+         "--repeat", str(repeats(3, 1))], origin)
+    rows = [s.engine_row("seed-64", c) for c in cells]
+    for r in rows:
+        s.add(r)
+    s.say()
+    s.say(table.rstrip())
+    s.say()
+    goal = []
+    for r in rows:
+        if r["workers"] != 16 or r["client"] not in ("threads", "processes",
+                                                      "async"):
+            continue
+        eff = r.get("efficiency")
+        if eff is not None and eff < 0:
+            eff = None
+        runs = r.get("run_efficiency") or {"min": None, "max": None}
+        judged = r["client"] != "async"
+        result = "MISS (errors)" if r["errors"] else (
+            "PASS" if eff is not None and eff >= 0.95 else "MISS")
+        goal.append("%s %s [runs %s-%s]%s" % (
+            r["client"], *("-" if x is None else "%.3f" % x
+                           for x in (eff, runs["min"], runs["max"])),
+            " " + result if judged else " (reference)"))
+        s.add_extra({"kind": "goal", "sweep": "seed-64", "engine": r["client"],
+                     "workers": 16, "pages": pages, "delay_ms": 100,
+                     "efficiency": eff, "goal": 0.95 if judged else None,
+                     "result": result if judged else "reference"})
+    s.say("goal: efficiency = ideal / median wall >= 0.95 at 16 workers on "
+          "%d pages at 100 ms: %s" % (pages, "; ".join(goal)))
+    plot_sweep(s, "seed-64", "%d pages at 100 ms, fresh connections" % pages,
+               s.cores_line(), rows, ideal={"urls": pages, "delay_ms": 100})
+
+
+# --- scale -------------------------------------------------------------------
+
+@suite("scale")
+def scale(s):
+    n = 1000 if QUICK else 10000
+    s.header("%d URLs (the Django mix) at 100 ms, keep-alive, up to "
+             "thousands in flight" % n)
+    # Bounded run time: the slow low-worker cells (16 and 64 workers take
+    # 62 and 16 s each) run once; 256 and up run three times.
+    if QUICK:
+        groups = [("threads,processes,async", "16,64,256", 1),
+                  ("threads,async", "1024", 1)]
+    else:
+        groups = [("threads,processes,async", "16,64", repeats(1, 1)),
+                  ("threads,processes,async", "256", repeats(3, 1)),
+                  ("threads,async", "1024", repeats(3, 1)),
+                  ("async", "5000", repeats(3, 1))]
+    origin = s.start_origin("--delay", "100").url
+    rows = []
+    for engines, workers, k in groups:
+        log("scale: %s at %s workers, %d repeat%s" % (
+            engines, workers, k, "s" if k > 1 else ""))
+        cells, _, table = s.compare(
+            ["--pages", str(n), "--delay", "100", "--connection", "reuse",
+             "--engines", engines, "--workers", workers, "--repeat", str(k)],
+            origin)
+        rows += [s.engine_row("scale", c) for c in cells]
+    rows.sort(key=lambda r: (engine_order(r["client"]), r["workers"]))
+    for r in rows:
+        r["rss_per_worker_kib"] = (med(r, "rss_sum_kib") or 0) / r["workers"]
+        # What the client must fetch per second to keep every round on time.
+        r["demand_pages_per_s"] = min(r["workers"], n) / 0.1
+        s.add(r)
+    s.say()
+    s.say("scale: %d URLs at 100 ms, keep-alive (repeats per cell in the "
+          "runs column of results.jsonl):" % n)
+    extra = (("runs", 4, lambda r: str(r["runs"])),
+             ("demand/s", 8, lambda r: "%.0f" % r["demand_pages_per_s"]),
+             ("KiB/worker", 10, lambda r: "%.0f" % r["rss_per_worker_kib"]))
+    for line in render(rows, LATENCY_COLUMNS, extra):
+        s.say(line)
+    s.say("RSS: peak of the largest process; sum: the client plus every "
+          "child's peak (shared pages count in each)")
+    s.say("demand/s: the pages per second a cell must fetch to stay on the "
+          "ideal (workers / 100 ms); the mix averages ~42 KB a page, so "
+          "from ~1024 workers the client core's throughput, not the delay, "
+          "bounds the wall time (compare the throughput suite's pages/s)")
+    s.say()
+    s.say("where each model starts to cost (computed from the rows above):")
+    for e in ("threads", "processes", "async"):
+        mine = [r for r in rows if r["client"] == e and not r["errors"]]
+        if len(mine) < 2:
+            continue
+        lo, hi = mine[0], mine[-1]
+        slip = next((r for r in mine if (r.get("efficiency") or 0) < 0.9),
+                    None)
+        s.say("- %s: efficiency %.0f%% at %d workers, %.0f%% at %d; %s; "
+              "CPU per request %.2f -> %.2f ms (%.1fx); memory %.0f -> %.0f "
+              "MiB, %.0f KiB per added worker" % (
+                  e, lo["efficiency"] * 100, lo["workers"],
+                  hi["efficiency"] * 100, hi["workers"],
+                  "first below 90%% at %d workers" % slip["workers"] if slip
+                  else "never below 90%",
+                  med(lo, "cpu_per_req_ms"), med(hi, "cpu_per_req_ms"),
+                  med(hi, "cpu_per_req_ms") / med(lo, "cpu_per_req_ms"),
+                  med(lo, "rss_sum_kib") / 1024, med(hi, "rss_sum_kib") / 1024,
+                  (med(hi, "rss_sum_kib") - med(lo, "rss_sum_kib")) /
+                  (hi["workers"] - lo["workers"])))
+    plot_sweep(s, "scale", "scale: %d URLs at 100 ms, keep-alive" % n,
+               s.cores_line(), rows, ideal={"urls": n, "delay_ms": 100})

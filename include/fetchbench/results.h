@@ -1,0 +1,68 @@
+#ifndef FETCHBENCH_RESULTS_H
+#define FETCHBENCH_RESULTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "compare.h"
+
+/* Saved comparisons read back: the JSON Lines that fb_report_compare_json
+ * writes (fetchbench compare --json), rebuilt into the struct fb_compare
+ * that every compare writer takes, so that a saved sweep can be reported
+ * again or set against another one.
+ *
+ * What it accepts:
+ * - one JSON object per line; blank lines are skipped;
+ * - on every line "schema" from 1 to FB_REPORT_SCHEMA (a newer file is
+ *   refused, saying which schema it has) and "kind";
+ * - "kind": "cell" lines, then one "kind": "verdict" line, the last: a cell
+ *   after it, a second verdict or a file that ends without one is an error
+ *   (two sweeps in one file, or a truncated file). Lines of another kind
+ *   are skipped, for what a later schema may add;
+ * - fields it does not know are ignored. The fields it uses are required:
+ *   one missing or of the wrong type is named in the error ("field
+ *   'wall_s.median' is a string, expected a number or null"). A statistic
+ *   may be null (unknown); counts must be whole numbers;
+ * - every line holds the sweep's context (workload, origin, corpus,
+ *   connection, delay_ms, jitter_ms, repeats, machine, client_cpu,
+ *   origin_cpu), the same on each line;
+ * - a cell (engine, workers) once; workers from 1; at most
+ *   FB_RESULTS_MAX_CELLS cells of at most FB_RESULTS_MAX_RUNS runs; the
+ *   outcome counts ("errors") sum to "errors_total", of which there are no
+ *   more than "requests"; "runs_wall_s" holds one wall time per run. An
+ *   outcome name this version does not know counts as "other".
+ *
+ * What it rebuilds: each cell's counts, statistics, ideal time, efficiency
+ * and failure note as written; its runs' wall times in summaries[r].wall_s
+ * (the summaries hold `runs` entries, at least one, and nothing else of
+ * theirs is saved: the rest is zero, and cell.status is 0); the context;
+ * from the verdict line the elapsed time, the runs done and whether the
+ * sweep was cancelled. The verdict itself is not read back:
+ * fb_compare_verdict recomputes it from the cells.
+ */
+
+#define FB_RESULTS_MAX_CELLS 4096
+#define FB_RESULTS_MAX_RUNS 100000
+
+struct fb_results {
+  struct fb_compare cmp; /* its strings (engine names, context) belong to
+                          * this struct and live until the cleanup */
+  int schema;            /* the file's schema */
+  size_t lines;          /* lines read */
+  void *doc_;            /* internal: the parsed lines */
+};
+
+/* Reads the JSON Lines of in, called name in messages, into *res. Returns
+ * 0; FB_ERESULTS with "NAME:LINE: what is wrong" in err (malformed JSON with
+ * its column, a missing or mistyped field by name, a schema or an
+ * inconsistency); -ENOMEM; or -errno when reading failed ("NAME: why" in
+ * err). On error *res is empty and fb_results_cleanup is still safe.
+ * A file with no cell is not an error: cmp.ncells is then 0.
+ */
+int fb_results_read(struct fb_results *res, FILE *in, const char *name,
+                    char *err, size_t errlen);
+
+/* Frees what fb_results_read built. Safe on a zeroed or cleaned-up res. */
+void fb_results_cleanup(struct fb_results *res);
+
+#endif /* FETCHBENCH_RESULTS_H */
