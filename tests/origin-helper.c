@@ -9,6 +9,8 @@
  *   origin-helper sizes [--corpus C]    print "SIZE PATH" per page
  *   origin-helper check-faults SPEC     print "ok" or the error (exit 1)
  *   origin-helper pick SPEC SEED TARGET...  print the fault of each target
+ *   origin-helper make-cert CERT KEY    write a fresh certificate (for
+ *                                       127.0.0.1, ::1, localhost) and key
  */
 #include <errno.h>
 #include <getopt.h>
@@ -112,6 +114,24 @@ static int pick(int argc, char **argv) {
     printf("%s\n",
            fb_fault_name(fb__faults_pick(&f, seed, argv[i], strlen(argv[i]))));
   return 0;
+}
+
+static int make_cert(const char *cert_file, const char *key_file) {
+  struct fb_tls_cert *cert;
+  const struct fb_tls_cert *list[1];
+  char err[512];
+  int rc = fb_tls_cert_generate(&cert, NULL, err, sizeof(err));
+
+  if (rc == 0) {
+    list[0] = cert;
+    rc = fb_tls_cert_write_pem(list, 1, cert_file, err, sizeof(err));
+    if (rc == 0)
+      rc = fb_tls_cert_write_key_pem(cert, key_file, err, sizeof(err));
+    fb_tls_cert_destroy(cert);
+  }
+  if (rc != 0)
+    fprintf(stderr, "origin-helper: %s\n", err);
+  return rc == 0 ? 0 : 1;
 }
 
 static int spawned(struct fb_origin_config *cfg) {
@@ -260,6 +280,8 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[0], "pick") == 0)
       return pick(argc - 1, argv + 1);
+    if (strcmp(argv[0], "make-cert") == 0 && argc == 3)
+      return make_cert(argv[1], argv[2]);
     return usage();
   }
   /* OpenSSL's heap, counted for /__stats (memory per TLS connection): from
