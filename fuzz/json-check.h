@@ -1,16 +1,16 @@
 #ifndef FB_FUZZ_JSON_CHECK_H
 #define FB_FUZZ_JSON_CHECK_H
 
-/* A strict JSON (RFC 8259) reader for the fuzz targets' checks: UTF-8
- * validated (no overlong forms, surrogates or code points above U+10FFFF),
- * no control characters in strings, \u escapes paired when surrogates,
- * numbers in the RFC's grammar, nesting at most 64 deep.
+/* What the fuzz targets check JSON with: jansson's strict RFC 8259 parser
+ * (UTF-8 validated: no overlong forms, surrogates or code points above
+ * U+10FFFF; no control characters in strings; \u escapes paired when
+ * surrogates; numbers in the RFC's grammar).
  */
 
 #include <stddef.h>
 
-/* Reads one value with optional white space around it from s[0, len).
- * Returns the bytes read, or -1 when s does not start with a valid value.
+/* Reads s[0, len) as one value with optional white space around it.
+ * Returns len, or -1 when it is not exactly one valid value.
  */
 long fz_json_value(const char *s, size_t len);
 

@@ -22,7 +22,8 @@ import sys
 SUMMARY_KEYS = [
     "schema", "engine", "workers", "workers_ran", "urls", "done", "ok",
     "errors", "errors_total",
-    "missing", "duplicates", "wall_s", "setup_s", "cpu_user_s", "cpu_sys_s",
+    "missing", "duplicates", "wall_s", "setup_s", "bare_fork_s", "cpu_user_s",
+    "cpu_sys_s",
     "child_cpu_user_s", "child_cpu_sys_s", "cpu_per_req_ms", "max_rss_kib",
     "rss_sum_kib", "vcsw", "ivcsw", "req_per_s", "bytes", "bytes_per_s",
     "reused", "handshakes_full", "handshakes_resumed", "latency_ms",

@@ -49,8 +49,9 @@ struct fb_summary {
   size_t handshakes_resumed; /* TLS handshakes that resumed a session */
   uint64_t bytes;            /* body bytes, all requests */
   double wall_s;
-  double setup_s;    /* engine start-up inside wall_s */
-  double cpu_user_s; /* process + children */
+  double setup_s;     /* engine start-up inside wall_s */
+  double bare_fork_s; /* a bare fork() of the client, < 0 not timed */
+  double cpu_user_s;  /* process + children */
   double cpu_sys_s;
   double child_user_s; /* the children's part */
   double child_sys_s;
@@ -76,10 +77,10 @@ struct fb_summary {
   int open_loop;
   struct fb_percentiles corrected; /* due to done */
   struct fb_percentiles queue;     /* due to start */
-  double rate_asked;    /* requests per second of the schedule */
-  double rate_achieved; /* starts per second, first start to last */
-  size_t late;          /* requests started more than 1 ms after due */
-  double req_per_s;          /* done / wall */
+  double rate_asked;               /* requests per second of the schedule */
+  double rate_achieved;            /* starts per second, first start to last */
+  size_t late;      /* requests started more than 1 ms after due */
+  double req_per_s; /* done / wall */
   double bytes_per_s;
   double delay_ms;    /* origin delay per request, < 0 unknown */
   double ideal_s;     /* ceil(done / workers_ran) * delay; < 0 unknown or

@@ -192,9 +192,9 @@ struct fb_workload {
   int origin_running;
   int client_cpu; /* -1: not pinned */
   int origin_cpu;
-  char corpus_name[256]; /* what the origin serves, or "" */
-  char base_url[256];    /* generated URLs start with it, or "" */
-  double known_delay_ms; /* < 0 unknown */
+  char corpus_name[256];        /* what the origin serves, or "" */
+  char base_url[256];           /* generated URLs start with it, or "" */
+  double known_delay_ms;        /* < 0 unknown */
   struct fb_schedule *schedule; /* the open loop's, for the URL set */
 };
 
@@ -239,6 +239,7 @@ enum fb_jobopt {
   FB_JOBOPT_CHUNK,
   FB_JOBOPT_THREAD_STACK,
   FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_MEASURE_FORK,
   FB_JOBOPT_CACERT,
   FB_JOBOPT_INSECURE,
   FB_JOBOPT_TLS_RESUME,

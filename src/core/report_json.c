@@ -77,6 +77,7 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   count(&o, "duplicates", s->duplicates);
   num(&o, "wall_s", s->wall_s);
   num(&o, "setup_s", s->setup_s);
+  maybe(&o, "bare_fork_s", s->bare_fork_s);
   num(&o, "cpu_user_s", s->cpu_user_s);
   num(&o, "cpu_sys_s", s->cpu_sys_s);
   num(&o, "child_cpu_user_s", s->child_user_s);

@@ -153,6 +153,9 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   if (s->wall_s < 0)
     s->wall_s = 0;
   s->setup_s = (double)st->setup_ns / (double)FB_NS_PER_S;
+  s->bare_fork_s = st->bare_fork_ns > 0
+                       ? (double)st->bare_fork_ns / (double)FB_NS_PER_S
+                       : -1;
 
   /* RUSAGE_CHILDREN grows when a child is reaped, so its delta is the CPU of
    * the workers reaped during the run. An engine's own wait4 figures are the
