@@ -128,6 +128,9 @@ static void write_script(FILE *f, const struct fb_compare *cmp,
                          const struct metric *m, const char *path,
                          const char *data, const char **names, size_t n,
                          int ideal) {
+  unsigned fewest, most;
+  char runs[32];
+
   if (has_suffix(path, ".svg"))
     fprintf(f, "set terminal svg size 960,600 dynamic font 'sans,12' "
                "background rgb 'white'\n");
@@ -135,10 +138,15 @@ static void write_script(FILE *f, const struct fb_compare *cmp,
     fprintf(f, "set terminal pngcairo size 1200,750 font 'sans,11'\n");
   fprintf(f, "set output '");
   gp_name(f, path);
+  fb_compare_runs_range(cmp, &fewest, &most);
+  if (fewest == most)
+    snprintf(runs, sizeof(runs), "%u", most > 0 ? most : cmp->repeats);
+  else
+    snprintf(runs, sizeof(runs), "%u to %u", fewest, most);
   fprintf(f,
           "'\nset title \"fetchbench compare: %s vs workers "
-          "(median of %u, bars min-max)\\n{/*0.75 ",
-          m->title, cmp->repeats);
+          "(median of %s, bars min-max)\\n{/*0.75 ",
+          m->title, runs);
   gp_text(f, cmp->ctx.workload);
   fprintf(f, "}\"\n");
   fprintf(f, "set xlabel 'workers (most requests in flight)'\n");
