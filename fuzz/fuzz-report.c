@@ -127,7 +127,7 @@ static void check_json_lines(const char *text, size_t len) {
  * field's text NUL-terminated in fields[row][col] (owned by the caller:
  * one block per field).
  */
-#define CSV_COLS 32
+#define CSV_COLS 48
 #define CSV_ROWS 16
 
 struct csv {

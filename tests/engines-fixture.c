@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "engines-fixture.h"
+#include "engines/testhooks.h"
 
 void fx_global_init(void) {
   signal(SIGPIPE, SIG_IGN);
@@ -199,4 +202,107 @@ size_t fx_assert_all_ok(const struct fx_origin *o, const struct fb_urlset *u,
     reused += r->reused != 0;
   }
   return reused;
+}
+
+void fx_add_cycle(struct fb_urlset *u, size_t n, const char *query) {
+  size_t pages = fb_corpus_count(fx_synthetic.corpus);
+
+  for (size_t i = 0; i < n; i += pages)
+    fx_urls_add_pages(u, &fx_synthetic, 0, n - i < pages ? n - i : pages,
+                      query);
+}
+
+void fx_add_small(struct fb_urlset *u, size_t n, const char *query) {
+  size_t pages = fb_corpus_count(fx_synthetic.corpus);
+  size_t best = 0;
+
+  for (size_t i = 1; i < pages; i++)
+    if (fb_corpus_page(fx_synthetic.corpus, i)->len <
+        fb_corpus_page(fx_synthetic.corpus, best)->len)
+      best = i;
+  for (size_t i = 0; i < n; i++)
+    fx_urls_add_pages(u, &fx_synthetic, best, 1, query);
+}
+
+struct fb_urlset *fx_urls_cycle(size_t n, const char *query) {
+  struct fb_urlset *u = NULL;
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  fx_add_cycle(u, n, query);
+  return u;
+}
+
+struct fb_urlset *fx_urls_small(size_t n, const char *query) {
+  struct fb_urlset *u = NULL;
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  fx_add_small(u, n, query);
+  return u;
+}
+
+int fx_raise_nofile(unsigned long need) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return -errno;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      return -errno;
+  }
+  return rl.rlim_cur >= need ? 0 : -EMFILE;
+}
+
+static volatile sig_atomic_t *cancel_flag;
+
+static void on_before_request(size_t index, void *arg) {
+  struct fx_cancel *k = arg;
+
+  if (index == k->after_index)
+    __atomic_store_n(&k->started, 1, __ATOMIC_RELEASE);
+}
+
+static void *cancel_later(void *arg) {
+  struct fx_cancel *k = arg;
+  struct timespec ts = {0, 10 * 1000000L};
+
+  while (!__atomic_load_n(&k->started, __ATOMIC_ACQUIRE))
+    nanosleep(&ts, NULL);
+  ts.tv_nsec = 200 * 1000000L;
+  nanosleep(&ts, NULL);
+  if (k->use_signal)
+    kill(getpid(), SIGINT);
+  else
+    __atomic_store_n(cancel_flag, 1, __ATOMIC_RELAXED);
+  return NULL;
+}
+
+static void on_sigint(int sig) {
+  (void)sig;
+  *cancel_flag = 1;
+}
+
+void fx_cancel_arm(struct fx_cancel *k, volatile sig_atomic_t *flag,
+                   size_t after_index, int use_signal) {
+  struct sigaction sa;
+
+  memset(k, 0, sizeof(*k));
+  k->after_index = after_index;
+  k->use_signal = use_signal;
+  cancel_flag = flag;
+  *flag = 0;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  assert_int_equal(sigaction(SIGINT, &sa, &k->old), 0);
+  fb__test_hooks.before_request = on_before_request;
+  fb__test_hooks.arg = k;
+  assert_int_equal(pthread_create(&k->thread, NULL, cancel_later, k), 0);
+}
+
+void fx_cancel_disarm(struct fx_cancel *k) {
+  fb__test_hooks.before_request = NULL;
+  fb__test_hooks.arg = NULL;
+  assert_int_equal(pthread_join(k->thread, NULL), 0);
+  assert_int_equal(sigaction(SIGINT, &k->old, NULL), 0);
 }

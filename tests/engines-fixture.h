@@ -6,6 +6,8 @@
  * built from it, and the checks every run must pass.
  */
 
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +63,37 @@ int fx_closed_port(void);
 
 /* Seconds on the monotonic clock. */
 double fx_now(void);
+
+/* n URLs cycling over the synthetic origin's pages, or n URLs of its
+ * smallest page (for tests that count loop events, not bytes), each with
+ * query; fx_add_* append them to u.
+ */
+struct fb_urlset *fx_urls_cycle(size_t n, const char *query);
+struct fb_urlset *fx_urls_small(size_t n, const char *query);
+void fx_add_cycle(struct fb_urlset *u, size_t n, const char *query);
+void fx_add_small(struct fb_urlset *u, size_t n, const char *query);
+
+/* Raises the soft open-files limit to the hard one. Returns 0 when the
+ * limit is then at least need, -EMFILE when not, -errno on failure.
+ */
+int fx_raise_nofile(unsigned long need);
+
+/* Cancels the next run part-way, the way a user does: once request
+ * after_index has started (the test build's before_request hook) and
+ * 200 ms more have passed, a thread raises *flag, or sends SIGINT, whose
+ * handler (installed by fx_cancel_arm, the old one restored by
+ * fx_cancel_disarm) raises it.
+ */
+struct fx_cancel {
+  pthread_t thread;
+  size_t after_index;
+  int use_signal;
+  int started;
+  struct sigaction old;
+};
+void fx_cancel_arm(struct fx_cancel *k, volatile sig_atomic_t *flag,
+                   size_t after_index, int use_signal);
+void fx_cancel_disarm(struct fx_cancel *k);
 
 /* Asserts the one-result rule and that every result is ok with the body of
  * its page: status 200, bytes and XXH3 equal, sane times, worker below

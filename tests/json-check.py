@@ -22,13 +22,14 @@ import sys
 SUMMARY_KEYS = [
     "schema", "engine", "workers", "workers_ran", "urls", "done", "ok",
     "errors", "errors_total",
-    "missing", "duplicates", "wall_s", "setup_s", "cpu_user_s", "cpu_sys_s",
+    "missing", "duplicates", "wall_s", "setup_s", "bare_fork_s", "cpu_user_s",
+    "cpu_sys_s",
     "child_cpu_user_s", "child_cpu_sys_s", "cpu_per_req_ms", "max_rss_kib",
     "rss_sum_kib", "vcsw", "ivcsw", "req_per_s", "bytes", "bytes_per_s",
     "reused", "handshakes_full", "handshakes_resumed", "latency_ms",
     "ttfb_ms", "tls_ms", "delay_ms", "ideal_s", "efficiency",
     "delay_mismatch", "rate_asked", "rate_achieved", "late", "corrected_ms",
-    "queue_ms",
+    "queue_ms", "start_real_ns", "end_real_ns", "histograms",
 ]
 
 OUTCOMES = {
@@ -70,7 +71,7 @@ def check_strings(path):
 def check_summary_object(obj, line):
     for key in SUMMARY_KEYS:
         expect(key in obj, "line %d: key %s missing" % (line, key))
-    expect(obj["schema"] == 1, "schema is %r" % obj["schema"])
+    expect(obj["schema"] == 2, "schema is %r" % obj["schema"])
     for key, value in obj.items():
         if isinstance(value, float):
             expect(math.isfinite(value), "%s is %r" % (key, value))

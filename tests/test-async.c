@@ -75,46 +75,6 @@ static void run_free(struct run *r) {
   fb_urlset_destroy(r->u);
 }
 
-/* Appends n URLs cycling over the corpus, each with query. */
-static void add_cycle(struct fb_urlset *u, size_t n, const char *query) {
-  size_t pages = fb_corpus_count(fx_synthetic.corpus);
-
-  for (size_t i = 0; i < n; i += pages)
-    fx_urls_add_pages(u, &fx_synthetic, 0, n - i < pages ? n - i : pages,
-                      query);
-}
-
-/* Appends n URLs of the smallest page, each with query: for tests that
- * count loop events, not bytes.
- */
-static void add_small(struct fb_urlset *u, size_t n, const char *query) {
-  size_t pages = fb_corpus_count(fx_synthetic.corpus);
-  size_t best = 0;
-
-  for (size_t i = 1; i < pages; i++)
-    if (fb_corpus_page(fx_synthetic.corpus, i)->len <
-        fb_corpus_page(fx_synthetic.corpus, best)->len)
-      best = i;
-  for (size_t i = 0; i < n; i++)
-    fx_urls_add_pages(u, &fx_synthetic, best, 1, query);
-}
-
-static struct fb_urlset *urls_cycle(size_t n, const char *query) {
-  struct fb_urlset *u = NULL;
-
-  assert_int_equal(fb_urlset_create(&u), 0);
-  add_cycle(u, n, query);
-  return u;
-}
-
-static struct fb_urlset *urls_small(size_t n, const char *query) {
-  struct fb_urlset *u = NULL;
-
-  assert_int_equal(fb_urlset_create(&u), 0);
-  add_small(u, n, query);
-  return u;
-}
-
 /* --- loop ---------------------------------------------------------------- */
 
 /* Keep-alive: every page arrives intact, connections are reused, one poll
@@ -126,7 +86,7 @@ static void test_reuse(void **state) {
   size_t reused;
 
   (void)state;
-  run_init(&r, urls_cycle(300, NULL), 8);
+  run_init(&r, fx_urls_cycle(300, NULL), 8);
   assert_int_equal(run_go(&r), 0);
   reused = fx_assert_all_ok(&fx_synthetic, r.u, r.c, 8);
   assert_true(reused >= 300 - 8);
@@ -149,14 +109,14 @@ static void test_shards(void **state) {
   size_t reused;
 
   (void)state;
-  run_init(&r, urls_small(800, "?delay=20"), 200);
+  run_init(&r, fx_urls_small(800, "?delay=20"), 200);
   /* The last 200 answers take a second, so all of them are in flight when
    * the last URL starts, whatever the machine's speed. With 20 ms answers
    * throughout, a loaded machine under valgrind ended more transfers in one
    * loop iteration than a refill burst starts, and fewer than half of the
    * slots were busy at that moment.
    */
-  add_small(r.u, 200, "?delay=1000");
+  fx_add_small(r.u, 200, "?delay=1000");
   assert_int_equal(run_go(&r), 0);
   reused = fx_assert_all_ok(&fx_synthetic, r.u, r.c, 200);
   assert_int_equal(r.k.shards, 4);
@@ -182,7 +142,7 @@ static void test_fresh(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(300, NULL), 4);
+  run_init(&r, fx_urls_cycle(300, NULL), 4);
   r.job.connection = FB_CONN_FRESH;
   assert_int_equal(run_go(&r), 0);
   assert_int_equal(fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4), 0);
@@ -203,7 +163,7 @@ static void test_close_idle(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(100, "?fault=close_idle"), 4);
+  run_init(&r, fx_urls_cycle(100, "?fault=close_idle"), 4);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4);
   assert_int_equal(r.k.stale_sockets, 0);
@@ -249,7 +209,7 @@ static void test_idle_closed_by_server(void **state) {
 static void test_hostname(void **state) {
   struct addrinfo hints, *res = NULL;
   char host[256], url[512], err[256];
-  struct fb_urlset *pages = urls_cycle(200, NULL);
+  struct fb_urlset *pages = fx_urls_cycle(200, NULL);
   struct fb_urlset *u = NULL;
   const char *port = strrchr(fx_synthetic.proc.base_url, ':'); /* ":PORT" */
   int loopback = 0;
@@ -305,7 +265,7 @@ static void test_zero_timeout(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_small(n, NULL), 1);
+  run_init(&r, fx_urls_small(n, NULL), 1);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1);
   assert_true(r.k.zero_timeouts >= n);
@@ -322,7 +282,7 @@ static void test_timer(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_small(6, "?delay=3000"), 3);
+  run_init(&r, fx_urls_small(6, "?delay=3000"), 3);
   r.job.timeout_ms = 150;
   assert_int_equal(run_go(&r), 0);
   assert_int_equal(fb_collector_check(r.c, NULL), 0);
@@ -364,7 +324,7 @@ static void test_workers_range(void **state) {
 
   (void)state;
   assert_int_equal(fb_engine_find("async")->max_workers, 10000);
-  run_init(&r, urls_small(3, NULL), 10001);
+  run_init(&r, fx_urls_small(3, NULL), 10001);
   assert_int_equal(run_go(&r), FB_ERANGE);
   assert_int_equal(r.oc.n[FB_OUTCOME_NOT_RUN], 3);
   run_free(&r);
@@ -375,7 +335,7 @@ static void test_more_workers_than_urls(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(5, NULL), 10000);
+  run_init(&r, fx_urls_cycle(5, NULL), 10000);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5);
   assert_int_equal(r.k.max_in_flight, 5);
@@ -387,69 +347,21 @@ static void test_more_workers_than_urls(void **state) {
 
 static volatile sig_atomic_t cancel_flag;
 
-/* Raises the cancel flag (or sends SIGINT) once request `after_index` has
- * been started, plus a pause: by then the requests before it have run.
- */
-struct canceller {
-  pthread_t thread;
-  size_t after_index;
-  int use_signal;
-  int started; /* set by the before_request hook */
-};
-
-static void on_before_request(size_t index, void *arg) {
-  struct canceller *cn = arg;
-
-  if (index == cn->after_index)
-    __atomic_store_n(&cn->started, 1, __ATOMIC_RELEASE);
-}
-
-static void *cancel_later(void *arg) {
-  struct canceller *cn = arg;
-  struct timespec ts = {0, 10 * 1000000L};
-
-  while (!__atomic_load_n(&cn->started, __ATOMIC_ACQUIRE))
-    nanosleep(&ts, NULL);
-  ts.tv_nsec = 200 * 1000000L;
-  nanosleep(&ts, NULL);
-  if (cn->use_signal)
-    kill(getpid(), SIGINT);
-  else
-    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED);
-  return NULL;
-}
-
-static void on_sigint(int sig) {
-  (void)sig;
-  cancel_flag = 1;
-}
-
 /* Quick pages first, then pages that stall: cancelled part-way, the run
  * returns FB_ECANCELED with every URL accounted for: the quick ones ok, the
  * stalled ones and the never-started ones cancelled. With 50 in flight,
  * request 69 can only start once the 20 quick ones have ended.
  */
 static void cancel_midrun(int use_signal) {
-  struct canceller cn = {.after_index = 69, .use_signal = use_signal};
-  struct sigaction sa, old;
+  struct fx_cancel k;
   struct run r;
 
-  run_init(&r, urls_small(20, NULL), 50);
-  add_cycle(r.u, 200, "?fault=stall");
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  assert_int_equal(sigaction(SIGINT, &sa, &old), 0);
-  cancel_flag = 0;
-
+  run_init(&r, fx_urls_small(20, NULL), 50);
+  fx_add_cycle(r.u, 200, "?fault=stall");
   r.job.cancel = &cancel_flag;
-  fb__test_hooks.before_request = on_before_request;
-  fb__test_hooks.arg = &cn;
-  assert_int_equal(pthread_create(&cn.thread, NULL, cancel_later, &cn), 0);
+  fx_cancel_arm(&k, &cancel_flag, 69, use_signal);
   assert_int_equal(run_go(&r), FB_ECANCELED);
-  fb__test_hooks.before_request = NULL;
-  assert_int_equal(pthread_join(cn.thread, NULL), 0);
-  assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
+  fx_cancel_disarm(&k);
 
   assert_int_equal(fb_collector_check(r.c, NULL), 0);
   assert_int_equal(r.oc.n[FB_OUTCOME_OK], 20);
@@ -476,7 +388,7 @@ static void test_cancel_before(void **state) {
 
   (void)state;
   cancel_flag = 1;
-  run_init(&r, urls_small(10, NULL), 4);
+  run_init(&r, fx_urls_small(10, NULL), 4);
   r.job.cancel = &cancel_flag;
   assert_int_equal(run_go(&r), FB_ECANCELED);
   assert_int_equal(r.oc.n[FB_OUTCOME_CANCELLED], 10);
@@ -503,7 +415,7 @@ static int nofile_child(void) {
   rl.rlim_cur = 256;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 2;
-  run_init(&r, urls_cycle(1000, "?delay=300"), 1000);
+  run_init(&r, fx_urls_cycle(1000, "?delay=300"), 1000);
   rc = run_go(&r);
   for (int i = FB_OUTCOME_HTTP; i < FB_OUTCOME_LOST; i++)
     per_url += r.oc.n[i];
@@ -560,7 +472,7 @@ static void test_5000(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_cycle(5000, "?delay=2000"), 5000);
+  run_init(&r, fx_urls_cycle(5000, "?delay=2000"), 5000);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5000);
   assert_int_equal(r.k.max_in_flight, 5000);
@@ -579,7 +491,7 @@ static void test_fill_bursts(void **state) {
   struct run r;
 
   (void)state;
-  run_init(&r, urls_small(1000, "?delay=1000"), 1000);
+  run_init(&r, fx_urls_small(1000, "?delay=1000"), 1000);
   assert_int_equal(run_go(&r), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1000);
   assert_int_equal(r.k.max_in_flight, 1000);
@@ -596,19 +508,6 @@ static void test_fill_bursts(void **state) {
 }
 
 /* ------------------------------------------------------------------------- */
-
-static int raise_nofile(rlim_t need) {
-  struct rlimit rl;
-
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    return -errno;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-      return -errno;
-  }
-  return rl.rlim_cur >= need ? 0 : -EMFILE;
-}
 
 int main(int argc, char **argv) {
   const struct CMUnitTest loop[] = {
@@ -640,7 +539,7 @@ int main(int argc, char **argv) {
   /* Both sides of 5,000 connections need 5,000 fds and some: the origin
    * child inherits the limit raised here.
    */
-  if (raise_nofile(5200) != 0 && strcmp(group, "scale") == 0) {
+  if (fx_raise_nofile(5200) != 0 && strcmp(group, "scale") == 0) {
     fprintf(stderr, "RLIMIT_NOFILE hard limit below 5200: skipped\n");
     return 77;
   }

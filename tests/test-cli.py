@@ -190,12 +190,23 @@ class DefaultRun(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
         self.assertTrue(SCHEMA_KEYS <= set(doc), SCHEMA_KEYS - set(doc))
-        self.assertEqual(doc["schema"], 1)
+        self.assertEqual(doc["schema"], 2)
         self.assertEqual(doc["urls"], 10)
         self.assertEqual(doc["ok"], 10)
         for k in ("p50", "p90", "p99", "max"):
             self.assertIn(k, doc["latency_ms"])
             self.assertIn(k, doc["ttfb_ms"])
+        # The histograms behind the percentiles: one value per request.
+        hist = doc["histograms"]
+        self.assertEqual(hist["unit"], "ns")
+        for name in ("latency", "ttfb"):
+            self.assertEqual(hist[name]["count"], 10)
+            self.assertEqual(sum(c for _, c in hist[name]["buckets"]), 10)
+        self.assertEqual(doc["histograms"]["latency"]["max"],
+                         round(doc["latency_ms"]["max"] * 1e6))
+        self.assertLessEqual(doc["start_real_ns"], doc["end_real_ns"])
+        self.assertEqual(doc["workload"]["urls"], 10)
+        self.assertIsNone(doc["shard"])
         self.assertIn("embedded origin", r.stderr)
 
     def test_csv_pages(self):

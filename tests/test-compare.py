@@ -30,6 +30,62 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def median_interval(values):
+    """The order-statistic 95 % interval of the median (None below 6
+    values): ranks k and n + 1 - k, k the largest with P(B <= k - 1) <=
+    0.025 for B ~ Binomial(n, 1/2)."""
+    n, tail, k = len(values), 0.0, 0
+    for j in range(n):
+        term = math.comb(n, j) / 2 ** n
+        if tail + term > 0.025 * (1 + 1e-9):
+            break
+        tail, k = tail + term, j + 1
+    if k == 0:
+        return None
+    v = sorted(values)
+    return v[k - 1], v[n - k]
+
+
+def mann_whitney_u(x, y):
+    """U of x: pairs with x > y, ties counting one half."""
+    return sum((a > b) + 0.5 * (a == b) for a in x for b in y)
+
+
+def exact_p(x, y):
+    """Two-sided exact p of the U test without ties: 2 min(P(U <= u),
+    P(U >= u)) over the C(n, m) equally likely arrangements, counted by the
+    recurrence f(m, n, u) = f(m - 1, n, u - n) + f(m, n - 1, u)."""
+    m, n = len(x), len(y)
+    u = mann_whitney_u(x, y)
+    memo = {}
+
+    def f(i, j, k):
+        if k < 0:
+            return 0
+        if i == 0 or j == 0:
+            return 1 if k == 0 else 0
+        if (i, j, k) not in memo:
+            memo[(i, j, k)] = f(i - 1, j, k - j) + f(i, j - 1, k)
+        return memo[(i, j, k)]
+
+    counts = [f(m, n, k) for k in range(m * n + 1)]
+    total = sum(counts)
+    lo = sum(c for k, c in enumerate(counts) if k <= u) / total
+    hi = sum(c for k, c in enumerate(counts) if k >= u) / total
+    return min(1.0, 2 * min(lo, hi))
+
+
+def precise(values, fraction):
+    """Whether the median's interval lies within +-fraction of it."""
+    ci = median_interval(values)
+    if ci is None:
+        return False
+    v = sorted(values)
+    n = len(v)
+    median = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return max(median - ci[0], ci[1] - median) <= fraction * median
+
+
 def expected_cells(workers):
     """(engine, workers) pairs a sweep runs: engines without workers once."""
     cells = set()
@@ -81,7 +137,7 @@ class TinySweep(unittest.TestCase):
         self.assertEqual(got, expected_cells(self.WORKERS))
         self.assertEqual(len(self.cells), len(got))
         for c in self.cells:
-            self.assertEqual(c["schema"], 1)
+            self.assertEqual(c["schema"], 2)
             self.assertEqual(c["runs"], self.REPEAT)
             self.assertEqual(c["failed_runs"], 0)
             self.assertEqual(c["urls"], self.PAGES)
@@ -91,6 +147,21 @@ class TinySweep(unittest.TestCase):
                 st = c[k]
                 self.assertLessEqual(st["min"], st["median"], k)
                 self.assertLessEqual(st["median"], st["max"], k)
+                # Two runs: no 95 % interval of a median exists.
+                self.assertEqual(st["n"], self.REPEAT, k)
+                self.assertIsNone(st["ci95"], k)
+            # Each run's samples, in run order.
+            self.assertEqual(c["samples"]["wall_s"], c["runs_wall_s"])
+            for name, values in c["samples"].items():
+                self.assertEqual(len(values), self.REPEAT, name)
+            self.assertEqual(sorted(c["samples"]["latency_p99_ms"])[0],
+                             c["latency_p99_ms"]["min"])
+            # The histograms of every run merged: one value per request.
+            hist = c["histograms"]
+            self.assertEqual(hist["latency"]["count"],
+                             self.PAGES * self.REPEAT)
+            self.assertEqual(sum(n for _, n in hist["ttfb"]["buckets"]),
+                             self.PAGES * self.REPEAT)
             self.assertEqual(c["wall_s"]["min"], min(c["runs_wall_s"]))
             self.assertGreater(c["max_rss_kib"]["median"], 0)
             self.assertEqual(c["delay_ms"], self.DELAY_MS)
@@ -105,6 +176,16 @@ class TinySweep(unittest.TestCase):
         fastest = min(self.cells, key=lambda c: c["wall_s"]["median"])
         self.assertEqual(v["fastest"]["engine"], fastest["engine"])
         self.assertEqual(v["fastest"]["workers"], fastest["workers"])
+        # 2 runs against 2: the U test can never reach p <= 0.05 (its
+        # smallest p is 2 / C(4, 2) = 1/3), so it cannot tell.
+        r = v["runner_up"]
+        self.assertEqual(r["vs"], v["fastest"])
+        self.assertEqual(r["call"], "cannot tell")
+        self.assertAlmostEqual(r["p_min"], 1 / 3, places=12)
+        self.assertIsNone(r["ratio_ci95"])
+        self.assertFalse(v["tie"])
+        self.assertIn("cannot tell", self.result.stdout)
+        self.assertIn("Mann-Whitney", v["test_method"])
 
     def test_efficiency_from_delay(self):
         """ideal = ceil(N / workers) x delay, efficiency = ideal / wall."""
@@ -135,6 +216,139 @@ class TinySweep(unittest.TestCase):
         self.assertIn("<svg", svg)
         for name in engines():
             self.assertIn(name, svg)
+
+
+class Intervals(unittest.TestCase):
+    """Six runs per cell: every median gets its order-statistic interval
+    (for 6 values, from the smallest to the largest: coverage 31/32), the
+    table shows its reach, and the verdict tests each comparison."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.result = fb("compare", "--corpus", "synthetic", "--pages", "2",
+                        "--delay", "30", "--engines", "sequential,threads",
+                        "--workers", "1,2", "--repeat", "6", "--json", "-",
+                        timeout=120)
+        cls.lines = json_lines(cls.result.stdout)
+        cls.cells = [x for x in cls.lines if x["kind"] == "cell"]
+        cls.verdict = [x for x in cls.lines if x["kind"] == "verdict"][0]
+
+    def test_cells(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        self.assertEqual(len(self.cells), 3)
+        for c in self.cells:
+            self.assertEqual(c["runs"], 6)
+            for k in STAT_KEYS:
+                st, ci = c[k], c[k]["ci95"]
+                self.assertEqual(st["n"], 6, k)
+                self.assertEqual((ci["lo"], ci["hi"]), (st["min"], st["max"]))
+                self.assertAlmostEqual(ci["coverage"], 31 / 32, places=12)
+            wall = sorted(c["samples"]["wall_s"])
+            self.assertAlmostEqual(c["wall_s"]["median"],
+                                   (wall[2] + wall[3]) / 2, places=12)
+
+    def test_table_and_verdict(self):
+        table = self.result.stderr
+        self.assertRegex(table, r"engine +workers +runs +wall s")
+        self.assertRegex(table, r"sequential +1 +6 +\d+\.\d{3} \u00b1\d+\.\d{3}")
+        self.assertIn("95 % interval", table)
+        v = self.verdict
+        # The slowest (sequential, 1 worker, 2 pages at 30 ms) against the
+        # fastest with 2 workers: about twice as slow, a difference the U
+        # test finds; its U and exact p recomputed here from the runs.
+        s = v["slowest"]
+        cells = {(c["engine"], c["workers"]): c for c in self.cells}
+        x = cells[(s["engine"], s["workers"])]["samples"]["wall_s"]
+        y = cells[(s["vs"]["engine"], s["vs"]["workers"])]["samples"]["wall_s"]
+        self.assertEqual(s["call"], "different")
+        self.assertEqual(s["u"], mann_whitney_u(x, y))
+        self.assertTrue(s["exact"])
+        self.assertAlmostEqual(s["p"], exact_p(x, y), places=12)
+        self.assertLessEqual(s["p"], 0.05)
+        self.assertGreater(s["ratio_ci95"]["lo"], 1)
+        self.assertLessEqual(s["ratio_ci95"]["lo"], s["ratio"])
+        self.assertLessEqual(s["ratio"], s["ratio_ci95"]["hi"])
+        self.assertRegex(table, r"p=0\.\d+|p<0\.001")
+        self.assertIn(v["runner_up"]["call"], ("different", "tie"))
+        # The dearest CPU is the verdict's, in the JSON too, set against the
+        # cheapest.
+        by_cpu = sorted(self.cells, key=lambda c: c["cpu_per_req_ms"]["median"])
+        for key, cell in (("cheapest_cpu", by_cpu[0]),
+                          ("dearest_cpu", by_cpu[-1])):
+            self.assertEqual((v[key]["engine"], v[key]["workers"]),
+                             (cell["engine"], cell["workers"]), key)
+        self.assertEqual(v["dearest_cpu"]["vs"], v["cheapest_cpu"])
+        self.assertEqual(v["dearest_cpu"]["figure"], "cpu_per_req_ms")
+        self.assertIn("dearest: ", table)
+        # Two URLs and two workers: each URL has its worker, so the sweep
+        # cannot show where threads stop gaining, and says so instead of
+        # "still gaining at 2 workers" (issue 11, item 9).
+        sc = [x for x in v["scaling"] if x["engine"] == "threads"][0]
+        self.assertTrue(sc["url_bound"])
+        self.assertEqual(sc["urls"], 2)
+        self.assertIn("each of the 2 URLs has a worker of its own", table)
+        self.assertNotIn("still gaining at 2 workers", table)
+
+
+class DeadRuns(unittest.TestCase):
+    def test_cell_timeout(self):
+        """A run's child killed before it reports (here by --cell-timeout
+        against a 5 s delay): its message ends short, the run is failed with
+        the reason, and with --repeat auto a cell whose runs all fail stops
+        at --max-repeat instead of running forever."""
+        r = fb("compare", "--corpus", "synthetic", "--pages", "1", "--delay",
+               "5000", "--engines", "sequential", "--cell-timeout", "1",
+               "--repeat", "auto", "--max-repeat", "5", "--json", "-",
+               "--quiet", timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        cells = [x for x in json_lines(r.stdout) if x["kind"] == "cell"]
+        self.assertEqual(len(cells), 1)
+        c = cells[0]
+        self.assertEqual((c["runs"], c["failed_runs"]), (0, 5))
+        self.assertEqual(c["failure"], "killed after 1 s (--cell-timeout)")
+        self.assertIsNone(c["histograms"])
+        self.assertIn("FAILED", r.stderr)
+
+
+class RepeatAuto(unittest.TestCase):
+    def sweep(self, *args):
+        r = fb("compare", "--corpus", "synthetic", "--pages", "2", "--delay",
+               "2", "--engines", "sequential,threads", "--workers", "2",
+               "--repeat", "auto", *args, "--json", "-", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r, [x for x in json_lines(r.stdout) if x["kind"] == "cell"]
+
+    def test_loose(self):
+        """Each cell stops at the first run after which its median's
+        interval lies within +-P % (an interval needs 6 runs), or at
+        --max-repeat: checked against its own samples, whatever the
+        machine's noise made of them."""
+        r, cells = self.sweep("--precision", "50", "--max-repeat", "12")
+        for c in cells:
+            self.assertEqual(c["precision"], 0.5)
+            self.assertEqual(c["min_repeats"], 5)
+            walls = c["samples"]["wall_s"]
+            runs = len(walls)
+            self.assertEqual(runs, c["runs"])
+            self.assertGreaterEqual(runs, 6, c["engine"])
+            for m in range(5, runs):
+                self.assertFalse(precise(walls[:m], 0.5), (c["engine"], m))
+            if runs < 12:
+                self.assertTrue(precise(walls, 0.5), c["engine"])
+            if precise(walls, 0.5):
+                ci = c["wall_s"]["ci95"]
+                reach = max(c["wall_s"]["median"] - ci["lo"],
+                            ci["hi"] - c["wall_s"]["median"])
+                self.assertLessEqual(reach, 0.5 * c["wall_s"]["median"])
+        self.assertIn("until within +-50 %, 5 to 12 per cell", r.stderr)
+
+    def test_unreachable(self):
+        """A precision no run reaches: every cell stops at --max-repeat."""
+        r, cells = self.sweep("--precision", "0.0001", "--max-repeat", "7")
+        for c in cells:
+            self.assertEqual(c["runs"], 7, c["engine"])
+            self.assertEqual(c["repeats"], 7)
+        self.assertIn("Verdict (medians of 7 runs per cell)", r.stderr)
 
 
 class Errors(unittest.TestCase):
@@ -169,6 +383,17 @@ class Errors(unittest.TestCase):
         self.check(["--origin", "http://127.0.0.1:1", "--origin-cpu", "-1"],
                    "--origin-cpu: '-1'")
         self.check(["--list-urls=1"], "--list-urls takes no value")
+
+    def test_repeat(self):
+        self.check(["--precision", "5"], "--precision goes with --repeat auto")
+        self.check(["--max-repeat", "9"],
+                   "--max-repeat goes with --repeat auto")
+        self.check(["--repeat", "auto", "--precision", "0"], "--precision",
+                   "'0'")
+        self.check(["--repeat", "auto", "--precision", "x"], "--precision")
+        self.check(["--repeat", "auto", "--max-repeat", "4"],
+                   "--max-repeat: 4 is out of range 5..1000")
+        self.check(["--repeat", "sometimes"], "--repeat", "'sometimes'")
 
     def test_unreachable(self):
         """A closed port: every request fails, every cell is in the table

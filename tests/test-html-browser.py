@@ -125,7 +125,7 @@ class Browser(unittest.TestCase):
                 bad = c["errors_total"] > 0 or c["failed_runs"] > 0
                 self.assertEqual(r["bad"], bad, (page, r))
                 self.assertGreater(r["height"], 0)
-                self.assertEqual(r["cells"][13], "%d/%d !" % (
+                self.assertEqual(r["cells"][9], "%d/%d !" % (
                     c["errors_total"], c["requests"]) if bad else "0")
 
     def test_charts_have_their_points(self):

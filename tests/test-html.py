@@ -67,8 +67,8 @@ class Page(unittest.TestCase):
                                for c in self.cells])
         heads = [th.text() for th in self.tree.find_all("thead")[0]
                  .find_all("th")]
-        self.assertEqual(heads[:3], ["engine", "workers", "wall s"])
-        self.assertEqual(heads[-2:], ["ideal s", "eff"])
+        self.assertEqual(heads[:4], ["engine", "workers", "runs", "wall s"])
+        self.assertEqual(heads[-2:], ["errors", "eff"])
         text_rows, _ = hc.text_table(self.result.stdout)
         for row, want in zip(rows, text_rows):
             cells = [n.text() for n in row.children if not isinstance(n, str)]
@@ -330,7 +330,8 @@ class Report(unittest.TestCase):
         lines = hc.json_lines(self.src)
         for c in hc.cells_of(lines):
             c.update(runs=0, failed_runs=2, runs_wall_s=[], requests=0,
-                     failure="killed by signal 9 (Killed)")
+                     failure="killed by signal 9 (Killed)",
+                     samples={k: [] for k in c["samples"]}, histograms=None)
         self.refused("no-runs.json", "".join(hc.json_dumps_line(x)
                                              for x in lines),
                      "none of its %d cells has a finished run" %

@@ -153,6 +153,19 @@ class Plots(unittest.TestCase):
         workload = self.cells[0]["workload"]
         self.assertIn(workload, texts(read(wall)))
 
+    def test_a_series_per_rate(self):
+        """An open-loop sweep has a cell per rate: a line per engine and
+        rate."""
+        lines = hc.json_lines(self.saved)
+        cells = [dict(c, rate=rate) for rate in (100, 200)
+                 for c in hc.cells_of(lines)]
+        verdict = dict(lines[-1], cells=len(cells))
+        r, (wall,) = self.report(cells + [verdict], "rate-wall.svg")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([t for t, _ in series(read(wall))],
+                         ["%s at %d/s" % (n, rate) for rate in (100, 200)
+                          for n in self.names] + [IDEAL])
+
     def test_rows_with_peers_and_a_reference(self):
         r, (wall, cpu, rss) = self.report(self.rows(), "r-wall.svg",
                                           "r-cpu.svg", "r-rss.svg",

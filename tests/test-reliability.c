@@ -1,4 +1,4 @@
-/* Reliability across the four engines, in one program so that they can be
+/* Reliability across the engines, in one program so that they can be
  * compared with each other:
  *
  * agree   one faulty URL list (every origin fault mode, a closed port, a
@@ -132,7 +132,7 @@ static const struct fault_case cases[] = {
 };
 
 #define NCASES (sizeof(cases) / sizeof(*cases))
-#define NENGINES 4
+#define NENGINES 5 /* every engine of the registry, checked below */
 
 /* What one engine recorded for one URL. */
 struct seen {
@@ -424,6 +424,11 @@ static void test_nofile_async(void **state) {
   run_nofile("async", 200);
 }
 
+static void test_nofile_raw(void **state) {
+  (void)state;
+  run_nofile("raw", 200);
+}
+
 /* ------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -435,6 +440,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_nofile_threads),
       cmocka_unit_test(test_nofile_processes),
       cmocka_unit_test(test_nofile_async),
+      cmocka_unit_test(test_nofile_raw),
   };
   const char *group = argc > 1 ? argv[1] : "agree";
   int rc;

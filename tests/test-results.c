@@ -67,6 +67,19 @@ static void make_sweep(struct fb_compare *cmp, const char *workload) {
       s.ok = s.urls - s.errors;
       s.outcomes[FB_OUTCOME_OK] = s.ok;
       assert_int_equal(fb_compare_add(cmp, i, &s, 0, NULL), 0);
+      /* The first cell's runs bring histograms, merged over its runs. */
+      if (i == 0) {
+        struct fb_summary_hists *h = calloc(1, sizeof(*h));
+
+        assert_non_null(h);
+        for (int k = 0; k < 10; k++) {
+          fb_histogram_record(&h->latency, 10000000 + 12345 * k * (r + 1));
+          fb_histogram_record(&h->ttfb, 9000000 + 777 * k);
+        }
+        fb_histogram_record(&h->tls, 3);
+        assert_int_equal(fb_compare_add_hists(cmp, i, h), 0);
+        free(h);
+      }
     }
   }
   fb_compare_aggregate(cmp);
@@ -110,6 +123,9 @@ static void assert_same_double(double a, double b, const char *what) {
     assert_same_double((a)->field.median, (b)->field.median, #field);          \
     assert_same_double((a)->field.min, (b)->field.min, #field);                \
     assert_same_double((a)->field.max, (b)->field.max, #field);                \
+    assert_same_double((a)->field.lo, (b)->field.lo, #field);                  \
+    assert_same_double((a)->field.hi, (b)->field.hi, #field);                  \
+    assert_int_equal((a)->field.n, (b)->field.n);                              \
   } while (0)
 
 static void assert_same_cell(const struct fb_compare_cell *a,
@@ -143,6 +159,17 @@ static void assert_same_cell(const struct fb_compare_cell *a,
   for (unsigned r = 0; r < a->runs; r++)
     assert_same_double(a->summaries[r].wall_s, b->summaries[r].wall_s,
                        "runs_wall_s");
+  /* Schema 2: each run's samples of the figures the verdict tests, and the
+   * merged histograms, bucket by bucket.
+   */
+  for (unsigned r = 0; r < a->runs; r++)
+    for (int f = 0; f < FB_FIGURE_COUNT; f++)
+      assert_same_double(fb_compare_figure_value(&a->summaries[r], f),
+                         fb_compare_figure_value(&b->summaries[r], f),
+                         fb_compare_figure_name(f));
+  assert_int_equal(a->hists == NULL, b->hists == NULL);
+  if (a->hists != NULL)
+    assert_memory_equal(a->hists, b->hists, sizeof(*a->hists));
 }
 
 static void test_round_trip(void **state) {
@@ -155,7 +182,7 @@ static void test_round_trip(void **state) {
   cmp.cancelled = 1;
   json = written(fb_report_compare_json, &cmp);
   assert_int_equal(read_text(&res, json, err, sizeof(err)), 0);
-  assert_int_equal(res.schema, 1);
+  assert_int_equal(res.schema, FB_REPORT_SCHEMA);
   assert_int_equal(res.cmp.ncells, cmp.ncells);
   assert_int_equal(res.cmp.repeats, cmp.repeats);
   assert_same_double(res.cmp.delay_ms, cmp.delay_ms, "delay_ms");
@@ -212,7 +239,8 @@ static char *edit(const char *json, int line, const char *from,
   for (int l = 1; l < line; l++)
     p = strchr(p, '\n') + 1;
   hit = strstr(p, from);
-  assert_non_null(hit);
+  if (hit == NULL)
+    fail_msg("'%s' not on line %d", from, line);
   head = (size_t)(hit - json);
   out = malloc(strlen(json) + (to != NULL ? strlen(to) : 0) + 1);
   assert_non_null(out);
@@ -270,14 +298,14 @@ static void test_refused(void **state) {
       {4, "\"cancelled\":false", "\"cancelled\":0",
        "saved.json:4: field 'cancelled' is a whole number, expected a "
        "boolean"},
-      {1, "\"schema\":1", "\"schema\":2",
-       "saved.json:1: schema 2: this fetchbench reads schema 1 to 1"},
+      {1, "\"schema\":2", "\"schema\":3",
+       "saved.json:1: schema 3: this fetchbench reads schema 1 to 2"},
       {2, "\"engine\":\"threads\"", "\"engine\":\"sequential\"",
        "saved.json:2: a second cell sequential with 1 workers"},
       {2, "\"engine\":\"threads\"", "\"engine\":null",
        "saved.json:2: field 'engine' is null, expected an engine's name"},
       {1, "\"kind\":\"cell\",", "", "saved.json:1: field 'kind' missing"},
-      {1, "{\"schema\":1,", "{\"schema\":1,\"schema\":1,",
+      {1, "{\"schema\":2,", "{\"schema\":2,\"schema\":2,",
        "saved.json:1: malformed JSON"},
   };
   struct fb_compare cmp;
@@ -320,9 +348,9 @@ static void test_tolerated(void **state) {
   /* Fields and kinds of a later version, blank lines, an outcome this
    * version does not know.
    */
-  a = edit(json, 1, "{\"schema\":1,",
-           "\n{\"schema\":1,\"kind\":\"histogram\",\"buckets\":[1,2]}\n"
-           "  \t\n{\"schema\":1,\"future\":{\"x\":[null]},");
+  a = edit(json, 1, "{\"schema\":2,",
+           "\n{\"schema\":2,\"kind\":\"histogram\",\"buckets\":[1,2]}\n"
+           "  \t\n{\"schema\":2,\"future\":{\"x\":[null]},");
   b = edit(a, 5, "\"recv\":1", "\"quantum\":1");
   c = edit(b, 7, "\"cells\":3", "\"cells\":3,\"p_value\":0.04");
   assert_int_equal(read_text(&res, c, err, sizeof(err)), 0);

@@ -8,6 +8,12 @@
  */
 int64_t fb_clock_ns(void);
 
+/* Nanoseconds since the epoch on CLOCK_REALTIME: wall-clock time, which
+ * hosts can compare (as far as their clocks agree), but which may jump.
+ * Only for saying when a run happened, never for timing it.
+ */
+int64_t fb_clock_real_ns(void);
+
 #define FB_NS_PER_MS 1000000LL
 #define FB_NS_PER_S 1000000000LL
 

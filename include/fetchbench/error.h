@@ -27,7 +27,8 @@
   XX(TLSEOF, "TLS connection cut without close_notify")                        \
   XX(TLSVERIFY, "TLS certificate verification failed")                         \
   XX(CERT, "unusable certificate or key")                                      \
-  XX(RESULTS, "malformed results file")
+  XX(RESULTS, "malformed results file")                                        \
+  XX(SHARDS, "shards do not cover the list exactly once")
 
 enum fb_errno {
   FB__EBASE = -5000,

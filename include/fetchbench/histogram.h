@@ -38,4 +38,15 @@ void fb_histogram_merge(struct fb_histogram *dst,
  */
 uint64_t fb_histogram_percentile(const struct fb_histogram *h, double p);
 
+/* Bucket b's smallest value (b < FB_HIST_BUCKETS): what the JSON reports
+ * name a bucket by, so that they stay readable without this layout.
+ */
+uint64_t fb_histogram_bucket_low(size_t b);
+
+/* Adds count values to the bucket whose smallest value is low, as read back
+ * from a report; min and max are the caller's to set. Returns 0, or
+ * FB_ERANGE when low is no bucket's smallest value or the count overflows.
+ */
+int fb_histogram_put(struct fb_histogram *h, uint64_t low, uint64_t count);
+
 #endif /* FETCHBENCH_HISTOGRAM_H */

@@ -49,6 +49,9 @@ struct fb_job {
   unsigned chunk;            /* processes: URLs per work request */
   size_t thread_stack;       /* threads: stack bytes per thread */
   unsigned max_respawns;     /* processes: worker deaths tolerated */
+  int measure_fork;          /* processes: after the run, time one bare
+                              * fork() of the same parent beside the
+                              * workers' start (stats bare_fork_ns) */
 
   /* Open loop: request i may not start before schedule->due_ns[i] after
    * the run's start (fb_collector_t0); it starts then, or as soon after as

@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "compare.h"
+#include "report.h"
+#include "summary.h"
 
 /* Saved comparisons read back: the JSON Lines that fb_report_compare_json
  * writes (fetchbench compare --json), rebuilt into the struct fb_compare
@@ -84,5 +86,31 @@ int fb_results_read(struct fb_results *res, FILE *in, const char *name,
 
 /* Frees what fb_results_read built. Safe on a zeroed or cleaned-up res. */
 void fb_results_cleanup(struct fb_results *res);
+
+/* One `fetchbench run --format json` report read back: a shard, for
+ * fetchbench merge. Reports of schema 2 on only (those of schema 1 carry
+ * neither histograms nor wall-clock times). Every field the report writes
+ * is required, of its type; "workload" and "shard" may be missing (a report
+ * written without a context) or null.
+ */
+struct fb_results_run {
+  struct fb_summary s;            /* s.engine and s.hists point into this */
+  struct fb_summary_hists *hists; /* owned; NULL when the report has none */
+  struct fb_report_context ctx;   /* strings borrowed from doc_ */
+  int has_ctx;                    /* the report has a "workload" */
+  char where[512];                /* "NAME:LINE", for messages */
+  void *doc_;                     /* internal: the parsed line */
+};
+
+/* Reads the next report from in, called name in messages: one JSON object
+ * per line, blank lines skipped; *line counts the lines read so far (start
+ * it at 0). Returns 1 with *run filled; 0 at the end of in; FB_ERESULTS
+ * with "NAME:LINE: what is wrong" in err; -ENOMEM; -errno when reading
+ * failed. Clean up *run with fb_results_run_cleanup after 1, and only then.
+ */
+int fb_results_read_run(struct fb_results_run *run, FILE *in, const char *name,
+                        size_t *line, char *err, size_t errlen);
+
+void fb_results_run_cleanup(struct fb_results_run *run);
 
 #endif /* FETCHBENCH_RESULTS_H */

@@ -47,6 +47,21 @@ size_t fb_urlset_count(const struct fb_urlset *set);
  */
 const char *fb_urlset_get(const struct fb_urlset *set, size_t i);
 
+/* A digest of the list, so that two runs can tell whether they fetched the
+ * same URLs: FNV-1a (64 bits) over every URL in order, each followed by a
+ * newline, with the prefix strip removed from a URL that starts with it (an
+ * embedded origin's base URL, whose port changes from run to run; NULL or
+ * "": none). Written as 16 hex digits and a NUL into out.
+ */
+#define FB_URLSET_DIGEST_LEN 17
+void fb_urlset_digest(const struct fb_urlset *set, const char *strip,
+                      char out[FB_URLSET_DIGEST_LEN]);
+
+/* "http" or "https" when every URL has that scheme, else "mixed"; "" for
+ * an empty set. Static.
+ */
+const char *fb_urlset_scheme(const struct fb_urlset *set);
+
 /* Bytes the set holds: arena chunks, the pointer array and the set itself. */
 size_t fb_urlset_memory(const struct fb_urlset *set);
 

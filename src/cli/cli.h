@@ -192,9 +192,9 @@ struct fb_workload {
   int origin_running;
   int client_cpu; /* -1: not pinned */
   int origin_cpu;
-  char corpus_name[256]; /* what the origin serves, or "" */
-  char base_url[256];    /* generated URLs start with it, or "" */
-  double known_delay_ms; /* < 0 unknown */
+  char corpus_name[256];        /* what the origin serves, or "" */
+  char base_url[256];           /* generated URLs start with it, or "" */
+  double known_delay_ms;        /* < 0 unknown */
   struct fb_schedule *schedule; /* the open loop's, for the URL set */
 };
 
@@ -207,6 +207,13 @@ void fb__workload_init(struct fb_workload *w);
  * status that reports it after saying that nothing ran.
  */
 int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd);
+
+/* Open loop (--rate): makes w->schedule for n URLs, the URLs the run
+ * fetches (a shard's, say), replacing an earlier one; nothing without a
+ * rate. Returns 0 or FB_EXIT_USAGE after printing why.
+ */
+int fb__workload_schedule(struct fb_workload *w, const struct fb_cli_cmd *cmd,
+                          size_t n);
 
 /* One line saying what runs where: corpus, origin URL, delay, cores. */
 void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len);
@@ -239,6 +246,7 @@ enum fb_jobopt {
   FB_JOBOPT_CHUNK,
   FB_JOBOPT_THREAD_STACK,
   FB_JOBOPT_MAX_RESPAWNS,
+  FB_JOBOPT_MEASURE_FORK,
   FB_JOBOPT_CACERT,
   FB_JOBOPT_INSECURE,
   FB_JOBOPT_TLS_RESUME,
@@ -319,11 +327,24 @@ void fb__output_discard(struct fb_output *o);
 int fb__output_tmpfile(char *name, size_t len, const char *what,
                        const char *suffix, FILE **out);
 
+/* --- Saved results (cmd_report.c) --------------------------------------- */
+
+struct fb_results;
+
+/* Reads the saved comparison at path ("-": standard input) into *res.
+ * Returns 0, or FB_EXIT_USAGE after printing why as cmd (the file and line
+ * of a malformed one).
+ */
+int fb__cli_read_results(const struct fb_cli_cmd *cmd, const char *path,
+                         struct fb_results *res);
+
 /* --- Commands ------------------------------------------------------------ */
 
 extern const struct fb_cli_cmd fb__cmd_run;
 extern const struct fb_cli_cmd fb__cmd_compare;
 extern const struct fb_cli_cmd fb__cmd_origin;
 extern const struct fb_cli_cmd fb__cmd_report;
+extern const struct fb_cli_cmd fb__cmd_diff;
+extern const struct fb_cli_cmd fb__cmd_merge;
 
 #endif /* FB_CLI_H */

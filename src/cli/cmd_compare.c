@@ -20,6 +20,11 @@ enum {
   O_PLOT_RSS,
   O_PROGRESS,
   O_QUIET,
+  /* --- repeat auto (issue 15) --- */
+  O_PRECISION,
+  O_MAX_REPEAT,
+  /* --- end repeat auto --- */
+  O_SLO_MS,
   O_COUNT,
 };
 
@@ -29,8 +34,10 @@ static const struct fb_cli_opt compare_opts[] = {
     {O_WORKERS, "workers", 'w', "LIST",
      "worker counts (default 1,2,4,8,16); engines without workers run once "
      "with 1"},
-    {O_REPEAT, "repeat", 'r', "K",
-     "runs per cell, interleaved; median and min-max reported (default 3)"},
+    {O_REPEAT, "repeat", 'r', "K|auto",
+     "runs per cell, interleaved; medians with their 95 % intervals from 6 "
+     "runs (default 3); auto: rounds of one run per cell until each cell's "
+     "median wall time is within --precision, at least 5 runs"},
     {O_CELL_TIMEOUT, "cell-timeout", 0, "S",
      "kill a run after S seconds and report it failed (default: derived from "
      "--timeout)"},
@@ -49,6 +56,16 @@ static const struct fb_cli_opt compare_opts[] = {
     {O_PROGRESS, "progress", 0, NULL,
      "show progress on standard error even when it is not a terminal"},
     {O_QUIET, "quiet", 'q', NULL, "no progress line"},
+    {O_SLO_MS, "slo-ms", 0, "MS",
+     "with --rate LIST: name each engine and worker count's knee, the highest "
+     "rate whose corrected p99 stayed within MS"},
+    /* --- repeat auto (issue 15) --- */
+    {O_PRECISION, "precision", 0, "P",
+     "with --repeat auto: a cell is done once its median wall time's 95 % "
+     "interval lies within +-P % of the median (default 2)"},
+    {O_MAX_REPEAT, "max-repeat", 0, "N",
+     "with --repeat auto: at most N runs per cell (default 30)"},
+    /* --- end repeat auto --- */
     {0},
 };
 
@@ -64,8 +81,11 @@ const struct fb_cli_cmd fb__cmd_compare = {
         "on another core than the client.\nWith no options: the original "
         "experiment's ten pages from the embedded origin\nwith 70 ms delay "
         "and fresh connections, all engines at 1, 2, 4, 8 and 16\nworkers, "
-        "3 repeats. The table shows medians with the wall time's min-max; "
-        "the\nverdict under it is computed from those numbers.\n\n"
+        "3 repeats. The table shows medians, with the reach of their 95 %\n"
+        "interval (order statistics) from 6 runs on; the verdict under it "
+        "gives each\nratio with its interval and each comparison a "
+        "Mann-Whitney "
+        "U test's p-value.\n\n"
         "Exit status: 0 every request of every run succeeded; 1 a cell had "
         "errors or\nfailed runs; 2 usage, input or output error; 130/143 "
         "cancelled by\nSIGINT/SIGTERM (the finished cells are reported).",
@@ -76,6 +96,7 @@ const struct fb_cli_cmd fb__cmd_compare = {
 
 #define MAX_ENGINES 16
 #define MAX_WORKERS 64
+#define MAX_RATES 64
 
 struct compare_args {
   const char *seen[O_COUNT];
@@ -84,13 +105,27 @@ struct compare_args {
   unsigned workers[MAX_WORKERS];
   size_t nworkers;
   unsigned repeat;
+  /* --- repeat auto (issue 15) --- */
+  int repeat_auto;
+  double precision_pct;
+  unsigned max_repeat;
+  /* --- end repeat auto --- */
   unsigned cell_timeout_s;
   int progress; /* -1 auto, 0 off, 1 on */
   struct fb_job job;
   struct fb_workload w;
   struct fb_output json, csv, html; /* --json, --csv, --html */
   struct fb_plots plots;            /* --plot, --plot-cpu, --plot-rss */
+  double rates[MAX_RATES]; /* --rate LIST, ascending; none: closed loop */
+  size_t nrates;
+  double slo_ms; /* --slo-ms */
 };
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return (x > y) - (x < y);
+}
 
 static int cmp_unsigned(const void *a, const void *b) {
   unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
@@ -152,6 +187,62 @@ static int parse_workers(struct compare_args *a, const char *v) {
   return rc;
 }
 
+/* --- repeat auto (issue 15) --- */
+#define AUTO_MIN_REPEAT 5
+
+/* --precision P: a percentage above 0 and at most 100. */
+static int parse_precision(struct compare_args *a, const char *v) {
+  char *end;
+  double p;
+
+  errno = 0;
+  p = strtod(v, &end);
+  if (v[0] == '\0' || *end != '\0' || errno != 0 || !(p > 0) || p > 100 ||
+      strchr("+- \t", v[0]) != NULL)
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--precision: '%s' is not a percentage above 0 "
+                               "and at most 100",
+                               v);
+  a->precision_pct = p;
+  return 0;
+}
+
+static int parse_repeat(struct compare_args *a, const char *v) {
+  if (strcmp(v, "auto") == 0) {
+    a->repeat_auto = 1;
+    return 0;
+  }
+  return fb__cli_uint(&fb__cmd_compare, "--repeat", v, 1, 1000, &a->repeat);
+}
+
+static int check_repeat_auto(const struct compare_args *a) {
+  const char *const *seen = a->seen;
+
+  if (!a->repeat_auto && (seen[O_PRECISION] || seen[O_MAX_REPEAT]))
+    return fb__cli_usage_error(&fb__cmd_compare, "%s goes with --repeat auto",
+                               seen[O_PRECISION] ? "--precision"
+                                                 : "--max-repeat");
+  return 0;
+}
+/* --- end repeat auto --- */
+
+/* --rate LIST: the open loop's rates, each a cell of its own, ascending. */
+static int parse_rates(struct compare_args *a, const char *v) {
+  char *items[MAX_RATES], *storage;
+  int rc = fb__cli_list(&fb__cmd_compare, "--rate", v, items, MAX_RATES,
+                        &a->nrates, &storage);
+
+  for (size_t i = 0; rc == 0 && i < a->nrates; i++) {
+    rc = fb__jobopt_parse(&fb__cmd_compare, FB_JOBOPT_RATE, items[i], &a->job,
+                          &a->w);
+    a->rates[i] = a->w.rate;
+  }
+  free(storage);
+  if (rc == 0)
+    qsort(a->rates, a->nrates, sizeof(a->rates[0]), cmp_double);
+  return rc;
+}
+
 static int parse_value(void *ctx, int id, const char *v) {
   const struct fb_cli_cmd *cmd = &fb__cmd_compare;
   struct compare_args *a = ctx;
@@ -160,7 +251,14 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_ENGINES:
     return parse_engines(a, v);
   case O_REPEAT:
-    return fb__cli_uint(cmd, "--repeat", v, 1, 1000, &a->repeat);
+    return parse_repeat(a, v);
+  /* --- repeat auto (issue 15) --- */
+  case O_PRECISION:
+    return parse_precision(a, v);
+  case O_MAX_REPEAT:
+    return fb__cli_uint(cmd, "--max-repeat", v, AUTO_MIN_REPEAT, 1000,
+                        &a->max_repeat);
+  /* --- end repeat auto --- */
   case O_CELL_TIMEOUT:
     return fb__cli_uint(cmd, "--cell-timeout", v, 1, 86400 * 7,
                         &a->cell_timeout_s);
@@ -174,6 +272,10 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_QUIET:
     a->progress = 0;
     return 0;
+  case FB_JOBOPT_RATE:
+    return parse_rates(a, v);
+  case O_SLO_MS:
+    return fb__cli_rate(cmd, "--slo-ms", v, 3600000, &a->slo_ms);
   case O_WORKERS: /* once the engines are known */
   case O_LIST_URLS:
   case O_JSON:
@@ -200,6 +302,11 @@ static int check_conflicts(struct compare_args *a) {
   if (seen[O_PROGRESS] && seen[O_QUIET])
     return fb__cli_usage_error(&fb__cmd_compare,
                                "--progress and --quiet exclude each other");
+  if (check_repeat_auto(a) != 0)
+    return FB_EXIT_USAGE;
+  if (seen[O_SLO_MS] && !seen[FB_JOBOPT_RATE])
+    return fb__cli_usage_error(&fb__cmd_compare,
+                               "--slo-ms goes with --rate LIST");
   if (stdout_files(seen) > 1)
     return fb__cli_usage_error(&fb__cmd_compare,
                                "only one of --json, --csv and --html can be -");
@@ -237,22 +344,34 @@ static int plan(struct compare_args *a, struct fb_compare *cmp,
   size_t n = 0;
   int rc;
 
+  size_t nrates = a->nrates > 0 ? a->nrates : 1;
+
   for (size_t e = 0; e < a->nengines; e++)
-    n += a->engines[e]->max_workers <= 1 ? 1 : a->nworkers;
-  rc = fb_compare_init(cmp, n, a->repeat, delay_ms);
+    n += (a->engines[e]->max_workers <= 1 ? 1 : a->nworkers) * nrates;
+  rc = fb_compare_init(cmp, n, a->repeat_auto ? a->max_repeat : a->repeat,
+                       delay_ms);
   if (rc != 0)
     return rc;
+  /* --- repeat auto (issue 15) --- */
+  if (a->repeat_auto) {
+    cmp->min_repeats = AUTO_MIN_REPEAT;
+    cmp->precision = a->precision_pct / 100;
+  }
+  /* --- end repeat auto --- */
   n = 0;
   for (size_t e = 0; e < a->nengines; e++) {
     size_t k = a->engines[e]->max_workers <= 1 ? 1 : a->nworkers;
 
-    for (size_t i = 0; i < k; i++) {
-      cmp->cells[n].engine = a->engines[e]->name;
-      cmp->cells[n].workers =
-          a->engines[e]->max_workers <= 1 ? 1 : a->workers[i];
-      n++;
-    }
+    for (size_t i = 0; i < k; i++)
+      for (size_t r = 0; r < nrates; r++) {
+        cmp->cells[n].engine = a->engines[e]->name;
+        cmp->cells[n].workers =
+            a->engines[e]->max_workers <= 1 ? 1 : a->workers[i];
+        cmp->cells[n].rate = a->nrates > 0 ? a->rates[r] : 0;
+        n++;
+      }
   }
+  cmp->slo_ms = a->slo_ms;
   return 0;
 }
 
@@ -368,30 +487,44 @@ static int sweep(struct compare_args *a, struct fb_compare *cmp) {
       .job = &a->job,
       .delay_ms = a->w.known_delay_ms,
       .cell_timeout_s = a->cell_timeout_s,
+      .arrival = a->w.arrival,
+      .seed = a->w.seed,
       .progress = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress,
       .tty = isatty(STDERR_FILENO),
   };
-  size_t total = cmp->ncells * cmp->repeats;
+  size_t total = cmp->ncells * cmp->repeats, k = 0, n;
+  size_t *order = malloc(cmp->ncells * sizeof(*order));
   int64_t t0 = fb_clock_ns();
   int rc = 0;
 
+  if (order == NULL) {
+    fb__cli_error(&fb__cmd_compare, "out of memory");
+    return -ENOMEM;
+  }
   if (sw.cell_timeout_s == 0)
     sw.cell_timeout_s = derived_cell_timeout(a, fb_urlset_count(a->w.urls));
-  for (size_t k = 0; k < total && !fb__cli_cancel; k++) {
-    unsigned repeat;
-    size_t cell = fb_compare_order(cmp, k, &repeat);
-
-    fb__sweep_progress(&sw, cmp, k, total, repeat, cell, t0);
-    rc = fb__sweep_cell(&sw, cmp, cell);
+  /* Round by round, one run of every cell that still needs one. */
+  for (unsigned round = 0; !fb__cli_cancel; round++) {
+    n = fb_compare_round(cmp, round, order);
+    if (n == 0)
+      break;
+    for (size_t j = 0; j < n && !fb__cli_cancel; j++, k++) {
+      fb__sweep_progress(&sw, cmp, k, total, round, order[j], t0);
+      rc = fb__sweep_cell(&sw, cmp, order[j]);
+      if (rc == FB_ECANCELED)
+        break;
+      if (rc != 0) {
+        fb__sweep_progress_end(&sw);
+        fb__cli_error(&fb__cmd_compare, "cannot start a run: %s",
+                      fb_strerror(rc));
+        free(order);
+        return rc;
+      }
+    }
     if (rc == FB_ECANCELED)
       break;
-    if (rc != 0) {
-      fb__sweep_progress_end(&sw);
-      fb__cli_error(&fb__cmd_compare, "cannot start a run: %s",
-                    fb_strerror(rc));
-      return rc;
-    }
   }
+  free(order);
   fb__sweep_progress_end(&sw);
   cmp->elapsed_s = (double)(fb_clock_ns() - t0) / FB_NS_PER_S;
   cmp->cancelled = fb__cli_cancel != 0;
@@ -402,11 +535,14 @@ static int compare_main(int argc, char **argv) {
   struct compare_args a;
   struct fb_compare cmp;
   char workload[1024], machine[256], header[1536];
+  char digest[FB_URLSET_DIGEST_LEN];
   int rc, status;
 
   memset(&a, 0, sizeof(a));
   memset(&cmp, 0, sizeof(cmp));
   a.repeat = 3;
+  a.precision_pct = 2;
+  a.max_repeat = 30;
   a.progress = -1;
   fb_job_init(&a.job);
   fb__workload_init(&a.w);
@@ -451,6 +587,12 @@ static int compare_main(int argc, char **argv) {
   cmp.ctx.client_cpu = a.w.client_cpu;
   cmp.ctx.origin_cpu = a.w.origin_cpu;
   cmp.ctx.jitter_ms = a.w.jitter_ms;
+  /* --- workload identity for diff (issue 15) --- */
+  fb_urlset_digest(a.w.urls, a.w.base_url, digest);
+  cmp.ctx.urls = fb_urlset_count(a.w.urls);
+  cmp.ctx.urls_digest = digest;
+  cmp.ctx.scheme = fb_urlset_scheme(a.w.urls);
+  /* --- end workload identity --- */
 
   rc = sweep(&a, &cmp);
   if (rc != 0) {
@@ -463,9 +605,9 @@ static int compare_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   if (cmp.cancelled) {
-    fb__cli_error(&fb__cmd_compare, "cancelled by %s after %zu of %zu runs",
+    fb__cli_error(&fb__cmd_compare, "cancelled by %s after %zu of %s%zu runs",
                   strsignal(fb__signals_caught()), cmp.runs_done,
-                  cmp.ncells * cmp.repeats);
+                  a.repeat_auto ? "at most " : "", cmp.ncells * cmp.repeats);
     status = fb__signals_exit_status();
     goto out;
   }

@@ -68,22 +68,22 @@ static int parse_value(void *ctx, int id, const char *v) {
   return 0;
 }
 
-static int read_results(const char *path, struct fb_results *res) {
+int fb__cli_read_results(const struct fb_cli_cmd *cmd, const char *path,
+                         struct fb_results *res) {
   const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
   FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
   char err[1024];
   int rc;
 
   if (in == NULL) {
-    fb__cli_error(&fb__cmd_report, "cannot read '%s': %s", path,
-                  strerror(errno));
+    fb__cli_error(cmd, "cannot read '%s': %s", path, strerror(errno));
     return FB_EXIT_USAGE;
   }
   rc = fb_results_read(res, in, name, err, sizeof(err));
   if (in != stdin)
     fclose(in);
   if (rc != 0) {
-    fb__cli_error(&fb__cmd_report, "%s", err);
+    fb__cli_error(cmd, "%s", err);
     return FB_EXIT_USAGE;
   }
   return 0;
@@ -164,7 +164,7 @@ static int report_main(int argc, char **argv) {
     return fb__cli_usage_error(&fb__cmd_report,
                                "--title: a title of plots, with --plot, "
                                "--plot-cpu or --plot-rss");
-  status = read_results(a.input, &res);
+  status = fb__cli_read_results(&fb__cmd_report, a.input, &res);
   if (status == 0)
     status = check_not_empty(a.input, &res.cmp);
   if (status == 0)

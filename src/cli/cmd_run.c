@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,9 @@ enum {
   O_FORMAT,
   O_OUTPUT,
   O_CSV,
+  /* --- shard (issue 15) --- */
+  O_SHARD,
+  /* --- end shard --- */
   O_COUNT,
 };
 
@@ -27,6 +31,13 @@ static const struct fb_cli_opt run_opts[] = {
     {O_CSV, "csv", 0, "FILE",
      "also write one CSV row per request to FILE (- : standard output), "
      "beside a text or JSON report"},
+    /* --- shard (issue 15) --- */
+    {O_SHARD, "shard", 0, "I/N|auto",
+     "fetch only the URLs whose index is I modulo N (0 <= I < N), so that N "
+     "hosts split one list; the reports keep each URL's index in the whole "
+     "list (fetchbench merge joins them). auto: I and N from SLURM_PROCID "
+     "and SLURM_NTASKS, or JOB_COMPLETION_INDEX and FB_SHARDS"},
+    /* --- end shard --- */
     {0},
 };
 
@@ -60,6 +71,11 @@ struct run_args {
   struct fb_workload w;
   struct fb_output out;
   struct fb_output csv; /* --csv */
+  /* --- shard (issue 15) --- */
+  unsigned shard, shards;       /* shards 0: the whole list */
+  char shard_from[96];          /* where --shard auto found them, or "" */
+  struct fb_urlset *shard_urls; /* this shard's part of w.urls */
+  /* --- end shard --- */
 };
 
 /* What the report writer needs. */
@@ -67,8 +83,113 @@ struct report {
   const struct run_args *a;
   const struct fb_summary *s;
   const struct fb_collector *c;
-  const char *line; /* what ran where */
+  const char *line;                    /* what ran where */
+  const struct fb_report_context *ctx; /* for the JSON report */
+  const struct fb_urlset *urls;        /* what this run fetched */
 };
+
+/* --- shard (issue 15) --- */
+#define SHARDS_MAX 1000000u
+
+/* "I/N" with 0 <= I < N <= SHARDS_MAX; what names it in messages. */
+static int shard_pair(struct run_args *a, const char *what, const char *i_s,
+                      const char *n_s) {
+  char *end;
+  unsigned long i, n;
+
+  errno = 0;
+  n = strtoul(n_s, &end, 10);
+  if (n_s[0] < '0' || n_s[0] > '9' || *end != '\0' || errno != 0 || n < 1 ||
+      n > SHARDS_MAX)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--shard: %s: the shard count '%s' is not a "
+                               "whole number from 1 to %u",
+                               what, n_s, SHARDS_MAX);
+  i = strtoul(i_s, &end, 10);
+  if (i_s[0] < '0' || i_s[0] > '9' || *end != '\0' || errno != 0 || i >= n)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--shard: %s: the shard index '%s' is not a "
+                               "whole number from 0 to %lu",
+                               what, i_s, n - 1);
+  a->shard = (unsigned)i;
+  a->shards = (unsigned)n;
+  return 0;
+}
+
+/* --shard auto: the batch system's task index and count. Slurm gives both;
+ * a Kubernetes Indexed Job only the index, so the count comes from
+ * FB_SHARDS (the Job's completions).
+ */
+static int shard_auto(struct run_args *a) {
+  const char *procid = getenv("SLURM_PROCID"), *ntasks = getenv("SLURM_NTASKS");
+  const char *index = getenv("JOB_COMPLETION_INDEX");
+  const char *total = getenv("FB_SHARDS");
+
+  if (procid != NULL && ntasks != NULL) {
+    snprintf(a->shard_from, sizeof(a->shard_from), "SLURM_PROCID/SLURM_NTASKS");
+    return shard_pair(a, "SLURM_PROCID/SLURM_NTASKS", procid, ntasks);
+  }
+  if (index != NULL) {
+    if (total == NULL)
+      return fb__cli_usage_error(&fb__cmd_run,
+                                 "--shard auto: JOB_COMPLETION_INDEX is %s but "
+                                 "FB_SHARDS (the number of shards: the Job's "
+                                 "completions) is not set",
+                                 index);
+    snprintf(a->shard_from, sizeof(a->shard_from),
+             "JOB_COMPLETION_INDEX/FB_SHARDS");
+    return shard_pair(a, "JOB_COMPLETION_INDEX/FB_SHARDS", index, total);
+  }
+  return fb__cli_usage_error(&fb__cmd_run,
+                             "--shard auto: neither SLURM_PROCID and "
+                             "SLURM_NTASKS nor JOB_COMPLETION_INDEX (with "
+                             "FB_SHARDS) is set; give --shard I/N");
+}
+
+static int parse_shard(struct run_args *a, const char *v) {
+  char buf[64];
+  char *slash;
+
+  if (strcmp(v, "auto") == 0)
+    return shard_auto(a);
+  snprintf(buf, sizeof(buf), "%s", v);
+  slash = strchr(buf, '/');
+  if (slash == NULL || strlen(v) >= sizeof(buf))
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--shard: '%s' is not I/N (say 0/4) or auto", v);
+  *slash = '\0';
+  return shard_pair(a, v, buf, slash + 1);
+}
+
+/* This shard's URLs: those whose index is shard modulo shards, in order.
+ * Returns 0 or FB_EXIT_USAGE after saying why.
+ */
+static int shard_select(struct run_args *a) {
+  size_t total = fb_urlset_count(a->w.urls);
+  char err[256] = "";
+  int rc = fb_urlset_create(&a->shard_urls);
+
+  for (size_t i = a->shard; rc == 0 && i < total; i += a->shards) {
+    const char *u = fb_urlset_get(a->w.urls, i);
+
+    rc = fb_urlset_add(a->shard_urls, u, strlen(u), err, sizeof(err));
+  }
+  if (rc != 0) {
+    fb__cli_error(&fb__cmd_run, "--shard: %s", err[0] ? err : fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
+  if (fb_urlset_count(a->shard_urls) == 0)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--shard %u/%u: no URL falls to this shard: the "
+                               "list has %zu",
+                               a->shard, a->shards, total);
+  if (a->shard_from[0] != '\0')
+    fb__cli_error(&fb__cmd_run, "shard %u/%u (from %s): %zu of %zu URLs",
+                  a->shard, a->shards, a->shard_from,
+                  fb_urlset_count(a->shard_urls), total);
+  return 0;
+}
+/* --- end shard --- */
 
 static int parse_value(void *ctx, int id, const char *v) {
   struct run_args *a = ctx;
@@ -81,6 +202,10 @@ static int parse_value(void *ctx, int id, const char *v) {
   case O_OUTPUT:
   case O_CSV:
     return 0;
+  /* --- shard (issue 15) --- */
+  case O_SHARD:
+    return parse_shard(a, v);
+  /* --- end shard --- */
   case O_FORMAT:
     if (strcmp(v, "text") == 0)
       a->format = FORMAT_TEXT;
@@ -177,11 +302,36 @@ static void write_failures(FILE *out, const struct fb_summary *s,
   }
 }
 
+/* --- shard (issue 15) --- */
+/* What the JSON report says of the workload and the shard: the whole
+ * list's identity, so that fetchbench merge can tell one run's shards.
+ */
+static void run_context(const struct run_args *a, const char *line,
+                        char *digest, struct fb_report_context *x) {
+  fb_urlset_digest(a->w.urls, a->w.base_url, digest);
+  memset(x, 0, sizeof(*x));
+  x->workload = line;
+  x->origin = a->w.base_url[0] ? a->w.base_url : NULL;
+  x->corpus = a->w.corpus_name[0] ? a->w.corpus_name : NULL;
+  x->connection = a->job.connection == FB_CONN_FRESH ? "fresh" : "reuse";
+  x->scheme = fb_urlset_scheme(a->w.urls);
+  x->urls_digest = digest;
+  x->workload_urls = fb_urlset_count(a->w.urls);
+  x->delay_ms = a->w.known_delay_ms;
+  x->jitter_ms = a->w.origin_running ? a->w.jitter_ms : 0;
+  x->shard = a->shard;
+  x->shards = a->shards;
+}
+/* --- end shard --- */
+
 static int write_csv_to(FILE *out, const void *arg) {
   const struct report *rp = arg;
+  const struct run_args *a = rp->a;
 
-  return rp->c != NULL ? fb_report_csv(out, rp->c, rp->a->w.urls, rp->s->engine)
-                       : FB_ELOST;
+  return rp->c != NULL
+             ? fb_report_csv_shard(out, rp->c, rp->urls, rp->s->engine,
+                                   a->shard, a->shards > 0 ? a->shards : 1)
+             : FB_ELOST;
 }
 
 static int write_report_to(FILE *out, const void *arg) {
@@ -195,10 +345,10 @@ static int write_report_to(FILE *out, const void *arg) {
             a->job.connection == FB_CONN_FRESH ? "fresh" : "reused");
     err = fb_report_text(out, rp->s, 1);
     if (err == 0)
-      write_failures(out, rp->s, rp->c, a->w.urls);
+      write_failures(out, rp->s, rp->c, rp->urls);
     break;
   case FORMAT_JSON:
-    err = fb_report_json(out, rp->s);
+    err = fb_report_json_ctx(out, rp->s, rp->ctx);
     break;
   case FORMAT_CSV:
     err = write_csv_to(out, rp);
@@ -212,13 +362,23 @@ static int write_report_to(FILE *out, const void *arg) {
  */
 static int write_report(struct run_args *a, const struct fb_summary *s,
                         const struct fb_collector *c) {
-  char line[1024];
-  struct report rp = {a, s, c, line};
+  char line[1024], shown[1100], digest[FB_URLSET_DIGEST_LEN];
+  struct fb_report_context ctx;
+  const struct fb_urlset *urls = a->shard_urls ? a->shard_urls : a->w.urls;
+  struct report rp = {a, s, c, shown, &ctx, urls};
   int status;
 
   fb__workload_describe(&a->w, line, sizeof(line));
+  /* --- shard (issue 15) --- */
+  run_context(a, line, digest, &ctx);
+  if (a->shards > 0)
+    snprintf(shown, sizeof(shown), "%s; shard %u/%u: %zu URLs", line, a->shard,
+             a->shards, fb_urlset_count(urls));
+  else
+    snprintf(shown, sizeof(shown), "%s", line);
+  /* --- end shard --- */
   if (a->format != FORMAT_TEXT)
-    fprintf(stderr, "fetchbench run: %s\n", line);
+    fprintf(stderr, "fetchbench run: %s\n", shown);
   status =
       fb__output_write(&fb__cmd_run, &a->out, "report", write_report_to, &rp);
   if (a->seen[O_CSV] != NULL &&
@@ -284,6 +444,7 @@ static int run_main(int argc, char **argv) {
   struct run_args a;
   struct fb_summary s;
   struct fb_collector *c = NULL;
+  struct fb_summary_hists *hists = NULL;
   const char *inputs[2] = {NULL, NULL};
   const char *why;
   long fds_before;
@@ -313,6 +474,19 @@ static int run_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   a.job.urls = a.w.urls;
+  /* --- shard (issue 15) --- */
+  if (a.shards > 0) {
+    status = shard_select(&a);
+    if (status != 0)
+      goto out;
+    a.job.urls = a.shard_urls;
+  }
+  /* --- end shard --- */
+  /* Open loop: the schedule of the URLs this run fetches (a shard's). */
+  status =
+      fb__workload_schedule(&a.w, &fb__cmd_run, fb_urlset_count(a.job.urls));
+  if (status != 0)
+    goto out;
   a.job.schedule = a.w.schedule;
   status = fb__jobopt_check(&fb__cmd_run, a.seen, &a.job);
   if (status != 0)
@@ -323,6 +497,14 @@ static int run_main(int argc, char **argv) {
   if (rc == FB_ERANGE && c == NULL) {
     status = fb__cli_usage_error(&fb__cmd_run, "%s", fb_strerror(rc));
     goto out;
+  }
+  /* The histograms behind the percentiles, for the JSON report. */
+  if (c != NULL && a.format == FORMAT_JSON) {
+    hists = malloc(sizeof(*hists));
+    if (hists != NULL) {
+      fb_summary_hists(hists, c);
+      s.hists = hists;
+    }
   }
   status = write_report(&a, &s, c);
   diagnose(&a, &s, fds_before);
@@ -354,7 +536,9 @@ static int run_main(int argc, char **argv) {
 out:
   fb__output_discard(&a.out);
   fb__output_discard(&a.csv);
+  free(hists);
   fb_collector_destroy(c);
+  fb_urlset_destroy(a.shard_urls);
   fb__workload_stop(&a.w);
   return status;
 }

@@ -66,6 +66,9 @@ static const struct fb_cli_opt request_opts[] = {
      "threads: stack size per thread (default 256k)"},
     {FB_JOBOPT_MAX_RESPAWNS, "max-respawns", 0, "N",
      "processes: worker deaths tolerated (default 16)"},
+    {FB_JOBOPT_MEASURE_FORK, "measure-fork", 0, NULL,
+     "processes: after the run, time one bare fork() of the client, to set "
+     "beside the workers' start-up (JSON bare_fork_s)"},
     {0},
 };
 
@@ -219,6 +222,9 @@ int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *v,
     else
       return fb__cli_usage_error(
           cmd, "--ca-cache: '%s' is not shared, curl or off", v);
+    return 0;
+  case FB_JOBOPT_MEASURE_FORK:
+    job->measure_fork = 1;
     return 0;
   case FB_JOBOPT_MAX_RESPAWNS:
     return fb__cli_uint(cmd, "--max-respawns", v, 0, 1000000,

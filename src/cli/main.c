@@ -8,7 +8,13 @@
 #include "cli.h"
 
 static const struct fb_cli_cmd *const commands[] = {
-    &fb__cmd_run, &fb__cmd_compare, &fb__cmd_origin, &fb__cmd_report, NULL,
+    &fb__cmd_run,
+    &fb__cmd_compare,
+    &fb__cmd_origin,
+    &fb__cmd_report,
+    &fb__cmd_diff,
+    &fb__cmd_merge,
+    NULL,
 };
 
 static const struct fb_cli_cmd *find_command(const char *name) {

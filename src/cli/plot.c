@@ -83,13 +83,17 @@ static const char *const reference_colours[] = {"#555555", "#1f4e9c", "#2b7a2b",
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* One name's cells: a line, or its bars. */
+/* One client's cells (and one rate's, in an open-loop sweep): a line, or
+ * its bars.
+ */
 struct series {
-  const char *name;
-  const char *colour;
-  int reference; /* drawn dashed, without min-max bars */
-  int fallback;  /* some cell's RSS is its largest process's */
-  size_t points; /* cells with a figure */
+  const char *name;   /* the cells' engine or peer */
+  double rate;        /* the cells' rate, 0: closed loop */
+  char title[160];    /* the name, "at R/s" in an open loop */
+  const char *colour; /* "#rrggbb" */
+  int reference;      /* drawn dashed, without min-max bars */
+  int fallback;       /* some cell's RSS is its largest process's */
+  size_t points;      /* cells with a figure */
 };
 
 /* The figure of cell c that metric m draws, or NULL when it has none. RSS is
@@ -111,42 +115,68 @@ static const struct fb_stat *cell_stat(const struct fb_compare_cell *c,
   return st->median != st->median ? NULL : st;
 }
 
-/* The names of cmp's cells in order of their first cell, with colours. */
+static int in_series(const struct fb_compare_cell *c, const struct series *s) {
+  return c->rate == s->rate && strcmp(c->engine, s->name) == 0;
+}
+
+/* The series of cmp's cells in order of their first cell, with colours:
+ * an engine's first in its own, the others from the peers' (or, for
+ * references, the dark) palette in order.
+ */
 static size_t make_series(const struct fb_compare *cmp, struct series *s,
                           size_t max) {
-  const char *names[MAX_SERIES];
-  size_t n = fb_compare_engines(cmp, names, MAX_SERIES), peers = 0, refs = 0;
+  size_t n = 0, peers = 0, refs = 0;
+  unsigned used = 0; /* engines, by place in the registry, given colours */
 
-  if (n > max)
-    n = max;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    const struct fb_compare_cell *c = &cmp->cells[i];
+    size_t k = 0;
+
+    while (k < n && !in_series(c, &s[k]))
+      k++;
+    if (k < n) {
+      s[k].reference |= c->reference;
+      continue;
+    }
+    if (n == max)
+      break;
+    memset(&s[n], 0, sizeof(s[n]));
+    s[n].name = c->engine;
+    s[n].rate = c->rate;
+    s[n].reference = c->reference;
+    if (c->rate > 0)
+      snprintf(s[n].title, sizeof(s[n].title), "%s at %g/s", c->engine,
+               c->rate);
+    else
+      snprintf(s[n].title, sizeof(s[n].title), "%s", c->engine);
+    n++;
+  }
+  for (size_t k = 0; k < n; k++) {
     size_t e = 0;
 
-    memset(&s[i], 0, sizeof(s[i]));
-    s[i].name = names[i];
-    for (size_t k = 0; k < cmp->ncells; k++)
-      if (strcmp(cmp->cells[k].engine, names[i]) == 0)
-        s[i].reference |= cmp->cells[k].reference;
-    while (fb_engines[e] != NULL && strcmp(fb_engines[e]->name, names[i]) != 0)
+    while (fb_engines[e] != NULL && strcmp(fb_engines[e]->name, s[k].name) != 0)
       e++;
-    if (s[i].reference)
-      s[i].colour = reference_colours[refs++ % NELEMS(reference_colours)];
-    else if (fb_engines[e] != NULL)
-      s[i].colour = engine_colours[e % NELEMS(engine_colours)];
-    else
-      s[i].colour = peer_colours[peers++ % NELEMS(peer_colours)];
+    if (s[k].reference)
+      s[k].colour = reference_colours[refs++ % NELEMS(reference_colours)];
+    else if (fb_engines[e] != NULL && e < NELEMS(engine_colours) &&
+             !(used & 1u << e)) {
+      s[k].colour = engine_colours[e];
+      used |= 1u << e;
+    } else
+      s[k].colour = peer_colours[peers++ % NELEMS(peer_colours)];
   }
   return n;
 }
 
-/* Bars when no name has two cells: there is no line to draw through one
+/* Bars when no series has two cells: there is no line to draw through one
  * point per client (the throughput workload: every client at 64 in flight,
  * and sequential at its one).
  */
 static int want_bars(const struct fb_compare *cmp) {
   for (size_t i = 0; i < cmp->ncells; i++)
     for (size_t k = i + 1; k < cmp->ncells; k++)
-      if (strcmp(cmp->cells[i].engine, cmp->cells[k].engine) == 0)
+      if (cmp->cells[i].rate == cmp->cells[k].rate &&
+          strcmp(cmp->cells[i].engine, cmp->cells[k].engine) == 0)
         return 0;
   return cmp->ncells > 0;
 }
@@ -168,10 +198,6 @@ static void gp_quote(FILE *f, const char *s) {
 static void gp_data_text(FILE *f, const char *s) {
   for (; s != NULL && *s; s++)
     fputc(*s == '"' ? '\'' : (unsigned char)*s < ' ' ? ' ' : *s, f);
-}
-
-static int same_name(const struct fb_compare_cell *c, const struct series *s) {
-  return strcmp(c->engine, s->name) == 0;
 }
 
 /* Adds w to the set ws (n of max) unless it is there. */
@@ -197,7 +223,7 @@ static void write_lines_data(FILE *f, const struct fb_compare *cmp,
     unsigned last = 0;
 
     fprintf(f, "# ");
-    gp_data_text(f, s[e].name);
+    gp_data_text(f, s[e].title);
     fprintf(f, "\n");
     for (;;) {
       const struct fb_compare_cell *next = NULL;
@@ -206,7 +232,7 @@ static void write_lines_data(FILE *f, const struct fb_compare *cmp,
 
       for (size_t i = 0; i < cmp->ncells; i++) {
         const struct fb_compare_cell *c = &cmp->cells[i];
-        if (same_name(c, &s[e]) && c->workers > last &&
+        if (in_series(c, &s[e]) && c->workers > last &&
             (next == NULL || c->workers < next->workers))
           next = c;
       }
@@ -261,7 +287,7 @@ static void write_bars_data(FILE *f, const struct fb_compare *cmp,
       int fallback;
 
       for (size_t e = 0; e < n && se == NULL; e++)
-        if (same_name(c, &s[e]))
+        if (in_series(c, &s[e]))
           se = &s[e];
       if (se == NULL || se->reference != reference)
         continue;
@@ -272,7 +298,7 @@ static void write_bars_data(FILE *f, const struct fb_compare *cmp,
       se->fallback |= fallback;
       fprintf(f, "%zu %.9g %.9g %.9g 0x%s \"", i, st->median * m->scale,
               st->min * m->scale, st->max * m->scale, se->colour + 1);
-      gp_data_text(f, c->engine);
+      gp_data_text(f, se->title);
       fprintf(f, "%s (%u)\"\n", fallback ? "*" : "", c->workers);
     }
     /* gnuplot has no empty data block: a point outside the range. */
@@ -280,24 +306,15 @@ static void write_bars_data(FILE *f, const struct fb_compare *cmp,
   }
 }
 
-/* Runs over the plotted cells: "of 5", "of 3-5". */
+/* The runs behind the medians: " of 5", " of 3 to 5". */
 static void runs_text(const struct fb_compare *cmp, char *buf, size_t len) {
-  unsigned lo = 0, hi = 0;
+  unsigned fewest, most;
 
-  for (size_t i = 0; i < cmp->ncells; i++) {
-    const struct fb_compare_cell *c = &cmp->cells[i];
-
-    if (c->reference || c->runs == 0)
-      continue;
-    if (lo == 0 || c->runs < lo)
-      lo = c->runs;
-    if (c->runs > hi)
-      hi = c->runs;
-  }
-  if (lo == hi)
-    snprintf(buf, len, " of %u", hi);
+  fb_compare_runs_range(cmp, &fewest, &most);
+  if (fewest == most)
+    snprintf(buf, len, " of %u", most > 0 ? most : cmp->repeats);
   else
-    snprintf(buf, len, " of %u-%u", lo, hi);
+    snprintf(buf, len, " of %u to %u", fewest, most);
 }
 
 static void write_head(FILE *f, const struct fb_cli_cmd *cmd,
@@ -350,7 +367,7 @@ static void write_lines_script(FILE *f, const char *data,
     else
       fprintf(f, " index %zu using 1:2:3:4 with yerrorlines lw 2 pt 7 ", e);
     fprintf(f, "lc rgb '%s' title ", s[e].colour);
-    snprintf(title, sizeof(title), "%s%s", s[e].name,
+    snprintf(title, sizeof(title), "%s%s", s[e].title,
              s[e].fallback ? " *" : "");
     gp_quote(f, title);
   }

@@ -17,6 +17,8 @@ struct fb_sweep {
   const struct fb_job *job; /* workers are set per cell */
   double delay_ms;          /* known origin delay, < 0 unknown */
   unsigned cell_timeout_s;  /* a run is killed after this long, 0: never */
+  int arrival;              /* open loop: enum fb_arrival of each cell's */
+  uint64_t seed;            /* ... schedule at its rate, and its seed */
   int progress;             /* progress on stderr */
   int tty;                  /* stderr is a terminal: one line, rewritten */
 };

@@ -321,16 +321,25 @@ int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd) {
     fb__cli_error(cmd, "%s", err[0] ? err : fb_strerror(rc));
     return FB_EXIT_USAGE;
   }
-  if (w->rate > 0) {
-    rc = fb_schedule_create(&w->schedule, fb_urlset_count(w->urls), w->rate,
-                            (enum fb_arrival)w->arrival, w->seed);
-    if (rc != 0) {
-      fb__cli_error(cmd, "--rate: %s", fb_strerror(rc));
-      return FB_EXIT_USAGE;
-    }
-  }
   if (w->given_origin_cpu >= 0)
     pin_beside_origin(w, cmd);
+  return 0;
+}
+
+int fb__workload_schedule(struct fb_workload *w, const struct fb_cli_cmd *cmd,
+                          size_t n) {
+  int rc;
+
+  fb_schedule_destroy(w->schedule);
+  w->schedule = NULL;
+  if (w->rate <= 0)
+    return 0;
+  rc = fb_schedule_create(&w->schedule, n, w->rate, (enum fb_arrival)w->arrival,
+                          w->seed);
+  if (rc != 0) {
+    fb__cli_error(cmd, "--rate: %s", fb_strerror(rc));
+    return FB_EXIT_USAGE;
+  }
   return 0;
 }
 

@@ -5,54 +5,73 @@
 #include "core/report_int.h"
 
 const char *const fb__table_heads[FB__TABLE_COLS] = {
-    "engine", "workers",    "wall s",     "min-max", "user s", "sys s",
-    "CPU s",  "children s", "CPU/req ms", "RSS MiB", "p50 ms", "p99 ms",
-    "req/s",  "errors",     "ideal s",    "eff",
+    "engine",     "workers", "rate/s", "runs",   "wall s",
+    "CPU/req ms", "RSS MiB", "p50 ms", "p99 ms", "p99 corr ms",
+    "req/s",      "errors",  "eff",
 };
 
-int fb__table_ncols(const struct fb_compare *cmp) {
-  return cmp->delay_ms >= 0 ? FB__TABLE_COLS : FB__TABLE_COLS - 2;
+int fb__table_shown(const struct fb_compare *cmp, int col) {
+  int open_loop = 0;
+
+  for (size_t i = 0; i < cmp->ncells; i++)
+    open_loop |= cmp->cells[i].rate > 0;
+  switch (col) {
+  case FB__COL_EFF:
+    return cmp->delay_ms >= 0;
+  case FB__COL_RATE:
+  case FB__COL_P99C:
+    return open_loop;
+  default:
+    return col >= 0 && col < FB__TABLE_COLS;
+  }
 }
 
-/* v with prec decimals, or "-" when unknown. */
-static void fmt(char *cell, int prec, double v) {
-  if (isnan(v))
+/* The median with prec decimals and, when it has an interval, the reach of
+ * the interval ("0.072 ±0.002"); "-" when unknown. scale turns KiB into
+ * MiB.
+ */
+static void stat_cell(char *cell, int prec, const struct fb_stat *st,
+                      double scale) {
+  double reach = fb_stat_reach(st);
+
+  if (isnan(st->median))
     snprintf(cell, FB__TABLE_CELL, "-");
+  else if (isnan(reach))
+    snprintf(cell, FB__TABLE_CELL, "%.*f", prec, st->median * scale);
   else
-    snprintf(cell, FB__TABLE_CELL, "%.*f", prec, v);
+    snprintf(cell, FB__TABLE_CELL, "%.*f \u00b1%.*f", prec, st->median * scale,
+             prec, reach * scale);
 }
 
 void fb__table_row(char cells[FB__TABLE_COLS][FB__TABLE_CELL],
                    const struct fb_compare_cell *c) {
-  snprintf(cells[0], FB__TABLE_CELL, "%s", c->engine != NULL ? c->engine : "?");
-  snprintf(cells[1], FB__TABLE_CELL, "%u", c->workers);
-  fmt(cells[2], 3, c->wall_s.median);
-  if (isnan(c->wall_s.min))
-    snprintf(cells[3], FB__TABLE_CELL, "-");
+  snprintf(cells[FB__COL_ENGINE], FB__TABLE_CELL, "%s",
+           c->engine != NULL ? c->engine : "?");
+  snprintf(cells[FB__COL_WORKERS], FB__TABLE_CELL, "%u", c->workers);
+  snprintf(cells[FB__COL_RUNS], FB__TABLE_CELL, "%u", c->runs);
+  if (c->rate > 0)
+    snprintf(cells[FB__COL_RATE], FB__TABLE_CELL, "%.6g", c->rate);
   else
-    snprintf(cells[3], FB__TABLE_CELL, "%.3f-%.3f", c->wall_s.min,
-             c->wall_s.max);
-  fmt(cells[4], 3, c->cpu_user_s.median);
-  fmt(cells[5], 3, c->cpu_sys_s.median);
-  fmt(cells[6], 3, c->cpu_s.median);
-  fmt(cells[7], 3, c->child_cpu_s.median);
-  fmt(cells[8], 2, c->cpu_per_req_ms.median);
-  fmt(cells[9], 1, c->rss_sum_kib.median / 1024.0);
-  fmt(cells[10], 1, c->latency_p50_ms.median);
-  fmt(cells[11], 1, c->latency_p99_ms.median);
-  fmt(cells[12], 1, c->req_per_s.median);
+    snprintf(cells[FB__COL_RATE], FB__TABLE_CELL, "-");
+  stat_cell(cells[FB__COL_P99C], 1, &c->corrected_p99_ms, 1);
+  stat_cell(cells[FB__COL_WALL], 3, &c->wall_s, 1);
+  stat_cell(cells[FB__COL_CPU_PER_REQ], 2, &c->cpu_per_req_ms, 1);
+  stat_cell(cells[FB__COL_RSS], 1, &c->rss_sum_kib, 1 / 1024.0);
+  stat_cell(cells[FB__COL_P50], 1, &c->latency_p50_ms, 1);
+  stat_cell(cells[FB__COL_P99], 1, &c->latency_p99_ms, 1);
+  stat_cell(cells[FB__COL_REQ_PER_S], 1, &c->req_per_s, 1);
   if (c->runs == 0)
-    snprintf(cells[13], FB__TABLE_CELL, "%s",
+    snprintf(cells[FB__COL_ERRORS], FB__TABLE_CELL, "%s",
              c->failed > 0 ? "FAILED" : "not run");
   else if (c->errors > 0 || c->failed > 0)
-    snprintf(cells[13], FB__TABLE_CELL, "%zu/%zu !", c->errors, c->requests);
+    snprintf(cells[FB__COL_ERRORS], FB__TABLE_CELL, "%zu/%zu !", c->errors,
+             c->requests);
   else
-    snprintf(cells[13], FB__TABLE_CELL, "0");
-  fmt(cells[14], 3, c->ideal_s >= 0 ? c->ideal_s : NAN);
+    snprintf(cells[FB__COL_ERRORS], FB__TABLE_CELL, "0");
   if (c->efficiency >= 0)
-    snprintf(cells[15], FB__TABLE_CELL, "%.0f%%", c->efficiency * 100);
+    snprintf(cells[FB__COL_EFF], FB__TABLE_CELL, "%.0f%%", c->efficiency * 100);
   else
-    snprintf(cells[15], FB__TABLE_CELL, "-");
+    snprintf(cells[FB__COL_EFF], FB__TABLE_CELL, "-");
 }
 
 int fb__table_problems(char *buf, size_t len, const struct fb_compare *cmp,

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fetchbench/error.h"
 #include "fetchbench/histogram.h"
 
 /* Buckets come in groups of FB_HIST_SUB. Group 0 holds 0 .. FB_HIST_SUB - 1
@@ -21,15 +22,31 @@ static size_t bucket_of(uint64_t v) {
          (size_t)((v >> shift) - FB_HIST_SUB);
 }
 
-static uint64_t bucket_mid(size_t b) {
+uint64_t fb_histogram_bucket_low(size_t b) {
   size_t g = b / FB_HIST_SUB, s = b % FB_HIST_SUB;
-  uint64_t lo, width;
 
   if (g == 0)
     return s;
-  width = (uint64_t)1 << (g - 1);
-  lo = (uint64_t)(FB_HIST_SUB + s) << (g - 1);
-  return lo + width / 2;
+  return (uint64_t)(FB_HIST_SUB + s) << (g - 1);
+}
+
+static uint64_t bucket_mid(size_t b) {
+  size_t g = b / FB_HIST_SUB;
+
+  if (g == 0)
+    return fb_histogram_bucket_low(b);
+  return fb_histogram_bucket_low(b) + ((uint64_t)1 << (g - 1)) / 2;
+}
+
+int fb_histogram_put(struct fb_histogram *h, uint64_t low, uint64_t count) {
+  size_t b = bucket_of(low);
+
+  if (fb_histogram_bucket_low(b) != low || h->count + count < h->count ||
+      h->buckets[b] + count < h->buckets[b])
+    return FB_ERANGE;
+  h->buckets[b] += count;
+  h->count += count;
+  return 0;
 }
 
 void fb_histogram_init(struct fb_histogram *h) {

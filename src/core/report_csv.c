@@ -47,6 +47,12 @@ static const char *const handshakes[3] = {"", "full", "resumed"};
 
 int fb_report_csv(FILE *out, const struct fb_collector *c,
                   const struct fb_urlset *urls, const char *engine) {
+  return fb_report_csv_shard(out, c, urls, engine, 0, 1);
+}
+
+int fb_report_csv_shard(FILE *out, const struct fb_collector *c,
+                        const struct fb_urlset *urls, const char *engine,
+                        size_t first, size_t stride) {
   struct fb__out o = {out, 0};
   size_t n = fb_collector_size(c);
 
@@ -57,7 +63,7 @@ int fb_report_csv(FILE *out, const struct fb_collector *c,
     const struct fb_result *r = fb_collector_get(c, i);
     const char *url = urls != NULL ? fb_urlset_get(urls, i) : NULL;
 
-    fb__out_printf(&o, "%zu,", i);
+    fb__out_printf(&o, "%zu,", first + i * stride);
     field(&o, url);
     fb__out_printf(&o, ",");
     field(&o, engine);

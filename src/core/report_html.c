@@ -173,15 +173,22 @@ static void item(struct fb__out *o, const char *name, const char *value) {
 
 static void context(struct fb__out *o, const struct fb_compare *cmp) {
   const struct fb_compare_context *x = &cmp->ctx;
+  unsigned fewest, most;
   char buf[256];
 
   fb__out_printf(o, "<header>\n<h1>fetchbench compare</h1>\n"
                     "<p class=\"workload\">");
   fb__html_str(o, x->workload, "(workload not saved)");
   fb__out_printf(o, "</p>\n<dl class=\"context\">\n");
-  snprintf(buf, sizeof(buf), "%zu cells \xc3\x97 %u repeat%s in %.1f s",
-           cmp->ncells, cmp->repeats, cmp->repeats == 1 ? "" : "s",
-           cmp->elapsed_s);
+  fb_compare_runs_range(cmp, &fewest, &most);
+  if (cmp->precision > 0)
+    /* --repeat auto: as many runs as each cell needed. */
+    snprintf(buf, sizeof(buf), "%zu cells, %u to %u runs each in %.1f s",
+             cmp->ncells, fewest, most, cmp->elapsed_s);
+  else
+    snprintf(buf, sizeof(buf), "%zu cells \xc3\x97 %u repeat%s in %.1f s",
+             cmp->ncells, cmp->repeats, cmp->repeats == 1 ? "" : "s",
+             cmp->elapsed_s);
   fb__out_printf(o, "<dt>Sweep</dt><dd>%s", buf);
   if (cmp->cancelled)
     fb__out_printf(o,
@@ -254,20 +261,20 @@ static void verdict(struct fb__out *o, const struct fb_compare *cmp) {
 static const char *const explain[FB__TABLE_COLS] = {
     "the concurrency model",
     "workers: the most requests in flight",
-    "wall time, seconds: median of the runs",
-    "wall time of the fastest and the slowest run, seconds",
-    "CPU in user mode, process and children, seconds",
-    "CPU in the kernel, process and children, seconds",
-    "user + sys CPU, seconds",
-    "the children's part of the CPU (forked workers), seconds",
-    "CPU per request, milliseconds",
+    "open loop: requests per second asked for",
+    "runs of the cell",
+    "wall time, seconds: median of the runs, \xc2\xb1 the reach of its 95 % "
+    "interval",
+    "CPU per request, process and children, milliseconds",
     "peak RSS of the client plus every child's peak, MiB",
     "median latency of a request, milliseconds",
     "99th percentile of the latency, milliseconds",
+    "open loop: 99th percentile of the latency from each request's due "
+    "time, milliseconds (corrected for coordinated omission)",
     "requests per second",
     "failed over all requests of the runs; ! marks errors or failed runs",
-    "ideal wall time: ceil(URLs / workers) \xc3\x97 delay, seconds",
-    "efficiency: ideal / median wall time",
+    "efficiency: ideal / median wall time, the ideal being ceil(URLs / "
+    "workers) \xc3\x97 delay",
 };
 
 /* The statistic behind a column, with its scale, or NULL. */
@@ -275,49 +282,46 @@ static const struct fb_stat *column_stat(const struct fb_compare_cell *c,
                                          int col, double *scale) {
   *scale = 1;
   switch (col) {
-  case 2:
+  case FB__COL_WALL:
     return &c->wall_s;
-  case 4:
-    return &c->cpu_user_s;
-  case 5:
-    return &c->cpu_sys_s;
-  case 6:
-    return &c->cpu_s;
-  case 7:
-    return &c->child_cpu_s;
-  case 8:
+  case FB__COL_CPU_PER_REQ:
     return &c->cpu_per_req_ms;
-  case 9:
+  case FB__COL_RSS:
     *scale = 1 / 1024.0;
     return &c->rss_sum_kib;
-  case 10:
+  case FB__COL_P50:
     return &c->latency_p50_ms;
-  case 11:
+  case FB__COL_P99:
     return &c->latency_p99_ms;
-  case 12:
+  case FB__COL_P99C:
+    return &c->corrected_p99_ms;
+  case FB__COL_REQ_PER_S:
     return &c->req_per_s;
   default:
     return NULL;
   }
 }
 
-/* The spread of a median, as a tooltip: min and max of the runs. Where a
- * statistic gains a confidence interval, this is where to show it.
+/* The spread of a median, as a tooltip: min and max of the runs, and the
+ * median's 95 % interval when it has one.
  */
 static void spread(struct fb__out *o, const struct fb_compare_cell *c,
                    const struct fb_stat *st, double scale) {
   if (c->runs < 2 || isnan(st->min))
     return;
-  fb__out_printf(o, " title=\"median of %u runs; min %.6g, max %.6g\"", c->runs,
+  fb__out_printf(o, " title=\"median of %u runs; min %.6g, max %.6g", c->runs,
                  st->min * scale, st->max * scale);
+  if (!isnan(st->lo))
+    fb__out_printf(o, "; 95 %% interval %.6g to %.6g", st->lo * scale,
+                   st->hi * scale);
+  fb__out_printf(o, "\"");
 }
 
 static int has_problems(const struct fb_compare_cell *c) {
   return c->errors > 0 || c->failed > 0;
 }
 
-static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
-                int ncols) {
+static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i) {
   const struct fb_compare_cell *c = &cmp->cells[i];
   char cells[FB__TABLE_COLS][FB__TABLE_CELL];
 
@@ -329,11 +333,13 @@ static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
   fb__out_printf(o, "<th scope=\"row\">");
   fb__html_str(o, cells[0], "");
   fb__out_printf(o, "</th>");
-  for (int col = 1; col < ncols; col++) {
+  for (int col = 1; col < FB__TABLE_COLS; col++) {
     double scale;
     const struct fb_stat *st = column_stat(c, col, &scale);
 
-    if (col == 13 && has_problems(c)) {
+    if (!fb__table_shown(cmp, col))
+      continue;
+    if (col == FB__COL_ERRORS && has_problems(c)) {
       fb__out_printf(o, "<td class=\"err\"><a href=\"#problem-%zu\">", i);
       fb__html_str(o, cells[col], "");
       fb__out_printf(o, "</a></td>");
@@ -350,22 +356,30 @@ static void row(struct fb__out *o, const struct fb_compare *cmp, size_t i,
 }
 
 static void table(struct fb__out *o, const struct fb_compare *cmp) {
-  int ncols = fb__table_ncols(cmp);
+  unsigned fewest, most;
+  char runs[32];
+
+  fb_compare_runs_range(cmp, &fewest, &most);
+  if (cmp->precision > 0 && fewest != most)
+    snprintf(runs, sizeof(runs), "%u to %u", fewest, most);
+  else
+    snprintf(runs, sizeof(runs), "%u", cmp->repeats);
 
   fb__out_printf(o,
                  "<section id=\"table\">\n<h2>Cells</h2>\n"
-                 "<p class=\"note\">Medians of %u run%s per cell; hover a "
+                 "<p class=\"note\">Medians of %s run%s per cell; hover a "
                  "figure for the runs' min and max.</p>\n"
                  "<div class=\"scroll\" tabindex=\"0\" role=\"region\" "
                  "aria-label=\"cells, side by side\">\n<table id=\"cells\">\n"
                  "<thead><tr>",
-                 cmp->repeats, cmp->repeats == 1 ? "" : "s");
-  for (int col = 0; col < ncols; col++)
-    fb__out_printf(o, "<th scope=\"col\" title=\"%s\">%s</th>", explain[col],
-                   fb__table_heads[col]);
+                 runs, strcmp(runs, "1") == 0 ? "" : "s");
+  for (int col = 0; col < FB__TABLE_COLS; col++)
+    if (fb__table_shown(cmp, col))
+      fb__out_printf(o, "<th scope=\"col\" title=\"%s\">%s</th>", explain[col],
+                     fb__table_heads[col]);
   fb__out_printf(o, "</tr></thead>\n<tbody>\n");
   for (size_t i = 0; i < cmp->ncells; i++)
-    row(o, cmp, i, ncols);
+    row(o, cmp, i);
   fb__out_printf(o, "</tbody>\n</table>\n</div>\n<p class=\"note\">%s</p>\n",
                  FB__TABLE_RSS_NOTE);
 }

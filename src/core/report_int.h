@@ -35,6 +35,26 @@ int fb__out_end(struct fb__out *o);
  */
 char *fb__shortest_double(char *buf, size_t size, double v);
 
+/* Formats v in the shortest text that reads back as v, in positional
+ * notation where that is short (4200, not 4.2e+03; 0.0125, not 1.25e-02),
+ * so that people and spreadsheets read the files as easily as parsers.
+ * Returns buf.
+ */
+char *fb__number(char *buf, size_t size, double v);
+
+/* Writes v as fb__number does, or null when v is NaN or infinite. */
+void fb__out_number(struct fb__out *o, double v);
+
+struct fb_histogram;
+struct fb_summary_hists;
+
+/* Writes a run's (or a cell's merged) histograms as one JSON object:
+ * {"unit":"ns","sub_buckets":128,"latency":H,"ttfb":H,"tls":H}, each H
+ * {"count","min","max","buckets":[[low,count],...]} listing the non-empty
+ * buckets by their smallest value: lossless at the histogram's resolution,
+ * so that percentiles can be recomputed after merging. null when h is NULL.
+ */
+void fb__out_hists(struct fb__out *o, const struct fb_summary_hists *h);
 /* The length of the well-formed UTF-8 sequence at s[0, n), or 0 when s does
  * not start one; *bad then receives the length of the maximal ill-formed
  * subpart to replace by one U+FFFD (Unicode's recommended practice, which

@@ -59,7 +59,46 @@ static void errors(struct fb__out *o, const struct fb_summary *s) {
   count(o, "errors_total", s->errors);
 }
 
+static void str(struct fb__out *o, const char *name, const char *v) {
+  fb__out_printf(o, ",\"%s\":", name);
+  if (v == NULL)
+    fb__out_printf(o, "null");
+  else
+    fb__out_json_string(o, v, strlen(v));
+}
+
+static void context(struct fb__out *o, const struct fb_report_context *x) {
+  fb__out_printf(o, ",\"workload\":{\"description\":");
+  if (x->workload == NULL)
+    fb__out_printf(o, "null");
+  else
+    fb__out_json_string(o, x->workload, strlen(x->workload));
+  str(o, "origin", x->origin);
+  str(o, "corpus", x->corpus);
+  str(o, "connection", x->connection);
+  str(o, "scheme", x->scheme);
+  count(o, "urls", x->workload_urls);
+  str(o, "urls_digest", x->urls_digest);
+  maybe(o, "delay_ms", x->delay_ms);
+  count(o, "jitter_ms", x->jitter_ms);
+  fb__out_printf(o, "}");
+  if (x->shards > 0)
+    fb__out_printf(o, ",\"shard\":{\"index\":%u,\"count\":%u}", x->shard,
+                   x->shards);
+  else
+    fb__out_printf(o, ",\"shard\":null");
+  if (x->merged > 0)
+    fb__out_printf(o, ",\"merged_shards\":%u", x->merged);
+  else
+    fb__out_printf(o, ",\"merged_shards\":null");
+}
+
 int fb_report_json(FILE *out, const struct fb_summary *s) {
+  return fb_report_json_ctx(out, s, NULL);
+}
+
+int fb_report_json_ctx(FILE *out, const struct fb_summary *s,
+                       const struct fb_report_context *ctx) {
   struct fb__out o = {out, 0};
 
   fb__out_printf(&o, "{\"schema\":%d,\"engine\":", FB_REPORT_SCHEMA);
@@ -77,6 +116,7 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
   count(&o, "duplicates", s->duplicates);
   num(&o, "wall_s", s->wall_s);
   num(&o, "setup_s", s->setup_s);
+  maybe(&o, "bare_fork_s", s->bare_fork_s);
   num(&o, "cpu_user_s", s->cpu_user_s);
   num(&o, "cpu_sys_s", s->cpu_sys_s);
   num(&o, "child_cpu_user_s", s->child_user_s);
@@ -111,6 +151,12 @@ int fb_report_json(FILE *out, const struct fb_summary *s) {
                        "\"late\":null,\"corrected_ms\":null,"
                        "\"queue_ms\":null");
   }
+  fb__out_printf(&o, ",\"start_real_ns\":%" PRId64 ",\"end_real_ns\":%" PRId64,
+                 s->start_real_ns, s->end_real_ns);
+  if (ctx != NULL)
+    context(&o, ctx);
+  fb__out_printf(&o, ",\"histograms\":");
+  fb__out_hists(&o, s->hists);
   fb__out_printf(&o, "}\n");
   return fb__out_end(&o);
 }

@@ -87,7 +87,8 @@ static void error_line(struct fb__out *o, const struct fb_summary *s) {
 /* "  what: p50 1.2, p90 ..., max 9.9 ms" */
 static void pct_line(struct fb__out *o, const char *what,
                      const struct fb_percentiles *p) {
-  fb__out_printf(o, "%s: p50 %.2f, p90 %.2f, p99 %.2f, p99.9 %.2f, max %.2f ms\n",
+  fb__out_printf(o,
+                 "%s: p50 %.2f, p90 %.2f, p99 %.2f, p99.9 %.2f, max %.2f ms\n",
                  what, p->p50, p->p90, p->p99, p->p999, p->max);
 }
 

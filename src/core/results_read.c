@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fetchbench/error.h"
+#include "fetchbench/histogram.h"
 #include "fetchbench/report.h"
 #include "fetchbench/results.h"
 
@@ -21,6 +22,7 @@ struct reader {
   size_t context_line; /* the line the context was read from, 0: none yet */
   json_t *context;     /* that line, borrowed from the document */
   int verdict;         /* the verdict line was read */
+  int schema;          /* the current line's */
   int rows;            /* a bench suite's rows (1), compare's (0), not yet
                         * known (-1) */
   const char *sweep;   /* the rows' sweep, once a row named one */
@@ -193,13 +195,42 @@ static int get_cpu(struct reader *r, const json_t *obj, struct path p,
   return rc;
 }
 
-/* {"median", "min", "max"}, each a number or null. */
+/* The median's interval, "ci95": {"lo", "hi", "coverage"} or null (schema
+ * 2 on).
+ */
+static int get_interval(struct reader *r, const json_t *obj, const char *key,
+                        struct fb_stat *st) {
+  struct path p = {key, "ci95"};
+  json_t *v = json_object_get(obj, "ci95");
+  int rc;
+
+  if (v == NULL)
+    return fail(r, FIELD_FMT " missing", FIELD_ARGS(p));
+  if (json_is_null(v))
+    return 0;
+  if (!json_is_object(v))
+    return wrong(r, p, v, "an object or null");
+  rc = get_number(r, v, (struct path){key, "lo"}, &st->lo);
+  if (rc == 0)
+    rc = get_number(r, v, (struct path){key, "hi"}, &st->hi);
+  if (rc == 0)
+    rc = get_number(r, v, (struct path){key, "coverage"}, &st->coverage);
+  if (rc == 0 && !(st->lo <= st->median && st->median <= st->hi))
+    return fail(r, FIELD_FMT " does not hold the median", FIELD_ARGS(p));
+  return rc;
+}
+
+/* {"median", "min", "max"}, each a number or null; from schema 2 also "n"
+ * and "ci95".
+ */
 static int get_stat(struct reader *r, const json_t *obj, const char *key,
-                    struct fb_stat *st) {
+                    unsigned runs, struct fb_stat *st) {
   struct path p = {NULL, key};
   json_t *v;
   int rc = field(r, obj, p, &v);
 
+  st->lo = st->hi = st->coverage = NAN;
+  st->n = runs;
   if (rc != 0)
     return rc;
   if (!json_is_object(v))
@@ -209,6 +240,10 @@ static int get_stat(struct reader *r, const json_t *obj, const char *key,
     rc = get_number(r, v, (struct path){key, "min"}, &st->min);
   if (rc == 0)
     rc = get_number(r, v, (struct path){key, "max"}, &st->max);
+  if (rc == 0 && r->schema >= 2)
+    rc = get_unsigned(r, v, (struct path){key, "n"}, 0, &st->n);
+  if (rc == 0 && r->schema >= 2)
+    rc = get_interval(r, v, key, st);
   return rc;
 }
 
@@ -226,9 +261,9 @@ static const struct {
 #undef STAT
 };
 
-/* "errors": {"recv": 2, ...}, summing to errors_total. */
-static int read_outcomes(struct reader *r, const json_t *o,
-                         struct fb_compare_cell *c) {
+/* "errors": {"recv": 2, ...}, summing to errors_total, into outcomes. */
+static int read_outcomes(struct reader *r, const json_t *o, size_t *outcomes,
+                         size_t errors) {
   struct path p = {NULL, "errors"};
   const char *key;
   json_t *v, *count;
@@ -253,13 +288,13 @@ static int read_outcomes(struct reader *r, const json_t *o,
       return fail(r, "field 'errors': the counts overflow");
     sum += n;
     /* An outcome of a later version is still a failed request. */
-    c->outcomes[i < 0 ? FB_OUTCOME_OTHER : i] += (size_t)n;
+    outcomes[i < 0 ? FB_OUTCOME_OTHER : i] += (size_t)n;
   }
-  if (sum != c->errors)
+  if (sum != errors)
     return fail(r,
                 "field 'errors': the counts sum to %llu, 'errors_total' "
                 "says %zu",
-                (unsigned long long)sum, c->errors);
+                (unsigned long long)sum, errors);
   return 0;
 }
 
@@ -279,6 +314,7 @@ static int read_runs(struct reader *r, const json_t *o,
   c->summaries = calloc(c->runs > 0 ? c->runs : 1, sizeof(*c->summaries));
   if (c->summaries == NULL)
     return -ENOMEM;
+  c->cap = c->runs > 0 ? c->runs : 1;
   for (unsigned k = 0; k < c->runs; k++) {
     char name[32];
 
@@ -306,6 +342,123 @@ static int read_reference(struct reader *r, const json_t *o,
     return wrong(r, (struct path){NULL, "reference"}, v, "a boolean");
   c->reference = json_is_true(v);
   return 0;
+}
+
+/* "samples": {figure: [one value per run, or null]} (schema 2 on), into
+ * the runs' summaries: what the verdict and fetchbench diff test.
+ */
+static int read_samples(struct reader *r, const json_t *o,
+                        struct fb_compare_cell *c) {
+  struct path p = {NULL, "samples"};
+  json_t *v;
+  int rc = field(r, o, p, &v);
+
+  if (rc != 0)
+    return rc;
+  if (!json_is_object(v))
+    return wrong(r, p, v, "an object");
+  for (int f = 0; f < FB_FIGURE_COUNT; f++) {
+    struct path q = {"samples", fb_compare_figure_name(f)};
+    json_t *a;
+
+    rc = field(r, v, q, &a);
+    if (rc != 0)
+      return rc;
+    if (!json_is_array(a))
+      return wrong(r, q, a, "an array");
+    if (json_array_size(a) != c->runs)
+      return fail(r, FIELD_FMT " holds %zu values for %u runs", FIELD_ARGS(q),
+                  json_array_size(a), c->runs);
+    for (unsigned k = 0; k < c->runs; k++) {
+      double x = NAN;
+
+      rc = value_number(r, json_array_get(a, k), q, &x);
+      if (rc != 0)
+        return rc;
+      fb_compare_figure_set(&c->summaries[k], f, x);
+    }
+  }
+  return 0;
+}
+
+/* One histogram: {"count", "min", "max", "buckets": [[low, count], ...]},
+ * the buckets summing to count.
+ */
+static int read_hist(struct reader *r, const json_t *o, const char *key,
+                     struct fb_histogram *h) {
+  struct path p = {"histograms", key};
+  json_t *v, *b, *pair;
+  uint64_t count, sum = 0;
+  size_t i;
+  int rc = field(r, o, p, &v);
+
+  fb_histogram_init(h);
+  if (rc != 0)
+    return rc;
+  if (!json_is_object(v))
+    return wrong(r, p, v, "an object");
+  rc = get_count(r, v, (struct path){key, "count"}, 0, INT64_MAX, &count);
+  if (rc == 0 && count > 0)
+    rc = get_count(r, v, (struct path){key, "min"}, 0, INT64_MAX, &h->min);
+  if (rc == 0 && count > 0)
+    rc = get_count(r, v, (struct path){key, "max"}, h->min, INT64_MAX, &h->max);
+  if (rc == 0)
+    rc = field(r, v, (struct path){key, "buckets"}, &b);
+  if (rc != 0)
+    return rc;
+  if (!json_is_array(b))
+    return wrong(r, (struct path){key, "buckets"}, b, "an array");
+  json_array_foreach(b, i, pair) {
+    json_t *lo = json_array_get(pair, 0), *n = json_array_get(pair, 1);
+
+    if (!json_is_array(pair) || json_array_size(pair) != 2 ||
+        !json_is_integer(lo) || !json_is_integer(n) ||
+        json_integer_value(lo) < 0 || json_integer_value(n) < 1)
+      return fail(r,
+                  "field 'histograms.%s.buckets' item %zu is not [low, "
+                  "count] of whole numbers",
+                  key, i);
+    if (fb_histogram_put(h, (uint64_t)json_integer_value(lo),
+                         (uint64_t)json_integer_value(n)) != 0)
+      return fail(r,
+                  "field 'histograms.%s.buckets' item %zu: %lld is no "
+                  "bucket's low end, or the counts overflow",
+                  key, i, (long long)json_integer_value(lo));
+    sum += (uint64_t)json_integer_value(n);
+  }
+  if (sum != count)
+    return fail(r,
+                "field 'histograms.%s': the buckets hold %llu values, "
+                "'count' says %llu",
+                key, (unsigned long long)sum, (unsigned long long)count);
+  return 0;
+}
+
+static int read_hists(struct reader *r, const json_t *o, struct path p,
+                      struct fb_summary_hists **out) {
+  json_t *v;
+  int rc = field(r, o, p, &v);
+
+  *out = NULL;
+  if (rc != 0 || json_is_null(v))
+    return rc;
+  if (!json_is_object(v))
+    return wrong(r, p, v, "an object or null");
+  *out = malloc(sizeof(**out));
+  if (*out == NULL)
+    return -ENOMEM;
+  fb_summary_hists_init(*out);
+  rc = read_hist(r, v, "latency", &(*out)->latency);
+  if (rc == 0)
+    rc = read_hist(r, v, "ttfb", &(*out)->ttfb);
+  if (rc == 0)
+    rc = read_hist(r, v, "tls", &(*out)->tls);
+  /* Open loop only. */
+  if (rc == 0 && json_object_get(v, "corrected") != NULL)
+    rc = read_hist(r, v, "corrected", &(*out)->corrected);
+  if (rc == 0 && json_object_get(v, "queue") != NULL)
+    rc = read_hist(r, v, "queue", &(*out)->queue);
+  return rc;
 }
 
 static int read_cell(struct reader *r, const json_t *o,
@@ -341,25 +494,72 @@ static int read_cell(struct reader *r, const json_t *o,
     return fail(r, "field 'errors_total' is %zu, more than the %zu requests",
                 c->errors, c->requests);
   snprintf(c->note, sizeof(c->note), "%s", failure != NULL ? failure : "");
-  rc = read_outcomes(r, o, c);
+  rc = read_outcomes(r, o, c->outcomes, c->errors);
   for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++)
-    rc = get_stat(r, o, stats[i].key,
+    rc = get_stat(r, o, stats[i].key, c->runs,
                   (struct fb_stat *)((char *)c + stats[i].offset));
   if (rc == 0)
     rc = get_maybe(r, o, (struct path){NULL, "ideal_s"}, &c->ideal_s);
+  /* Open loop (optional: files of closed-loop sweeps may lack them). */
+  c->rate = 0;
+  c->corrected_p99_ms.median = c->corrected_p99_ms.min =
+      c->corrected_p99_ms.max = NAN;
+  c->corrected_p99_ms.lo = c->corrected_p99_ms.hi =
+      c->corrected_p99_ms.coverage = NAN;
+  if (rc == 0 && json_object_get(o, "rate") != NULL) {
+    double rate;
+
+    rc = get_maybe(r, o, (struct path){NULL, "rate"}, &rate);
+    c->rate = rc == 0 && rate > 0 ? rate : 0;
+  }
+  if (rc == 0 && json_object_get(o, "corrected_p99_ms") != NULL)
+    rc = get_stat(r, o, "corrected_p99_ms", c->runs, &c->corrected_p99_ms);
   if (rc == 0)
     rc = get_maybe(r, o, (struct path){NULL, "efficiency"}, &c->efficiency);
   if (rc == 0)
     rc = read_runs(r, o, c);
+  if (rc == 0 && r->schema >= 2)
+    rc = read_samples(r, o, c);
+  if (rc == 0 && r->schema >= 2)
+    rc = read_hists(r, o, (struct path){NULL, "histograms"}, &c->hists);
   if (rc == 0)
     rc = read_reference(r, o, c);
   return rc;
 }
 
 static const char *const context_keys[] = {
-    "workload",  "origin",  "corpus",  "connection", "delay_ms",
-    "jitter_ms", "repeats", "machine", "client_cpu", "origin_cpu",
+    "workload",  "origin",        "corpus",      "connection", "delay_ms",
+    "jitter_ms", "repeats",       "machine",     "client_cpu", "origin_cpu",
+    "scheme",    "workload_urls", "urls_digest", "precision",  "min_repeats",
 };
+
+/* What schema 2 adds: the workload's identity and --repeat auto's. */
+static int read_context2(struct reader *r, const json_t *o,
+                         struct fb_compare *cmp) {
+  struct fb_compare_context *x = &cmp->ctx;
+  json_t *v;
+  double precision;
+  int rc;
+
+  rc = get_string(r, o, (struct path){NULL, "scheme"}, &x->scheme);
+  if (rc == 0)
+    rc = get_string(r, o, (struct path){NULL, "urls_digest"}, &x->urls_digest);
+  if (rc == 0)
+    rc = field(r, o, (struct path){NULL, "workload_urls"}, &v);
+  if (rc == 0 && !json_is_null(v))
+    rc = get_size(r, o, (struct path){NULL, "workload_urls"}, &x->urls);
+  if (rc == 0)
+    rc = get_number(r, o, (struct path){NULL, "precision"}, &precision);
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "min_repeats"}, 1,
+                      &cmp->min_repeats);
+  if (rc != 0)
+    return rc;
+  cmp->precision = isnan(precision) ? 0 : precision;
+  if (cmp->precision < 0 || cmp->min_repeats > cmp->repeats)
+    return fail(r, "fields 'precision' and 'min_repeats' are out of range");
+  return 0;
+}
 
 static int read_context(struct reader *r, const json_t *o,
                         struct fb_compare *cmp) {
@@ -387,8 +587,12 @@ static int read_context(struct reader *r, const json_t *o,
     rc = get_cpu(r, o, (struct path){NULL, "client_cpu"}, &x->client_cpu);
   if (rc == 0)
     rc = get_cpu(r, o, (struct path){NULL, "origin_cpu"}, &x->origin_cpu);
-  if (rc == 0)
+  if (rc == 0) {
     cmp->repeats = (unsigned)repeats;
+    cmp->min_repeats = (unsigned)repeats;
+  }
+  if (rc == 0 && r->schema >= 2)
+    rc = read_context2(r, o, cmp);
   return rc;
 }
 
@@ -406,12 +610,15 @@ static int check_context(struct reader *r, const json_t *o,
   }
   for (size_t i = 0; i < sizeof(context_keys) / sizeof(context_keys[0]); i++) {
     struct path p = {NULL, context_keys[i]};
-    json_t *v;
-    int rc = field(r, o, p, &v);
+    json_t *v = json_object_get(o, p.key);
+    json_t *was = json_object_get(r->context, p.key);
 
-    if (rc != 0)
-      return rc;
-    if (!json_equal(v, json_object_get(r->context, p.key)))
+    /* A key of a later schema is on every line or on none. */
+    if (v == NULL && was == NULL)
+      continue;
+    if (v == NULL)
+      return fail(r, FIELD_FMT " missing", FIELD_ARGS(p));
+    if (was == NULL || !json_equal(v, was))
       return fail(r,
                   FIELD_FMT " differs from line %zu's: two sweeps in one "
                             "file?",
@@ -444,10 +651,12 @@ static int add_cell(struct reader *r, const json_t *o, struct fb_compare *cmp,
   rc = r->rows > 0 ? read_row(r, o, cmp, c) : read_cell(r, o, c);
   if (rc != 0)
     return rc;
+  /* An open-loop sweep has a cell per rate. */
   for (size_t i = 0; i + 1 < cmp->ncells; i++)
-    if (cmp->cells[i].workers == c->workers &&
+    if (cmp->cells[i].workers == c->workers && cmp->cells[i].rate == c->rate &&
         strcmp(cmp->cells[i].engine, c->engine) == 0)
-      return fail(r, "a second cell %s with %u workers", c->engine, c->workers);
+      return fail(r, "a second cell %s with %u workers%s", c->engine,
+                  c->workers, c->rate > 0 ? " at that rate" : "");
   return 0;
 }
 
@@ -468,6 +677,15 @@ static int read_verdict(struct reader *r, const json_t *o,
   if (!json_is_boolean(v))
     return wrong(r, (struct path){NULL, "cancelled"}, v, "a boolean");
   cmp->cancelled = json_is_true(v);
+  /* Open loop: the bound that names the knees (optional). */
+  if (json_object_get(o, "slo_ms") != NULL) {
+    double slo;
+
+    rc = get_maybe(r, o, (struct path){NULL, "slo_ms"}, &slo);
+    if (rc != 0)
+      return rc;
+    cmp->slo_ms = slo > 0 ? slo : 0;
+  }
   if (cells != cmp->ncells)
     return fail(r, "the verdict counts %zu cells, the file holds %zu", cells,
                 cmp->ncells);
@@ -525,6 +743,18 @@ static int check_row(struct reader *r, const json_t *o,
   return rc;
 }
 
+/* A statistic of a row: wall_s is required, the others unknown (NaN) when
+ * missing or null.
+ */
+static int get_row_stat(struct reader *r, const json_t *o, const char *key,
+                        unsigned runs, struct fb_stat *st) {
+  if (strcmp(key, "wall_s") == 0 || has(o, key))
+    return get_stat(r, o, key, runs, st);
+  st->median = st->min = st->max = st->lo = st->hi = st->coverage = NAN;
+  st->n = 0;
+  return 0;
+}
+
 /* A row: a cell of compare's with the suite's fields added, a peer's cell
  * (its figures measured from outside, those it has) or a reference cell.
  */
@@ -567,14 +797,17 @@ static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
                 c->errors, c->requests);
   c->outcomes[FB_OUTCOME_OTHER] = c->errors;
   snprintf(c->note, sizeof(c->note), "%s", note != NULL ? note : "");
-  for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++) {
-    struct fb_stat *st = (struct fb_stat *)((char *)c + stats[i].offset);
-
-    st->median = st->min = st->max = NAN;
-    if (strcmp(stats[i].key, "wall_s") == 0 || has(o, stats[i].key))
-      rc = get_stat(r, o, stats[i].key, st);
-  }
+  for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++)
+    rc = get_row_stat(r, o, stats[i].key, c->runs,
+                      (struct fb_stat *)((char *)c + stats[i].offset));
+  if (rc == 0)
+    rc = get_row_stat(r, o, "corrected_p99_ms", c->runs, &c->corrected_p99_ms);
   c->ideal_s = c->efficiency = -1;
+  c->rate = 0;
+  if (rc == 0 && has(o, "rate"))
+    rc = get_maybe(r, o, (struct path){NULL, "rate"}, &c->rate);
+  if (c->rate < 0)
+    c->rate = 0;
   if (rc == 0 && has(o, "ideal_s"))
     rc = get_maybe(r, o, (struct path){NULL, "ideal_s"}, &c->ideal_s);
   if (rc == 0 && has(o, "efficiency"))
@@ -601,6 +834,7 @@ static int read_row_line(struct reader *r, json_t *o, struct fb_compare *cmp,
  */
 static void rows_finish(struct fb_compare *cmp) {
   cmp->repeats = 1;
+  cmp->precision = 0;
   cmp->runs_done = 0;
   cmp->elapsed_s = NAN;
   for (size_t i = 0; i < cmp->ncells; i++) {
@@ -610,6 +844,7 @@ static void rows_finish(struct fb_compare *cmp) {
       cmp->repeats = c->runs;
     cmp->runs_done += c->runs + c->failed;
   }
+  cmp->min_repeats = cmp->repeats;
 }
 
 /* One line, parsed; *obj is a new reference or NULL for a blank line. */
@@ -651,6 +886,7 @@ static int read_line(struct reader *r, json_t *o, struct fb_compare *cmp,
   if (json_integer_value(v) < 1 || json_integer_value(v) > FB_REPORT_SCHEMA)
     return fail(r, "schema %lld: this fetchbench reads schema 1 to %d",
                 (long long)json_integer_value(v), FB_REPORT_SCHEMA);
+  r->schema = (int)json_integer_value(v);
   rc = field(r, o, (struct path){NULL, "kind"}, &v);
   if (rc != 0)
     return fail(r, "field 'kind' missing: not what `compare --json` writes "
@@ -696,6 +932,255 @@ static int read_all(struct reader *r, FILE *in, struct fb_results *res) {
     snprintf(r->err, r->errlen, "%s: %s", r->name, fb_strerror(rc));
   }
   return rc;
+}
+
+/* --- Run reports (fetchbench merge) -------------------------------------- */
+
+static int get_long(struct reader *r, const json_t *o, const char *key,
+                    long *out) {
+  uint64_t v;
+  int rc = get_count(r, o, (struct path){NULL, key}, 0, LONG_MAX, &v);
+
+  if (rc == 0)
+    *out = (long)v;
+  return rc;
+}
+
+static int get_i64(struct reader *r, const json_t *o, const char *key,
+                   int64_t *out) {
+  uint64_t v;
+  int rc = get_count(r, o, (struct path){NULL, key}, 0, INT64_MAX, &v);
+
+  if (rc == 0)
+    *out = (int64_t)v;
+  return rc;
+}
+
+/* "workload": {...} and "shard": {"index", "count"}; either missing or
+ * null means none.
+ */
+static int read_run_context(struct reader *r, const json_t *o,
+                            struct fb_results_run *run) {
+  struct fb_report_context *x = &run->ctx;
+  json_t *w = json_object_get(o, "workload"), *sh = json_object_get(o, "shard");
+  int rc = 0;
+
+  x->delay_ms = -1;
+  if (w != NULL && !json_is_null(w)) {
+    if (!json_is_object(w))
+      return wrong(r, (struct path){NULL, "workload"}, w, "an object or null");
+    run->has_ctx = 1;
+    rc = get_string(r, w, (struct path){"workload", "description"},
+                    &x->workload);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "origin"}, &x->origin);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "corpus"}, &x->corpus);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "connection"},
+                      &x->connection);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "scheme"}, &x->scheme);
+    if (rc == 0)
+      rc = get_size(r, w, (struct path){"workload", "urls"}, &x->workload_urls);
+    if (rc == 0)
+      rc = get_string(r, w, (struct path){"workload", "urls_digest"},
+                      &x->urls_digest);
+    if (rc == 0)
+      rc = get_maybe(r, w, (struct path){"workload", "delay_ms"}, &x->delay_ms);
+    if (rc == 0)
+      rc = get_unsigned(r, w, (struct path){"workload", "jitter_ms"}, 0,
+                        &x->jitter_ms);
+  }
+  if (rc != 0 || sh == NULL || json_is_null(sh))
+    return rc;
+  if (!json_is_object(sh))
+    return wrong(r, (struct path){NULL, "shard"}, sh, "an object or null");
+  rc = get_unsigned(r, sh, (struct path){"shard", "count"}, 1, &x->shards);
+  if (rc == 0)
+    rc = get_unsigned(r, sh, (struct path){"shard", "index"}, 0, &x->shard);
+  if (rc == 0 && x->shard >= x->shards)
+    return fail(r, "field 'shard.index' is %u, not below 'shard.count' %u",
+                x->shard, x->shards);
+  return rc;
+}
+
+static int read_run(struct reader *r, const json_t *o,
+                    struct fb_results_run *run) {
+  static const struct {
+    const char *key;
+    size_t offset;
+  } numbers[] = {
+#define NUM(key, field) {key, offsetof(struct fb_summary, field)}
+      NUM("wall_s", wall_s),
+      NUM("setup_s", setup_s),
+      NUM("cpu_user_s", cpu_user_s),
+      NUM("cpu_sys_s", cpu_sys_s),
+      NUM("child_cpu_user_s", child_user_s),
+      NUM("child_cpu_sys_s", child_sys_s),
+#undef NUM
+  };
+  static const struct {
+    const char *key;
+    size_t offset;
+  } sizes[] = {
+#define SIZE(key) {#key, offsetof(struct fb_summary, key)}
+      SIZE(urls),
+      SIZE(done),
+      SIZE(ok),
+      SIZE(errors),
+      SIZE(missing),
+      SIZE(duplicates),
+      SIZE(reused),
+      SIZE(handshakes_full),
+      SIZE(handshakes_resumed),
+#undef SIZE
+  };
+  struct fb_summary *s = &run->s;
+  uint64_t bytes;
+  int rc;
+
+  rc = get_string(r, o, (struct path){NULL, "engine"}, &s->engine);
+  if (rc == 0 && (s->engine == NULL || s->engine[0] == '\0'))
+    return fail(r, "field 'engine' is %s, expected an engine's name",
+                s->engine == NULL ? "null" : "empty");
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &s->workers);
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers_ran"}, 0,
+                      &s->workers_ran);
+  for (size_t i = 0; rc == 0 && i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    rc = get_size(r, o,
+                  (struct path){NULL, strcmp(sizes[i].key, "errors") == 0
+                                          ? "errors_total"
+                                          : sizes[i].key},
+                  (size_t *)((char *)s + sizes[i].offset));
+  for (size_t i = 0; rc == 0 && i < sizeof(numbers) / sizeof(numbers[0]); i++)
+    rc = get_number(r, o, (struct path){NULL, numbers[i].key},
+                    (double *)((char *)s + numbers[i].offset));
+  if (rc == 0 && s->missing > s->errors)
+    return fail(r, "field 'missing' is %zu, more than 'errors_total' %zu",
+                s->missing, s->errors);
+  /* The lost results have no outcome: "errors" counts the others. */
+  if (rc == 0)
+    rc = read_outcomes(r, o, s->outcomes, s->errors - s->missing);
+  if (rc == 0)
+    rc = get_long(r, o, "max_rss_kib", &s->max_rss_kib);
+  if (rc == 0)
+    rc = get_long(r, o, "rss_sum_kib", &s->rss_sum_kib);
+  if (rc == 0)
+    rc = get_long(r, o, "vcsw", &s->vcsw);
+  if (rc == 0)
+    rc = get_long(r, o, "ivcsw", &s->ivcsw);
+  if (rc == 0)
+    rc = get_count(r, o, (struct path){NULL, "bytes"}, 0, UINT64_MAX, &bytes);
+  if (rc == 0)
+    rc = get_maybe(r, o, (struct path){NULL, "delay_ms"}, &s->delay_ms);
+  if (rc == 0)
+    rc = get_i64(r, o, "start_real_ns", &s->start_real_ns);
+  if (rc == 0)
+    rc = get_i64(r, o, "end_real_ns", &s->end_real_ns);
+  if (rc == 0)
+    rc = read_hists(r, o, (struct path){NULL, "histograms"}, &run->hists);
+  if (rc == 0)
+    rc = read_run_context(r, o, run);
+  if (rc != 0)
+    return rc;
+  s->bytes = bytes;
+  s->ideal_s = s->efficiency = -1;
+  if (s->ok + s->errors != s->urls || s->done > s->urls ||
+      s->missing > s->errors)
+    return fail(r,
+                "fields 'ok' (%zu), 'errors_total' (%zu), 'done' (%zu) "
+                "and 'missing' (%zu) do not add up to 'urls' (%zu)",
+                s->ok, s->errors, s->done, s->missing, s->urls);
+  if (s->end_real_ns < s->start_real_ns)
+    return fail(r, "field 'end_real_ns' is before 'start_real_ns'");
+  if (run->hists != NULL && run->hists->latency.count > s->urls)
+    return fail(r,
+                "field 'histograms.latency' holds %llu values for %zu "
+                "URLs",
+                (unsigned long long)run->hists->latency.count, s->urls);
+  s->hists = run->hists;
+  return 0;
+}
+
+/* The report on line *line of name: the schema and kind checked first, so
+ * that a compare file or an old report is named as such.
+ */
+static int read_run_line(struct reader *r, json_t *o,
+                         struct fb_results_run *run) {
+  json_t *v;
+  int rc = field(r, o, (struct path){NULL, "schema"}, &v);
+
+  if (rc != 0)
+    return fail(r, "field 'schema' missing: not what `run --format json` "
+                   "writes");
+  if (!json_is_integer(v))
+    return wrong(r, (struct path){NULL, "schema"}, v, "a whole number");
+  if (json_integer_value(v) < 2 || json_integer_value(v) > FB_REPORT_SCHEMA)
+    return fail(r,
+                "schema %lld: this fetchbench merges run reports of schema 2 "
+                "to %d (schema 1 has no histograms)",
+                (long long)json_integer_value(v), FB_REPORT_SCHEMA);
+  r->schema = (int)json_integer_value(v);
+  if (json_object_get(o, "kind") != NULL)
+    return fail(r, "a line of `compare --json`, not a `run --format json` "
+                   "report");
+  return read_run(r, o, run);
+}
+
+int fb_results_read_run(struct fb_results_run *run, FILE *in, const char *name,
+                        size_t *line, char *err, size_t errlen) {
+  struct reader r = {.name = name, .err = err, .errlen = errlen};
+  char *text = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  json_t *o = NULL;
+  int rc = 0;
+
+  memset(run, 0, sizeof(*run));
+  if (errlen > 0)
+    err[0] = '\0';
+  r.line = *line;
+  errno = 0;
+  while (o == NULL && (n = getline(&text, &cap, in)) >= 0) {
+    r.line++;
+    rc = parse_line(&r, text, (size_t)n, n == 0 || text[n - 1] != '\n', &o);
+    if (rc != 0)
+      break;
+  }
+  free(text);
+  *line = r.line;
+  if (rc == 0 && o == NULL) {
+    if (!ferror(in))
+      return 0;
+    rc = errno != 0 ? -errno : -EIO;
+    snprintf(err, errlen, "%s: %s", name, fb_strerror(rc));
+    return rc;
+  }
+  if (rc == 0) {
+    snprintf(run->where, sizeof(run->where), "%s:%zu", name, r.line);
+    run->doc_ = o;
+    rc = read_run_line(&r, o, run);
+  }
+  if (rc == -ENOMEM && errlen > 0)
+    snprintf(err, errlen, "%s:%zu: %s", name, r.line, fb_strerror(rc));
+  if (rc != 0) {
+    if (run->doc_ == NULL)
+      json_decref(o);
+    fb_results_run_cleanup(run);
+    return rc;
+  }
+  return 1;
+}
+
+void fb_results_run_cleanup(struct fb_results_run *run) {
+  free(run->hists);
+  run->hists = NULL;
+  run->s.hists = NULL;
+  json_decref(run->doc_);
+  run->doc_ = NULL;
 }
 
 int fb_results_read(struct fb_results *res, FILE *in, const char *name,

@@ -88,6 +88,39 @@ size_t fb_urlset_count(const struct fb_urlset *set) {
   return set->count;
 }
 
+void fb_urlset_digest(const struct fb_urlset *set, const char *strip,
+                      char out[FB_URLSET_DIGEST_LEN]) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  size_t skip = strip != NULL ? strlen(strip) : 0;
+
+  for (size_t i = 0; i < fb_urlset_count(set); i++) {
+    const char *u = fb_urlset_get(set, i);
+
+    if (skip > 0 && strncmp(u, strip, skip) == 0)
+      u += skip;
+    for (; *u != '\0'; u++)
+      h = (h ^ (unsigned char)*u) * 0x100000001b3ULL;
+    h = (h ^ '\n') * 0x100000001b3ULL;
+  }
+  snprintf(out, FB_URLSET_DIGEST_LEN, "%016llx", (unsigned long long)h);
+}
+
+const char *fb_urlset_scheme(const struct fb_urlset *set) {
+  int http = 0, https = 0;
+
+  for (size_t i = 0; i < fb_urlset_count(set); i++) {
+    const char *u = fb_urlset_get(set, i);
+
+    if (strncasecmp(u, "https:", 6) == 0)
+      https = 1;
+    else
+      http = 1;
+  }
+  if (http && https)
+    return "mixed";
+  return https ? "https" : http ? "http" : "";
+}
+
 const char *fb_urlset_get(const struct fb_urlset *set, size_t i) {
   return i < set->count ? set->urls[i] : NULL;
 }

@@ -80,8 +80,8 @@ struct async {
   uv_idle_t more;   /* refills on the next iteration, before it polls */
   struct fb__due_timer due; /* open loop: refills when the next URL is due */
   int due_ready;            /* due was initialised */
-  unsigned handles; /* of watch, batch and more, those initialised */
-  unsigned closing; /* close callbacks still to run */
+  unsigned handles;         /* of watch, batch and more, those initialised */
+  unsigned closing;         /* close callbacks still to run */
   int loop_ready;
   struct fb__polltab polls;
   struct fb_fetch_share share; /* TLS sessions of every slot and shard */

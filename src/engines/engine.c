@@ -18,16 +18,15 @@ extern const struct fb_engine fb_engine_sequential;
 extern const struct fb_engine fb_engine_threads;
 extern const struct fb_engine fb_engine_processes;
 extern const struct fb_engine fb_engine_async;
+extern const struct fb_engine fb_engine_raw;
 
-/* Report order: the models of the original experiment, then the event loop.
- * Adding an engine is one line here and one file beside this one.
+/* Report order: the models of the original experiment, then the event loop,
+ * then the event loop without libcurl. Adding an engine is one line here and
+ * one file beside this one.
  */
 const struct fb_engine *const fb_engines[] = {
-    &fb_engine_sequential,
-    &fb_engine_threads,
-    &fb_engine_processes,
-    &fb_engine_async,
-    NULL,
+    &fb_engine_sequential, &fb_engine_threads, &fb_engine_processes,
+    &fb_engine_async,      &fb_engine_raw,     NULL,
 };
 
 const struct fb_engine *fb_engine_find(const char *name) {

@@ -741,6 +741,23 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   if (err == 0 && fb_collector_filled(c) < p->n)
     err = p->spawn_err != 0 ? p->spawn_err : FB_EWORKERS;
 
+  /* A fork of this very parent, its heap as the workers saw it: the floor
+   * of a worker's start, for the bench. Timed in the parent, to fork's
+   * return, like the workers' start (setup_ns).
+   */
+  if (job->measure_fork) {
+    int64_t t0 = fb_clock_ns();
+    pid_t pid = fork();
+
+    if (pid == 0)
+      _exit(0);
+    if (pid > 0) {
+      p->stats->bare_fork_ns = fb_clock_ns() - t0;
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  }
+
 out:
   if (err != 0 && err != FB_ENOFILE && why[0] == '\0')
     snprintf(why, sizeof(why), "%s%s", fb_strerror(err),

@@ -38,6 +38,26 @@ struct fb__async_counters {
   int loop_closed; /* uv_loop_close returned 0 */
 };
 
+/* What the raw engine's loop did (and its client core), counted in every
+ * build, published only to a test build's hook.
+ */
+struct fb__raw_counters {
+  uint64_t connects;        /* connections the core asked for */
+  uint64_t reuses;          /* requests on a kept-alive connection */
+  uint64_t retries;         /* ... sent again on a new one */
+  uint64_t redirects;       /* redirects followed */
+  uint64_t idle_closes;     /* kept-alive connections the server closed */
+  uint64_t reads;           /* read callbacks with bytes */
+  uint64_t timer_fires;     /* slot timers that fired */
+  uint64_t refills;         /* refill bursts */
+  uint64_t closes;          /* socket handles closed */
+  uint64_t closes_in_run;   /* ... before teardown */
+  uint64_t waited_connects; /* connects that waited for a handle's close */
+  unsigned dns_lookups;     /* host names resolved with getaddrinfo */
+  unsigned max_in_flight;
+  int loop_closed; /* uv_loop_close returned 0 */
+};
+
 #ifdef FB_UNITTEST
 
 struct fb__test_hooks {
@@ -56,6 +76,9 @@ struct fb__test_hooks {
 
   /* async: where the loop's counters go at the end of a run. */
   struct fb__async_counters *async_counters;
+
+  /* raw: the same. */
+  struct fb__raw_counters *raw_counters;
 };
 
 /* Zeroed: no hook. Tests set what they need before a run and clear it
