@@ -461,18 +461,28 @@ static int read_hists(struct reader *r, const json_t *o, struct path p,
   return rc;
 }
 
+/* A cell's "engine" (a name: a suite's row may name a peer) and
+ * "workers".
+ */
+static int read_name(struct reader *r, const json_t *o,
+                     struct fb_compare_cell *c) {
+  int rc = get_string(r, o, (struct path){NULL, "engine"}, &c->engine);
+
+  if (rc == 0 && (c->engine == NULL || c->engine[0] == '\0'))
+    return fail(r, "field 'engine' is %s, expected an engine's name",
+                c->engine == NULL ? "null" : "empty");
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &c->workers);
+  return rc;
+}
+
 static int read_cell(struct reader *r, const json_t *o,
                      struct fb_compare_cell *c) {
   const char *failure;
   uint64_t n;
   int rc;
 
-  rc = get_string(r, o, (struct path){NULL, "engine"}, &c->engine);
-  if (rc == 0 && (c->engine == NULL || c->engine[0] == '\0'))
-    return fail(r, "field 'engine' is %s, expected an engine's name",
-                c->engine == NULL ? "null" : "empty");
-  if (rc == 0)
-    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &c->workers);
+  rc = read_name(r, o, c);
   if (rc == 0)
     rc = get_size(r, o, (struct path){NULL, "urls"}, &c->urls);
   if (rc == 0)
@@ -766,12 +776,7 @@ static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
   int rc = check_row(r, o, cmp);
 
   if (rc == 0)
-    rc = get_string(r, o, (struct path){NULL, "engine"}, &c->engine);
-  if (rc == 0 && (c->engine == NULL || c->engine[0] == '\0'))
-    return fail(r, "field 'engine' is %s, expected the cell's name",
-                c->engine == NULL ? "null" : "empty");
-  if (rc == 0)
-    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &c->workers);
+    rc = read_name(r, o, c);
   if (rc == 0)
     rc = get_count(r, o, (struct path){NULL, "runs"}, 0, FB_RESULTS_MAX_RUNS,
                    &runs);
