@@ -118,8 +118,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   /* A flight of the client's: what we send next answers it, unless an
    * answer is still going out (the client pipelines).
    */
-  if (!c->t.writing)
+  if (!c->t.writing) {
     c->t.flight = 1;
+    c->t.flight_ns = 0;
+  }
   if (c->t.first_in_ns == 0)
     c->t.first_in_ns = fb_clock_ns();
   c->t.up->data(c, buf->base, (size_t)nread);
@@ -144,6 +146,11 @@ void fb__tcp_set_rtt(struct fb__conn *c, int64_t rtt_ns) {
   c->t.rtt_ns = rtt_ns > 0 ? rtt_ns : 0;
 }
 
+void fb__tcp_flight(struct fb__conn *c) {
+  c->t.flight = 1;
+  c->t.flight_ns = fb_clock_ns();
+}
+
 /* Whether what is written now must wait for its flight's release time.
  * The first write after the client's bytes starts a flight: it leaves one
  * round trip later (the client's bytes travelling here and the answer
@@ -161,7 +168,12 @@ static int held(struct fb__conn *c) {
   if (t->flight) {
     t->flight = 0;
     if (t->rtt_ns > 0) {
-      now = fb_clock_ns();
+      /* From when the flight began: its bytes may only get here once an
+       * earlier flight has gone (a TLS 1.3 ticket before a delayed
+       * answer).
+       */
+      now = t->flight_ns > 0 ? t->flight_ns : fb_clock_ns();
+      t->flight_ns = 0;
       t->release_ns = now + t->rtt_ns;
       if (first && t->accepted_ns + t->rtt_ns > t->first_in_ns)
         t->release_ns += t->accepted_ns + t->rtt_ns - t->first_in_ns;

@@ -104,7 +104,9 @@ struct fb__tcp {
   int64_t rtt_ns;
   int64_t accepted_ns, first_in_ns; /* fb_clock_ns times, 0: not yet */
   int64_t release_ns;               /* the current flight leaves then */
-  uv_buf_t held_bufs[FB__MAX_IOV];  /* a write waiting for release_ns */
+  int64_t flight_ns; /* when the next flight began (fb__tcp_flight), 0: at
+                      * its first write */
+  uv_buf_t held_bufs[FB__MAX_IOV]; /* a write waiting for release_ns */
   unsigned nheld;
 };
 
@@ -145,6 +147,13 @@ void fb__tcp_at(struct fb__conn *c, int64_t due_ns,
 
 /* The emulated round trip for the flights that follow, in ns (0: none). */
 void fb__tcp_set_rtt(struct fb__conn *c, int64_t rtt_ns);
+
+/* What is written next starts a flight of its own, held one round trip from
+ * then: for an answer the server thought about (--delay), whose think time
+ * adds to the round trip even when something else (a TLS 1.3 session
+ * ticket) went out as the request arrived.
+ */
+void fb__tcp_flight(struct fb__conn *c);
 
 /* Bytes waiting in libuv's write queue. */
 size_t fb__tcp_queued(const struct fb__conn *c);

@@ -311,6 +311,7 @@ static void on_tick(struct fb__conn *c) {
       fb__tcp_at(c, c->resp.due_ns, on_tick);
       break;
     }
+    fb__tcp_flight(c);
     /* fall through */
   case FB__PH_PACE:
     if (fb__writer_pump(c) == 1)
