@@ -147,6 +147,18 @@ class Plots(unittest.TestCase):
         with open(rss, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
 
+    def test_zero_on_a_linear_axis(self):
+        """A CPU time of 0 (a tiny run on a coarse clock) has no place on a
+        log axis: that plot goes linear rather than fail."""
+        lines = hc.json_lines(self.saved)
+        for c in hc.cells_of(lines):
+            c["cpu_per_req_ms"] = dict(c["cpu_per_req_ms"], median=0, min=0,
+                                       max=0, ci95=None)
+        r, (wall, cpu) = self.report(lines, "zero-wall.svg", "zero-cpu.svg")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(series(read(cpu)), [(n, False) for n in self.names])
+        self.assertEqual(len(series(read(wall))), len(self.names) + 1)
+
     def test_title_defaults_to_the_workload(self):
         r, (wall,) = self.report(self.saved, "w-wall.svg")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -108,11 +108,16 @@ static const struct fb_stat *cell_stat(const struct fb_compare_cell *c,
   *fallback = 0;
   if (c->runs == 0)
     return NULL;
-  if (st->median != st->median && m->offset == STAT(rss_sum_kib)) {
+  if (isnan(st->median) && m->offset == STAT(rss_sum_kib)) {
     st = &c->max_rss_kib;
     *fallback = 1;
   }
-  return st->median != st->median ? NULL : st;
+  return isnan(st->median) ? NULL : st;
+}
+
+/* A min or max of st, or its median where a saved file left it unknown. */
+static double bound(double v, const struct fb_stat *st) {
+  return isnan(v) ? st->median : v;
 }
 
 static int in_series(const struct fb_compare_cell *c, const struct series *s) {
@@ -211,14 +216,16 @@ static void add_workers(unsigned *ws, size_t *n, size_t max, unsigned w) {
 
 /* One data block per series (gnuplot's index i): workers, median, min, max
  * by increasing workers; then the ideal wall time when known, at every
- * workers drawn.
+ * workers drawn. *logy: every value is above 0, so that a log axis can
+ * show them.
  */
 static void write_lines_data(FILE *f, const struct fb_compare *cmp,
                              const struct metric *m, struct series *s, size_t n,
-                             int *ideal) {
+                             int *ideal, int *logy) {
   unsigned ws[256];
   size_t nws = 0, urls = 0;
 
+  *logy = 1;
   for (size_t e = 0; e < n; e++) {
     unsigned last = 0;
 
@@ -244,8 +251,10 @@ static void write_lines_data(FILE *f, const struct fb_compare *cmp,
         continue;
       s[e].points++;
       s[e].fallback |= fallback;
+      if (!(bound(st->min, st) > 0))
+        *logy = 0;
       fprintf(f, "%u %.9g %.9g %.9g\n", next->workers, st->median * m->scale,
-              st->min * m->scale, st->max * m->scale);
+              bound(st->min, st) * m->scale, bound(st->max, st) * m->scale);
       if (!s[e].reference) {
         if (urls == 0)
           urls = next->urls;
@@ -297,7 +306,8 @@ static void write_bars_data(FILE *f, const struct fb_compare *cmp,
       se->points++;
       se->fallback |= fallback;
       fprintf(f, "%zu %.9g %.9g %.9g 0x%s \"", i, st->median * m->scale,
-              st->min * m->scale, st->max * m->scale, se->colour + 1);
+              bound(st->min, st) * m->scale, bound(st->max, st) * m->scale,
+              se->colour + 1);
       gp_data_text(f, se->title);
       fprintf(f, "%s (%u)\"\n", fallback ? "*" : "", c->workers);
     }
@@ -347,13 +357,17 @@ static void write_head(FILE *f, const struct fb_cli_cmd *cmd,
 }
 
 static void write_lines_script(FILE *f, const char *data,
-                               const struct series *s, size_t n, int ideal) {
+                               const struct series *s, size_t n, int ideal,
+                               int logy) {
   const char *sep = "plot ";
 
-  fprintf(f, "set xlabel 'workers (most requests in flight)'\n"
-             "set logscale x 2\nset logscale y 10\nset format y '%%g'\n"
-             "set key below noenhanced\n"
-             "set offsets graph 0.05, graph 0.05, 0, 0\n");
+  /* Log-log where every value allows it (a CPU time of 0 does not). */
+  fprintf(f,
+          "set xlabel 'workers (most requests in flight)'\n"
+          "set logscale x 2\n%s\nset format y '%%g'\n"
+          "set key below noenhanced\n"
+          "set offsets graph 0.05, graph 0.05, 0, 0\n",
+          logy ? "set logscale y 10" : "set yrange [0:*]");
   for (size_t e = 0; e < n; e++) {
     char title[256];
 
@@ -407,14 +421,14 @@ static int write_plot(FILE *df, FILE *sf, const struct fb_cli_cmd *cmd,
                       const struct fb_compare *cmp, size_t k, const char *path,
                       const char *data, const char *subtitle) {
   struct series s[MAX_SERIES];
-  int bars = want_bars(cmp), ideal = 0, fallback = 0;
+  int bars = want_bars(cmp), ideal = 0, fallback = 0, logy = 0;
   const struct metric *m = bars ? &bar_metrics[k] : &line_metrics[k];
   size_t n = make_series(cmp, s, MAX_SERIES), points = 0;
 
   if (bars)
     write_bars_data(df, cmp, m, s, n);
   else
-    write_lines_data(df, cmp, m, s, n, &ideal);
+    write_lines_data(df, cmp, m, s, n, &ideal, &logy);
   for (size_t e = 0; e < n; e++) {
     points += s[e].points;
     fallback |= s[e].fallback;
@@ -427,7 +441,7 @@ static int write_plot(FILE *df, FILE *sf, const struct fb_cli_cmd *cmd,
   if (bars)
     write_bars_script(sf, cmp, m, data);
   else
-    write_lines_script(sf, data, s, n, ideal);
+    write_lines_script(sf, data, s, n, ideal, logy);
   return ferror(df) || ferror(sf) ? -EIO : 0;
 }
 
