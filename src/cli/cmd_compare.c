@@ -485,7 +485,8 @@ static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
 static int sweep(struct compare_args *a, struct fb_compare *cmp) {
   struct fb_sweep sw = {
       .job = &a->job,
-      .delay_ms = fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH),
+      .delay_ms =
+          fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH),
       .cell_timeout_s = a->cell_timeout_s,
       .arrival = a->w.arrival,
       .seed = a->w.seed,
@@ -575,7 +576,8 @@ static int compare_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   a.job.cancel = &fb__cli_cancel;
-  rc = plan(&a, &cmp, fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH));
+  rc = plan(&a, &cmp,
+            fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH));
   if (rc != 0) {
     fb__cli_error(&fb__cmd_compare, "%s", fb_strerror(rc));
     status = FB_EXIT_USAGE;

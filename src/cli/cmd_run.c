@@ -317,7 +317,8 @@ static void run_context(const struct run_args *a, const char *line,
   x->scheme = fb_urlset_scheme(a->w.urls);
   x->urls_digest = digest;
   x->workload_urls = fb_urlset_count(a->w.urls);
-  x->delay_ms = fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH);
+  x->delay_ms =
+      fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH);
   x->jitter_ms = a->w.origin_running ? a->w.jitter_ms : 0;
   x->shard = a->shard;
   x->shards = a->shards;
@@ -496,7 +497,9 @@ static int run_main(int argc, char **argv) {
     goto out;
   a.job.cancel = &fb__cli_cancel;
   fds_before = open_fds();
-  rc = fb_run_measure(a.engine, &a.job, fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH), &s, &c);
+  rc = fb_run_measure(
+      a.engine, &a.job,
+      fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH), &s, &c);
   if (rc == FB_ERANGE && c == NULL) {
     status = fb__cli_usage_error(&fb__cmd_run, "%s", fb_strerror(rc));
     goto out;
