@@ -22,11 +22,9 @@ does is measured from outside, as the others are.
                     and per additional request.
 """
 
-import os
-
 import peer
-from harness import (QUICK, Workload, corpus_urls, ideal_of, repeats, spawn,
-                     stat, suite, tool)
+from harness import (QUICK, Workload, corpus_urls, ideal_of, repeats, stat,
+                     strace_counts, suite, tool)
 
 ENGINE = "async"
 WORKERS = 64
@@ -207,11 +205,9 @@ def async_latency(s):
              "floor")
     o = s.start_origin()
     # Every page's size, from one pass of the engine over the corpus.
-    paths = o.index()
-    one = Workload(s, "corpus", o.url, corpus_urls(o, len(paths)), "reuse")
-    s.reference(one, ENGINE)
-    small = [p for p, size in zip(paths, one.reference)
-             if size is not None and size <= 4096]
+    sizes = s.page_sizes(o, ENGINE)
+    paths = [p for p, _ in sizes]
+    small = [p for p, size in sizes if size <= 4096]
     rounds = min(repeats(3, 1), 3)
     # The goal is judged where the run is bound by latency: small pages. The
     # whole Django mix at 1,000 in flight and 100 ms asks for some 10,000
@@ -267,19 +263,9 @@ def async_memory(s):
 def epoll_calls(s, strace, w):
     """epoll_ctl calls of one engine run over w, as strace -f -c counts
     them (0 when it lists none)."""
-    out = os.path.join(s.work, "strace.txt")
-    t = spawn([strace, "-f", "-c", "-e", "trace=epoll_ctl", "-o", out,
-               s.fetchbench, "run", "--format", "json"] +
-              w.args(ENGINE, WORKERS), s.client_cpu)
-    if t.status != 0:
-        raise RuntimeError("strace run failed (exit %s): %s" % (
-            t.status, t.last_line()))
-    with open(out) as f:
-        for line in f:
-            fields = line.split()
-            if fields and fields[-1] == "epoll_ctl":
-                return int(fields[3])
-    return 0
+    return strace_counts(s, strace, [s.fetchbench, "run", "--format", "json"]
+                         + w.args(ENGINE, WORKERS), "epoll_ctl").get(
+                             "epoll_ctl", 0)
 
 
 @suite("async-epoll")
