@@ -417,14 +417,19 @@ class Suite:
     def engines(self):
         """The engines this fetchbench has, as `fetchbench --help` lists
         them (an engine the system refuses, such as io_uring under a
-        seccomp filter, is left out there)."""
+        seccomp filter, is left out there): {name: most workers}."""
         if self._engines is None:
             out = subprocess.run([self.fetchbench, "--help"],
                                  stdout=subprocess.PIPE, check=True,
                                  timeout=60).stdout.decode()
             part = out.split("\nEngines:\n", 1)[-1].split("\n\n", 1)[0]
-            self._engines = [m.group(1) for m in re.finditer(
-                r"^  ([a-z0-9_-]+)  ", part, re.M)]
+            self._engines = {}
+            for entry in re.split(r"\n(?=  \S)", part):
+                name = re.match(r"\s*([a-z0-9_-]+)", entry)
+                most = re.search(r"\(workers\s+1\.\.(\d+)\)", entry)
+                if name:
+                    self._engines[name.group(1)] = int(most.group(1)) \
+                        if most else None
         return self._engines
 
     def has_engine(self, name):

@@ -214,7 +214,8 @@ def fetchbench_run(s, w, engine, workers):
                                                                 workers),
         "run_s": doc["wall_s"], "bytes": doc["bytes"],
         "handshakes_full": doc.get("handshakes_full"),
-        "handshakes_resumed": doc.get("handshakes_resumed")})
+        "handshakes_resumed": doc.get("handshakes_resumed"),
+        "engine_features": doc.get("engine_features")})
 
 
 # --- Python ------------------------------------------------------------------

@@ -232,30 +232,38 @@ def async_latency(s):
 
 # --- memory ------------------------------------------------------------------
 
+def memory_per_transfer(s, o, engine, n, goal, bench):
+    """Peak RSS of `fetchbench run` with n transfers in flight (each page at
+    ?delay=2000, so that all of them are) minus the peak of the same URL
+    count one at a time (URL set, collector, libraries, one transfer), per
+    in-flight transfer; said, judged against goal (KiB) and returned."""
+    slow = Workload(s, "slow", o.url, corpus_urls(o, n, "?delay=2000"),
+                    "reuse")
+    quick = Workload(s, "quick", o.url, corpus_urls(o, n), "reuse")
+    runs = []
+    for wl, workers in ((quick, 1), (slow, n)):
+        _, doc = s.run(wl.args(engine, workers))
+        if doc["ok"] != n:
+            s.fail("memory, %s: %d of %d requests failed" % (
+                engine, n - doc["ok"], n))
+        runs.append(doc["max_rss_kib"])
+    base, peak = runs
+    per = (peak - base) / (n - 1)
+    result = judged(per, goal, False)
+    s.say("memory, %s: peak RSS %.0f KiB with %d in flight, %.0f KiB one at "
+          "a time: %.1f KiB per in-flight transfer (goal <= %g: %s)" % (
+              engine, peak, n, base, per, goal, result))
+    s.add_extra({"bench": bench, "engine": engine, "in_flight": n,
+                 "peak_kib": peak, "baseline_kib": base,
+                 "kib_per_transfer": per, "goal": goal, "result": result})
+    return per
+
+
 @suite("async-memory")
 def async_memory(s):
     s.header("peak RSS per in-flight transfer at 5,000 in flight")
     o = s.start_origin()
-    n = 5000
-    slow = Workload(s, "slow", o.url, corpus_urls(o, n, "?delay=2000"),
-                    "reuse")
-    quick = Workload(s, "quick", o.url, corpus_urls(o, n), "reuse")
-    # The same URL count one at a time is the baseline: URL set, collector,
-    # libraries, one transfer.
-    runs = []
-    for wl, workers in ((quick, 1), (slow, n)):
-        _, doc = s.run(wl.args(ENGINE, workers))
-        if doc["ok"] != n:
-            s.fail("memory: %d of %d requests failed" % (n - doc["ok"], n))
-        runs.append(doc["max_rss_kib"])
-    base, peak = runs
-    per = (peak - base) / (n - 1)
-    s.say("memory: peak RSS %.0f KiB with %d in flight, %.0f KiB one at a "
-          "time: %.1f KiB per in-flight transfer (goal <= 32: %s)" % (
-              peak, n, base, per, judged(per, 32, False)))
-    s.add_extra({"bench": "async-memory", "in_flight": n, "peak_kib": peak,
-                 "baseline_kib": base, "kib_per_transfer": per, "goal": 32,
-                 "result": judged(per, 32, False)})
+    memory_per_transfer(s, o, ENGINE, 5000, 32, "async-memory")
 
 
 # --- epoll_ctl ---------------------------------------------------------------
