@@ -268,12 +268,17 @@ def async_memory(s):
 
 # --- epoll_ctl ---------------------------------------------------------------
 
-def epoll_calls(s, strace, w):
-    """epoll_ctl calls of one engine run over w, as strace -f -c counts
-    them (0 when it lists none)."""
-    return strace_counts(s, strace, [s.fetchbench, "run", "--format", "json"]
-                         + w.args(ENGINE, WORKERS), "epoll_ctl").get(
-                             "epoll_ctl", 0)
+def calls_n_2n(s, strace, o, n, engine, workers, mode, trace=None):
+    """System calls (only trace's when given) of `fetchbench run` over n and
+    over 2n URLs of origin o's corpus, as strace -f -c counts them: the two
+    {name: calls}. Their difference per n is the calls per additional
+    request, which leaves out start-up and opening and closing the
+    connections."""
+    urls = corpus_urls(o, 2 * n)
+    return tuple(strace_counts(
+        s, strace, [s.fetchbench, "run", "--format", "json"] + Workload(
+            s, "calls", o.url, u, mode).args(engine, workers), trace)
+        for u in (urls[:n], urls))
 
 
 @suite("async-epoll")
@@ -284,14 +289,9 @@ def async_epoll(s):
         return
     o = s.start_origin()
     n = 500 if QUICK else 2000
-    urls = corpus_urls(o, 2 * n)
-    # Calls per request overall, and per additional request (runs over n
-    # and 2n URLs), which leaves out the fixed cost of opening and closing
-    # the connections.
     for mode in ("reuse", "fresh"):
-        c1 = epoll_calls(s, strace, Workload(s, "epoll", o.url, urls[:n],
-                                             mode))
-        c2 = epoll_calls(s, strace, Workload(s, "epoll", o.url, urls, mode))
+        c1, c2 = (c.get("epoll_ctl", 0) for c in calls_n_2n(
+            s, strace, o, n, ENGINE, WORKERS, mode, "epoll_ctl"))
         s.say("epoll_ctl, %s connections, %d in flight: %d calls for %d "
               "requests (%.2f per request), %.3f per additional request" % (
                   mode, WORKERS, c2, 2 * n, c2 / (2 * n), (c2 - c1) / n))

@@ -25,9 +25,9 @@ out with one line.
 
 import peer
 from harness import (QUICK, Workload, corpus_urls, ideal_of, open_files,
-                     repeats, stat, strace_counts, suite, tool)
+                     repeats, stat, suite, tool)
 from rounds import peer_contender, peer_row, run_rounds
-from suite_async import judged, memory_per_transfer, span
+from suite_async import calls_n_2n, judged, memory_per_transfer, span
 from table import THROUGHPUT_COLUMNS, render
 
 LOOPS = ("raw", "uring")
@@ -286,17 +286,12 @@ def loops_syscalls(s):
         return
     o = s.start_origin()
     n = 500 if QUICK else 2000
-    urls = corpus_urls(o, 2 * n)
-    one = Workload(s, "calls-n", o.url, urls[:n], "reuse")
-    two = Workload(s, "calls-2n", o.url, urls, "reuse")
     s.say("the Django mix (every page of the corpus), keep-alive, %d in "
           "flight: a run of %d URLs subtracted from one of %d, per "
           "additional request (opening and closing the %d connections, and "
           "start-up, cancel out)" % (k, n, 2 * n, k))
     for e in loops(s) + ["async"]:
-        c1, c2 = (strace_counts(s, strace, [s.fetchbench, "run", "--format",
-                                            "json"] + wl.args(e, k))
-                  for wl in (one, two))
+        c1, c2 = calls_n_2n(s, strace, o, n, e, k, "reuse")
         per = {name: (c2.get(name, 0) - c1.get(name, 0)) / n
                for name in set(c1) | set(c2)}
         top = sorted(((v, name) for name, v in per.items()
