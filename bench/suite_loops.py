@@ -205,6 +205,22 @@ def loops_memory(s):
 
 # --- scale -------------------------------------------------------------------
 
+def kernel_limits():
+    """What the kernel allows thousands of loopback connections at once:
+    the accept queue (the origin asks for 4096; somaxconn caps it), the SYN
+    backlog and the client's local ports."""
+    def read(name):
+        try:
+            with open("/proc/sys/net/" + name) as f:
+                return " ".join(f.read().split())
+        except OSError:
+            return "?"
+    return ("net.core.somaxconn %s (caps the origin's accept queue of "
+            "4096), net.ipv4.tcp_max_syn_backlog %s, local ports %s" % (
+                read("core/somaxconn"), read("ipv4/tcp_max_syn_backlog"),
+                read("ipv4/ip_local_port_range")))
+
+
 @suite("loops-scale")
 def loops_scale(s):
     n, k = (5000, 1000) if QUICK else (100000, 10000)
@@ -216,6 +232,7 @@ def loops_scale(s):
     s.say("client: %s; the origin (started after) inherits it and needs as "
           "many, one per connection, and --max-connections >= %d (its "
           "default is 20000)" % (open_files(need), k))
+    s.say("kernel: %s" % kernel_limits())
     o = s.start_origin()
     w = Workload(s, "scale", o.url, corpus_urls(
         o, n, "?delay=%d" % delay, small_paths(s, o)), "reuse", delay)
