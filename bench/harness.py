@@ -26,6 +26,7 @@ import io
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -258,6 +259,10 @@ class Suite:
         self.fetchbench = os.path.abspath(args.fetchbench)
         self.multi_poll = args.multi_poll
         self.raw_client = args.raw_client
+        self.origin_helper = getattr(args, "origin_helper", None)
+        self.tools_dir = os.path.join(os.path.abspath(args.out), ".tools")
+        self.rtt_ms = int(os.environ.get("FB_BENCH_RTT") or 0)
+        self._engines = None
         self.quick = QUICK
         self.dir = os.path.join(os.path.abspath(args.out), name)
         self.machine = machine()
@@ -351,6 +356,27 @@ class Suite:
         self.stop_origins()
         return self.server([self.fetchbench, "origin", *args])
 
+    def tls_origin(self, *args, cert=None, key=None, program=None):
+        """`fetchbench origin --tls ARGS` (or program, an origin-helper,
+        with the same options) pinned to the origin core, beside the
+        origins already running; with cert and key it presents that pair.
+        Its certificates' PEM (--cert-out) is in .cafile, which clients are
+        given (--cacert) and which Origin.get verifies it with.
+        """
+        self.ncerts = getattr(self, "ncerts", 0) + 1
+        cafile = os.path.join(self.work, "origin-%d.pem" % self.ncerts)
+        argv = [program] if program else [self.fetchbench, "origin"]
+        argv += ["--tls", "--cert-out", cafile] + (
+            ["--cert", cert, "--key", key] if cert else []) + list(args)
+        o = self.server(argv)
+        o.cafile = cafile
+        return o
+
+    def rtt_args(self):
+        """The origin options of FB_BENCH_RTT (an emulated round trip, for
+        the suites that take it), or none."""
+        return ["--rtt", str(self.rtt_ms)] if self.rtt_ms else []
+
     def server(self, argv, url=None):
         """Any server pinned to the origin core (fbtest.Origin), stopped
         with the suite."""
@@ -387,6 +413,34 @@ class Suite:
                         connection, delay_ms, cacert)
 
     # --- the fetchbench command ----------------------------------------------
+
+    def engines(self):
+        """The engines this fetchbench has, as `fetchbench --help` lists
+        them (an engine the system refuses, such as io_uring under a
+        seccomp filter, is left out there): {name: most workers}."""
+        if self._engines is None:
+            out = subprocess.run([self.fetchbench, "--help"],
+                                 stdout=subprocess.PIPE, check=True,
+                                 timeout=60).stdout.decode()
+            part = out.split("\nEngines:\n", 1)[-1].split("\n\n", 1)[0]
+            self._engines = {}
+            for entry in re.split(r"\n(?=  \S)", part):
+                name = re.match(r"\s*([a-z0-9_-]+)", entry)
+                most = re.search(r"\(workers\s+1\.\.(\d+)\)", entry)
+                if name:
+                    self._engines[name.group(1)] = int(most.group(1)) \
+                        if most else None
+        return self._engines
+
+    def has_engine(self, name):
+        """Whether this fetchbench has the engine; when not, one line says
+        so (its rows are left out; never a failure)."""
+        if name in self.engines():
+            return True
+        skipped("engine %s is not in this fetchbench (`fetchbench --help` "
+                "lists %s): its rows are left out" % (
+                    name, ", ".join(self.engines())), "engine " + name)
+        return False
 
     def compare(self, args, origin=None, timeout=3600):
         """`fetchbench compare ARGS --json -`: returns (cells, verdict,
@@ -468,6 +522,16 @@ class Suite:
                                                      t.stderr.strip()))
         return t
 
+    def page_sizes(self, o, engine="async"):
+        """Every page of origin o's corpus with its body size, from one
+        keep-alive pass of an engine (over https trusting o.cafile):
+        [(path, bytes)], pages that failed left out."""
+        paths = o.index()
+        w = Workload(self, "corpus", o.url, corpus_urls(o, len(paths)),
+                     "reuse", cacert=getattr(o, "cafile", None))
+        self.reference(w, engine)
+        return [(p, n) for p, n in zip(paths, w.reference) if n is not None]
+
     def reference(self, w, engine="async"):
         """Fetches the workload once with an engine, per-request CSV: each
         URL's body bytes (None where it failed) become w.reference, the
@@ -501,3 +565,64 @@ def corpus_urls(origin, n=0, query="", paths=None):
         n = len(paths) * (1 if QUICK else -(-7000 // len(paths)))
     return ["%s/%s%s" % (origin.url, paths[i % len(paths)], query)
             for i in range(n)]
+
+
+def open_files(need):
+    """Raises this process's RLIMIT_NOFILE (children inherit it) to at
+    least need, the hard limit too where allowed (root); returns a sentence
+    saying what the limit is, for the report, or raises when it cannot."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return "RLIMIT_NOFILE %d (needs %d)" % (soft, need)
+    new_hard = hard if hard == resource.RLIM_INFINITY or hard >= need \
+        else need
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (max(need, min(soft, new_hard)), new_hard))
+    except (ValueError, OSError) as exc:
+        raise RuntimeError("RLIMIT_NOFILE is %d (hard %d) and %d are needed: "
+                           "%s" % (soft, hard, need, exc))
+    return "RLIMIT_NOFILE raised from %d (hard %d) to %d" % (
+        soft, hard, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def strace_counts(s, strace, argv, trace=None):
+    """The system calls of argv (and its threads and children) counted by
+    `strace -f -c` (only those of trace, e.g. "epoll_ctl", when given),
+    pinned to the client core: {name: calls}, with "total". Raises when the
+    program fails (exit status 2 or worse)."""
+    out = os.path.join(s.work, "strace.txt")
+    t = spawn([strace, "-f", "-c", "-o", out] + (
+        ["-e", "trace=" + trace] if trace else []) + list(argv), s.client_cpu)
+    if t.status not in (0, 1):
+        raise RuntimeError("strace %s failed (exit %s): %s" % (
+            os.path.basename(str(argv[0])), t.status, t.last_line()))
+    counts = {}
+    with open(out) as f:
+        for line in f:
+            fields = line.split()
+            # % time, seconds, usecs/call, calls, [errors,] syscall
+            if len(fields) >= 5 and fields[3].isdigit():
+                counts[fields[-1]] = int(fields[3])
+    os.unlink(out)
+    return counts
+
+
+def proc_rss_kib(pid):
+    """VmRSS of a running process (KiB), or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def proc_cpu_s(pid):
+    """User + system CPU seconds a running process (with its threads) has
+    used so far, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

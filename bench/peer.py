@@ -170,14 +170,17 @@ def raw_client(s, w, connections):
     return m
 
 
-def wrk(s, url, paths_file, connections, seconds, threads=1):
+def wrk(s, url, paths_file, connections, seconds, threads=1, headers=()):
     """wrk -tT -cN for a fixed time, its Lua script walking the paths (or
-    one URL when paths_file is None). Its figures are per request made in
-    that time; req_per_s is wrk's own rate."""
+    one URL when paths_file is None), with headers (e.g. "Connection:
+    close": a new connection per request). Its figures are per request
+    made in that time; req_per_s is wrk's own rate."""
     exe = tool("wrk")
     if exe is None:
         return None
     argv = [exe, "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds]
+    for h in headers:
+        argv += ["-H", h]
     if paths_file:
         argv += ["-s", WRK_SCRIPT, url, "--", paths_file, "0"]
     else:
@@ -211,7 +214,8 @@ def fetchbench_run(s, w, engine, workers):
                                                                 workers),
         "run_s": doc["wall_s"], "bytes": doc["bytes"],
         "handshakes_full": doc.get("handshakes_full"),
-        "handshakes_resumed": doc.get("handshakes_resumed")})
+        "handshakes_resumed": doc.get("handshakes_resumed"),
+        "engine_features": doc.get("engine_features")})
 
 
 # --- Python ------------------------------------------------------------------

@@ -22,11 +22,9 @@ does is measured from outside, as the others are.
                     and per additional request.
 """
 
-import os
-
 import peer
-from harness import (QUICK, Workload, corpus_urls, ideal_of, repeats, spawn,
-                     stat, suite, tool)
+from harness import (QUICK, Workload, corpus_urls, ideal_of, repeats, stat,
+                     strace_counts, suite, tool)
 
 ENGINE = "async"
 WORKERS = 64
@@ -207,11 +205,9 @@ def async_latency(s):
              "floor")
     o = s.start_origin()
     # Every page's size, from one pass of the engine over the corpus.
-    paths = o.index()
-    one = Workload(s, "corpus", o.url, corpus_urls(o, len(paths)), "reuse")
-    s.reference(one, ENGINE)
-    small = [p for p, size in zip(paths, one.reference)
-             if size is not None and size <= 4096]
+    sizes = s.page_sizes(o, ENGINE)
+    paths = [p for p, _ in sizes]
+    small = [p for p, size in sizes if size <= 4096]
     rounds = min(repeats(3, 1), 3)
     # The goal is judged where the run is bound by latency: small pages. The
     # whole Django mix at 1,000 in flight and 100 ms asks for some 10,000
@@ -236,50 +232,53 @@ def async_latency(s):
 
 # --- memory ------------------------------------------------------------------
 
+def memory_per_transfer(s, o, engine, n, goal, bench):
+    """Peak RSS of `fetchbench run` with n transfers in flight (each page at
+    ?delay=2000, so that all of them are) minus the peak of the same URL
+    count one at a time (URL set, collector, libraries, one transfer), per
+    in-flight transfer; said, judged against goal (KiB) and returned."""
+    slow = Workload(s, "slow", o.url, corpus_urls(o, n, "?delay=2000"),
+                    "reuse")
+    quick = Workload(s, "quick", o.url, corpus_urls(o, n), "reuse")
+    runs = []
+    for wl, workers in ((quick, 1), (slow, n)):
+        _, doc = s.run(wl.args(engine, workers))
+        if doc["ok"] != n:
+            s.fail("memory, %s: %d of %d requests failed" % (
+                engine, n - doc["ok"], n))
+        runs.append(doc["max_rss_kib"])
+    base, peak = runs
+    per = (peak - base) / (n - 1)
+    result = judged(per, goal, False)
+    s.say("memory, %s: peak RSS %.0f KiB with %d in flight, %.0f KiB one at "
+          "a time: %.1f KiB per in-flight transfer (goal <= %g: %s)" % (
+              engine, peak, n, base, per, goal, result))
+    s.add_extra({"bench": bench, "engine": engine, "in_flight": n,
+                 "peak_kib": peak, "baseline_kib": base,
+                 "kib_per_transfer": per, "goal": goal, "result": result})
+    return per
+
+
 @suite("async-memory")
 def async_memory(s):
     s.header("peak RSS per in-flight transfer at 5,000 in flight")
     o = s.start_origin()
-    n = 5000
-    slow = Workload(s, "slow", o.url, corpus_urls(o, n, "?delay=2000"),
-                    "reuse")
-    quick = Workload(s, "quick", o.url, corpus_urls(o, n), "reuse")
-    # The same URL count one at a time is the baseline: URL set, collector,
-    # libraries, one transfer.
-    runs = []
-    for wl, workers in ((quick, 1), (slow, n)):
-        _, doc = s.run(wl.args(ENGINE, workers))
-        if doc["ok"] != n:
-            s.fail("memory: %d of %d requests failed" % (n - doc["ok"], n))
-        runs.append(doc["max_rss_kib"])
-    base, peak = runs
-    per = (peak - base) / (n - 1)
-    s.say("memory: peak RSS %.0f KiB with %d in flight, %.0f KiB one at a "
-          "time: %.1f KiB per in-flight transfer (goal <= 32: %s)" % (
-              peak, n, base, per, judged(per, 32, False)))
-    s.add_extra({"bench": "async-memory", "in_flight": n, "peak_kib": peak,
-                 "baseline_kib": base, "kib_per_transfer": per, "goal": 32,
-                 "result": judged(per, 32, False)})
+    memory_per_transfer(s, o, ENGINE, 5000, 32, "async-memory")
 
 
 # --- epoll_ctl ---------------------------------------------------------------
 
-def epoll_calls(s, strace, w):
-    """epoll_ctl calls of one engine run over w, as strace -f -c counts
-    them (0 when it lists none)."""
-    out = os.path.join(s.work, "strace.txt")
-    t = spawn([strace, "-f", "-c", "-e", "trace=epoll_ctl", "-o", out,
-               s.fetchbench, "run", "--format", "json"] +
-              w.args(ENGINE, WORKERS), s.client_cpu)
-    if t.status != 0:
-        raise RuntimeError("strace run failed (exit %s): %s" % (
-            t.status, t.last_line()))
-    with open(out) as f:
-        for line in f:
-            fields = line.split()
-            if fields and fields[-1] == "epoll_ctl":
-                return int(fields[3])
-    return 0
+def calls_n_2n(s, strace, o, n, engine, workers, mode, trace=None):
+    """System calls (only trace's when given) of `fetchbench run` over n and
+    over 2n URLs of origin o's corpus, as strace -f -c counts them: the two
+    {name: calls}. Their difference per n is the calls per additional
+    request, which leaves out start-up and opening and closing the
+    connections."""
+    urls = corpus_urls(o, 2 * n)
+    return tuple(strace_counts(
+        s, strace, [s.fetchbench, "run", "--format", "json"] + Workload(
+            s, "calls", o.url, u, mode).args(engine, workers), trace)
+        for u in (urls[:n], urls))
 
 
 @suite("async-epoll")
@@ -290,14 +289,9 @@ def async_epoll(s):
         return
     o = s.start_origin()
     n = 500 if QUICK else 2000
-    urls = corpus_urls(o, 2 * n)
-    # Calls per request overall, and per additional request (runs over n
-    # and 2n URLs), which leaves out the fixed cost of opening and closing
-    # the connections.
     for mode in ("reuse", "fresh"):
-        c1 = epoll_calls(s, strace, Workload(s, "epoll", o.url, urls[:n],
-                                             mode))
-        c2 = epoll_calls(s, strace, Workload(s, "epoll", o.url, urls, mode))
+        c1, c2 = (c.get("epoll_ctl", 0) for c in calls_n_2n(
+            s, strace, o, n, ENGINE, WORKERS, mode, "epoll_ctl"))
         s.say("epoll_ctl, %s connections, %d in flight: %d calls for %d "
               "requests (%.2f per request), %.3f per additional request" % (
                   mode, WORKERS, c2, 2 * n, c2 / (2 * n), (c2 - c1) / n))

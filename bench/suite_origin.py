@@ -9,9 +9,9 @@ adds its servers and its pair.
 """
 
 import os
+import shutil
 import socket
 import urllib.parse
-import urllib.request
 
 import peer
 from harness import QUICK, repeats, stat, suite, tool
@@ -49,9 +49,9 @@ http {
     }
     default_type application/octet-stream;
     server {
-        listen 127.0.0.1:%(port)d;
+        listen 127.0.0.1:%(port)d%(ssl)s;
         root %(root)s;
-    }
+%(tls)s    }
 }
 """
 
@@ -69,24 +69,56 @@ def dump(o, root):
     for path in o.index():
         dest = os.path.join(root, path)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        url = o.url + "/" + urllib.parse.quote(path)
-        with urllib.request.urlopen(url, timeout=30) as r, \
-                open(dest, "wb") as f:
-            f.write(r.read())
+        with open(dest, "wb") as f:
+            f.write(o.get("/" + urllib.parse.quote(path)))
 
 
-def start_nginx(s, root):
+# nginx over TLS: the same protocols as the origin (TLS 1.2 and 1.3), the
+# same OpenSSL, the certificate and key given; resumption on or off like the
+# origin's --tls-resume.
+NGINX_TLS = """        ssl_certificate %(cert)s;
+        ssl_certificate_key %(key)s;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache %(cache)s;
+        ssl_session_tickets %(tickets)s;
+"""
+
+
+def start_nginx(s, root, cert=None, key=None, resume=True):
+    """nginx serving root, pinned to the origin core; over TLS with cert
+    and key when given."""
     nginx = tool("nginx")
     if nginx is None:
         return None
     tmp = os.path.join(s.work, "nginx")
+    shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     port = free_port()
     conf = os.path.join(tmp, "nginx.conf")
+    tls = NGINX_TLS % {"cert": cert, "key": key,
+                       "cache": "shared:SSL:16m" if resume else "off",
+                       "tickets": "on" if resume else "off"} if cert else ""
     with open(conf, "w") as f:
-        f.write(NGINX_CONF % {"tmp": tmp, "port": port, "root": root})
+        f.write(NGINX_CONF % {"tmp": tmp, "port": port, "root": root,
+                              "ssl": " ssl" if cert else "", "tls": tls})
     return s.server([nginx, "-p", tmp, "-e", os.path.join(tmp, "error.log"),
-                     "-c", conf], url="http://127.0.0.1:%d" % port)
+                     "-c", conf], url="%s://127.0.0.1:%d" % (
+                         "https" if cert else "http", port))
+
+
+def django_root(s, o):
+    """The corpus both servers serve: (the --corpus argument, the directory
+    nginx serves). The Django docs when installed, else the synthetic
+    corpus, written out from origin o (started with it) below the suite's
+    work directory."""
+    django = os.environ.get("FB_DJANGO_DOCS",
+                            "/usr/share/doc/python-django-doc/html")
+    if os.path.isdir(django):
+        return django, django
+    root = os.path.join(s.work, "synthetic")
+    if o is not None and not os.path.isdir(root):
+        dump(o, root)
+    return "synthetic", root
 
 
 @suite("origin")
@@ -95,14 +127,9 @@ def origin(s):
              "Django mix, beside nginx" % CONNECTIONS)
     if tool("wrk") is None:
         return
-    django = os.environ.get("FB_DJANGO_DOCS",
-                            "/usr/share/doc/python-django-doc/html")
-    corpus = django if os.path.isdir(django) else "synthetic"
+    corpus, _ = django_root(s, None)
     servers = {"origin": s.start_origin("--corpus", corpus)}
-    root = django
-    if corpus == "synthetic":
-        root = os.path.join(s.work, "synthetic")
-        dump(servers["origin"], root)
+    _, root = django_root(s, servers["origin"])
     nginx = start_nginx(s, root)
     if nginx is not None:
         servers["nginx"] = nginx

@@ -7,8 +7,10 @@ on its path. Standard library only.
 
 import os
 import select
+import json
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -82,10 +84,26 @@ class Origin:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 
+    def get(self, path, timeout=30):
+        """The body of GET path (from its leading slash). Over https the
+        server is verified with the PEM file in self.cafile where the caller
+        set one (else the system's store)."""
+        ctx = None
+        if self.url.startswith("https:"):
+            ctx = ssl.create_default_context(
+                cafile=getattr(self, "cafile", None))
+        with urllib.request.urlopen(self.url + path, timeout=timeout,
+                                    context=ctx) as r:
+            return r.read()
+
     def index(self):
         """The corpus paths, from GET /__index (no leading slash)."""
-        with urllib.request.urlopen(self.url + "/__index", timeout=30) as r:
-            return [p.lstrip("/") for p in r.read().decode().split("\n") if p]
+        return [p.lstrip("/") for p in self.get("/__index").decode().split(
+            "\n") if p]
+
+    def stats(self):
+        """The counters of GET /__stats (a fetchbench origin's), as a dict."""
+        return json.loads(self.get("/__stats"))
 
     def _reap(self):
         self.status = self.proc.wait()
