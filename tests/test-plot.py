@@ -166,17 +166,25 @@ class Plots(unittest.TestCase):
         self.assertIn(workload, texts(read(wall)))
 
     def test_a_series_per_rate(self):
-        """An open-loop sweep has a cell per rate: a line per engine and
-        rate."""
+        """An open-loop sweep (compare --rate LIST) is drawn against the
+        rate: corrected p99 latency, a line per engine and workers, and the
+        --slo-ms bound."""
         lines = hc.json_lines(self.saved)
-        cells = [dict(c, rate=rate) for rate in (100, 200)
-                 for c in hc.cells_of(lines)]
-        verdict = dict(lines[-1], cells=len(cells))
+        cells = [dict(c, rate=rate, corrected_p99_ms=c["latency_p99_ms"])
+                 for rate in (100, 200) for c in hc.cells_of(lines)]
+        verdict = dict(lines[-1], cells=len(cells), slo_ms=200)
         r, (wall,) = self.report(cells + [verdict], "rate-wall.svg")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual([t for t, _ in series(read(wall))],
-                         ["%s at %d/s" % (n, rate) for rate in (100, 200)
-                          for n in self.names] + [IDEAL])
+        svg = read(wall)
+        want = []
+        for c in hc.cells_of(lines):
+            t = "%s, %d worker%s" % (c["engine"], c["workers"],
+                                     "" if c["workers"] == 1 else "s")
+            if t not in want:
+                want.append(t)
+        self.assertEqual([t for t, _ in series(svg)],
+                         want + ["bound: 200 ms"])
+        self.assertIn("requests per second asked (open loop)", svg)
 
     def test_rows_with_peers_and_a_reference(self):
         r, (wall, cpu, rss) = self.report(self.rows(), "r-wall.svg",

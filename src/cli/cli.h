@@ -183,6 +183,8 @@ struct fb_workload {
   int pin;                /* pin origin and client to different cores */
   double rate;            /* --rate: open loop at this many requests/s, 0:
                            * closed loop */
+  double rate_lo;         /* compare --rate LIST: the lowest (rate is the
+                           * highest), 0: one rate */
   int arrival;            /* --arrival: enum fb_arrival */
   int given_origin_cpu;   /* --origin-cpu: the running origin's core, or -1 */
   int https;              /* --scheme: the embedded origin serves TLS */

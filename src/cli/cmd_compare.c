@@ -238,8 +238,11 @@ static int parse_rates(struct compare_args *a, const char *v) {
     a->rates[i] = a->w.rate;
   }
   free(storage);
-  if (rc == 0)
+  if (rc == 0) {
     qsort(a->rates, a->nrates, sizeof(a->rates[0]), cmp_double);
+    a->w.rate_lo = a->rates[0];
+    a->w.rate = a->rates[a->nrates - 1];
+  }
   return rc;
 }
 

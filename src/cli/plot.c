@@ -56,6 +56,19 @@ static const struct metric line_metrics[] = {
      STAT(rss_sum_kib)},
 };
 
+/* Against the rate asked, one line per engine and workers: an open-loop
+ * sweep (compare --rate LIST).
+ */
+static const struct metric rate_metrics[] = {
+    {"wall", "corrected p99 latency", "p99 latency from the due time (ms)", 1.0,
+     STAT(corrected_p99_ms)},
+    {"cpu", "CPU per request",
+     "CPU per request (ms, user + sys, with children)", 1.0,
+     STAT(cpu_per_req_ms)},
+    {"rss", "peak RSS", "peak RSS, process + children (MiB)", 1.0 / 1024,
+     STAT(rss_sum_kib)},
+};
+
 /* A bar per cell, when there are no lines to draw: the throughput view. */
 static const struct metric bar_metrics[] = {
     {"wall", "pages/s", "pages/s", 1.0, STAT(req_per_s)},
@@ -89,6 +102,7 @@ static const char *const reference_colours[] = {"#555555", "#1f4e9c", "#2b7a2b",
 struct series {
   const char *name;   /* the cells' engine or peer */
   double rate;        /* the cells' rate, 0: closed loop */
+  unsigned workers;   /* an open-loop sweep's: a line per engine and workers */
   char title[160];    /* the name, "at R/s" in an open loop */
   const char *colour; /* "#rrggbb" */
   int reference;      /* drawn dashed, without min-max bars */
@@ -120,8 +134,23 @@ static double bound(double v, const struct fb_stat *st) {
   return isnan(v) ? st->median : v;
 }
 
+/* An open-loop sweep draws against the rate, not the workers. */
+static int by_rate(const struct fb_compare *cmp) {
+  for (size_t i = 0; i < cmp->ncells; i++)
+    if (cmp->cells[i].rate > 0)
+      return 1;
+  return 0;
+}
+
 static int in_series(const struct fb_compare_cell *c, const struct series *s) {
+  if (s->workers > 0)
+    return c->workers == s->workers && strcmp(c->engine, s->name) == 0;
   return c->rate == s->rate && strcmp(c->engine, s->name) == 0;
+}
+
+/* Where cell c stands on the x axis. */
+static double x_of(const struct fb_compare_cell *c, const struct series *s) {
+  return s->workers > 0 ? c->rate : (double)c->workers;
 }
 
 /* The series of cmp's cells in order of their first cell, with colours:
@@ -132,6 +161,7 @@ static size_t make_series(const struct fb_compare *cmp, struct series *s,
                           size_t max) {
   size_t n = 0, peers = 0, refs = 0;
   unsigned used = 0; /* engines, by place in the registry, given colours */
+  int rates = by_rate(cmp);
 
   for (size_t i = 0; i < cmp->ncells; i++) {
     const struct fb_compare_cell *c = &cmp->cells[i];
@@ -149,7 +179,11 @@ static size_t make_series(const struct fb_compare *cmp, struct series *s,
     s[n].name = c->engine;
     s[n].rate = c->rate;
     s[n].reference = c->reference;
-    if (c->rate > 0)
+    if (rates) {
+      s[n].workers = c->workers;
+      snprintf(s[n].title, sizeof(s[n].title), "%s, %u worker%s", c->engine,
+               c->workers, c->workers == 1 ? "" : "s");
+    } else if (c->rate > 0)
       snprintf(s[n].title, sizeof(s[n].title), "%s at %g/s", c->engine,
                c->rate);
     else
@@ -227,7 +261,7 @@ static void write_lines_data(FILE *f, const struct fb_compare *cmp,
 
   *logy = 1;
   for (size_t e = 0; e < n; e++) {
-    unsigned last = 0;
+    double last = 0;
 
     fprintf(f, "# ");
     gp_data_text(f, s[e].title);
@@ -239,13 +273,13 @@ static void write_lines_data(FILE *f, const struct fb_compare *cmp,
 
       for (size_t i = 0; i < cmp->ncells; i++) {
         const struct fb_compare_cell *c = &cmp->cells[i];
-        if (in_series(c, &s[e]) && c->workers > last &&
-            (next == NULL || c->workers < next->workers))
+        if (in_series(c, &s[e]) && x_of(c, &s[e]) > last &&
+            (next == NULL || x_of(c, &s[e]) < x_of(next, &s[e])))
           next = c;
       }
       if (next == NULL)
         break;
-      last = next->workers;
+      last = x_of(next, &s[e]);
       st = cell_stat(next, m, &fallback);
       if (st == NULL)
         continue;
@@ -253,15 +287,20 @@ static void write_lines_data(FILE *f, const struct fb_compare *cmp,
       s[e].fallback |= fallback;
       if (!(bound(st->min, st) > 0))
         *logy = 0;
-      fprintf(f, "%u %.9g %.9g %.9g\n", next->workers, st->median * m->scale,
+      fprintf(f, "%.9g %.9g %.9g %.9g\n", last, st->median * m->scale,
               bound(st->min, st) * m->scale, bound(st->max, st) * m->scale);
-      if (!s[e].reference) {
+      if (!s[e].reference && s[e].workers == 0) {
         if (urls == 0)
           urls = next->urls;
-        add_workers(ws, &nws, NELEMS(ws), last);
+        add_workers(ws, &nws, NELEMS(ws), next->workers);
       }
     }
     fprintf(f, "\n\n");
+  }
+  /* The ideal against workers; an open loop's bound against the rate. */
+  if (by_rate(cmp)) {
+    *ideal = m->offset == STAT(corrected_p99_ms) && cmp->slo_ms > 0;
+    return;
   }
   *ideal = strcmp(m->name, "wall") == 0 && cmp->delay_ms >= 0 && urls > 0;
   if (!*ideal)
@@ -342,7 +381,11 @@ static void write_head(FILE *f, const struct fb_cli_cmd *cmd,
   gp_quote(f, path);
   runs_text(cmp, runs, sizeof(runs));
   snprintf(title, sizeof(title), "fetchbench %s: %s%s (median%s, bars min-max)",
-           cmd->name, m->title, bars ? "" : " vs workers", runs);
+           cmd->name, m->title,
+           bars           ? ""
+           : by_rate(cmp) ? " vs rate"
+                          : " vs workers",
+           runs);
   fprintf(f, "\nset title ");
   gp_quote(f, title);
   if (subtitle != NULL && subtitle[0] != '\0') {
@@ -356,18 +399,21 @@ static void write_head(FILE *f, const struct fb_cli_cmd *cmd,
   fprintf(f, " noenhanced\nset grid\n");
 }
 
-static void write_lines_script(FILE *f, const char *data,
-                               const struct series *s, size_t n, int ideal,
-                               int logy) {
+static void write_lines_script(FILE *f, const struct fb_compare *cmp,
+                               const char *data, const struct series *s,
+                               size_t n, int ideal, int logy) {
   const char *sep = "plot ";
+  int rates = by_rate(cmp);
 
   /* Log-log where every value allows it (a CPU time of 0 does not). */
   fprintf(f,
-          "set xlabel 'workers (most requests in flight)'\n"
-          "set logscale x 2\n%s\nset format y '%%g'\n"
+          "set xlabel '%s'\n"
+          "set logscale x %d\n%s\nset format y '%%g'\n"
           "set key below noenhanced\n"
           "set offsets graph 0.05, graph 0.05, 0, 0\n",
-          logy ? "set logscale y 10" : "set yrange [0:*]");
+          rates ? "requests per second asked (open loop)"
+                : "workers (most requests in flight)",
+          rates ? 10 : 2, logy ? "set logscale y 10" : "set yrange [0:*]");
   for (size_t e = 0; e < n; e++) {
     char title[256];
 
@@ -385,7 +431,10 @@ static void write_lines_script(FILE *f, const char *data,
              s[e].fallback ? " *" : "");
     gp_quote(f, title);
   }
-  if (ideal) {
+  if (ideal && rates) {
+    fprintf(f, "%s%.9g with lines dt 2 lc rgb 'black' title 'bound: %g ms'",
+            sep, cmp->slo_ms, cmp->slo_ms);
+  } else if (ideal) {
     fprintf(f, "%s", sep);
     gp_quote(f, data);
     fprintf(f,
@@ -421,8 +470,11 @@ static int write_plot(FILE *df, FILE *sf, const struct fb_cli_cmd *cmd,
                       const struct fb_compare *cmp, size_t k, const char *path,
                       const char *data, const char *subtitle) {
   struct series s[MAX_SERIES];
-  int bars = want_bars(cmp), ideal = 0, fallback = 0, logy = 0;
-  const struct metric *m = bars ? &bar_metrics[k] : &line_metrics[k];
+  int rates = by_rate(cmp), bars = !rates && want_bars(cmp), ideal = 0;
+  int fallback = 0, logy = 0;
+  const struct metric *m = rates  ? &rate_metrics[k]
+                           : bars ? &bar_metrics[k]
+                                  : &line_metrics[k];
   size_t n = make_series(cmp, s, MAX_SERIES), points = 0;
 
   if (bars)
@@ -441,7 +493,7 @@ static int write_plot(FILE *df, FILE *sf, const struct fb_cli_cmd *cmd,
   if (bars)
     write_bars_script(sf, cmp, m, data);
   else
-    write_lines_script(sf, data, s, n, ideal, logy);
+    write_lines_script(sf, cmp, data, s, n, ideal, logy);
   return ferror(df) || ferror(sf) ? -EIO : 0;
 }
 

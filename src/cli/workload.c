@@ -389,8 +389,13 @@ void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len) {
   if (w->rate > 0) {
     size_t n = strlen(cores);
 
-    snprintf(cores + n, sizeof(cores) - n, "; open loop, %.6g requests/s, %s",
-             w->rate, fb_arrival_name((enum fb_arrival)w->arrival));
+    if (w->rate_lo > 0 && w->rate_lo < w->rate)
+      snprintf(cores + n, sizeof(cores) - n,
+               "; open loop, %.6g to %.6g requests/s, %s", w->rate_lo, w->rate,
+               fb_arrival_name((enum fb_arrival)w->arrival));
+    else
+      snprintf(cores + n, sizeof(cores) - n, "; open loop, %.6g requests/s, %s",
+               w->rate, fb_arrival_name((enum fb_arrival)w->arrival));
   }
   if (w->urls_path != NULL) {
     char delay[48] = "delay unknown";
