@@ -46,7 +46,7 @@ struct run {
   struct fb_job job;
   struct fb_urlset *u;
   struct fb_collector *c;
-  struct fb__raw_counters k;
+  struct fb__loop_counters k;
   struct outcome_counts oc;
 };
 
