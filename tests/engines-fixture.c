@@ -27,6 +27,15 @@ void fx_global_init(void) {
   }
 }
 
+int fx_engine_skip(const struct fb_engine *e) {
+  char why[FB_MESSAGE_MAX];
+
+  if (fb_engine_available(e, why, sizeof(why)) == 0)
+    return 0;
+  fprintf(stderr, "engine %s unavailable here, skipped: %s\n", e->name, why);
+  return 77;
+}
+
 void fx_global_cleanup(void) {
   curl_global_cleanup();
 }

@@ -27,6 +27,12 @@ struct fx_origin {
 void fx_global_init(void);
 void fx_global_cleanup(void);
 
+/* 77 (a test program's skip) after printing why when this system refuses
+ * engine e (fb_engine_available: io_uring under a seccomp policy, say),
+ * else 0.
+ */
+int fx_engine_skip(const struct fb_engine *e);
+
 /* Starts an origin child on 127.0.0.1:0 serving corpus ("synthetic" or a
  * directory) and loads the same corpus. Returns 0 or a negative code (the
  * reason printed).

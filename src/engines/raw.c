@@ -70,6 +70,7 @@ struct slot {
 };
 
 struct raw {
+  struct fb__slots p; /* first (slots.h) */
   uv_loop_t loop;
   uv_timer_t watch; /* polls job->cancel */
   uv_check_t batch; /* refills once the poll phase has run its callbacks */
@@ -80,12 +81,9 @@ struct raw {
   unsigned closing;         /* close callbacks still to run */
   int loop_ready;
 
-  struct fb__slots p;
   char *rbuf; /* the loop's one read buffer */
   struct fb__loop_counters k;
 };
-
-static void drive(struct slot *s);
 
 static struct slot *slot_at(struct raw *r, unsigned i) {
   return (struct slot *)(void *)fb__slots_at(&r->p, i);
@@ -108,7 +106,9 @@ static void on_tcp_closed(uv_handle_t *h);
 /* Closes the slot's handle. A CONNECT waiting for the previous handle's
  * close is dropped with it: the core has given that connection up too.
  */
-static void tcp_close(struct slot *s) {
+static void tcp_close(struct fb__slot *b) {
+  struct slot *s = (struct slot *)(void *)b;
+
   s->wait_addr = NULL;
   if (s->tcp_state == H_NONE || s->tcp_state == H_CLOSING)
     return;
@@ -155,7 +155,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fb_client_eof(&s->base.cc, nread == UV_EOF ? eof_error(s) : (int)nread,
                   fb_clock_ns());
   }
-  drive(s);
+  fb__slots_drive(&s->base);
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -169,14 +169,14 @@ static void on_connect(uv_connect_t *req, int status) {
     s->tcp_state = H_OPEN;
     rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
     if (rc != 0) {
-      tcp_close(s);
+      tcp_close(&s->base);
       status = rc;
     }
   } else {
-    tcp_close(s);
+    tcp_close(&s->base);
   }
   fb_client_connected(&s->base.cc, status, fb_clock_ns());
-  drive(s);
+  fb__slots_drive(&s->base);
 }
 
 /* Starts a connection on the slot's handle, or, while the last one is
@@ -184,9 +184,12 @@ static void on_connect(uv_connect_t *req, int status) {
  * at once (out of descriptors: it creates the socket here) is reported to
  * the core as a failed connect.
  */
-static void tcp_connect(struct slot *s, const struct sockaddr *addr) {
+static void tcp_connect(struct fb__slot *b, const struct sockaddr *addr,
+                        socklen_t len) {
+  struct slot *s = (struct slot *)(void *)b;
   int rc;
 
+  (void)len; /* libuv takes it from the address's family */
   if (s->tcp_state == H_CLOSING) {
     s->wait_addr = addr;
     s->r->k.waited_connects++;
@@ -197,7 +200,7 @@ static void tcp_connect(struct slot *s, const struct sockaddr *addr) {
   s->tcp_state = H_CONNECTING;
   rc = uv_tcp_connect(&s->connect, &s->tcp, addr, on_connect);
   if (rc != 0) {
-    tcp_close(s);
+    tcp_close(&s->base);
     fb_client_connected(&s->base.cc, rc, fb_clock_ns());
     return;
   }
@@ -213,8 +216,8 @@ static void on_tcp_closed(uv_handle_t *h) {
   s->tcp_state = H_NONE;
   s->wait_addr = NULL;
   if (addr != NULL) {
-    tcp_connect(s, addr);
-    drive(s);
+    tcp_connect(&s->base, addr, 0);
+    fb__slots_drive(&s->base);
   }
 }
 
@@ -225,10 +228,11 @@ static void on_write(uv_write_t *req, int status) {
     return;
   fb_client_sent(&s->base.cc, status == 0 ? (long)s->send_len : status,
                  fb_clock_ns());
-  drive(s);
+  fb__slots_drive(&s->base);
 }
 
-static void tcp_send(struct slot *s, const struct fb_client_action *act) {
+static void tcp_send(struct fb__slot *b, const struct fb_client_action *act) {
+  struct slot *s = (struct slot *)(void *)b;
   int rc;
 
   s->send_len = 0;
@@ -249,7 +253,7 @@ static void on_timer(uv_timer_t *h) {
   s->armed = INT64_MAX;
   s->r->k.timer_fires++;
   fb_client_timer(&s->base.cc, fb_clock_ns());
-  drive(s);
+  fb__slots_drive(&s->base);
 }
 
 /* Sets the slot's timer to the core's next deadline when it moved. libuv
@@ -257,7 +261,8 @@ static void on_timer(uv_timer_t *h) {
  * time is updated first, the wait rounded up, and a timer that still fires
  * early finds the core with nothing to do and is set again.
  */
-static void arm(struct slot *s) {
+static void arm(struct fb__slot *b) {
+  struct slot *s = (struct slot *)(void *)b;
   int64_t d = fb_client_deadline(&s->base.cc);
   int64_t wait;
 
@@ -272,35 +277,6 @@ static void arm(struct slot *s) {
   wait = (d - fb_clock_ns() + FB_NS_PER_MS - 1) / FB_NS_PER_MS;
   (void)uv_timer_start(&s->timer, on_timer, wait > 0 ? (uint64_t)wait : 0,
                        0); /* 0: the callback is set */
-}
-
-/* Does what the core asks of slot s until it waits. */
-static void drive(struct slot *s) {
-  struct fb_client_action act;
-
-  for (;;) {
-    switch (fb_client_next(&s->base.cc, &act)) {
-    case FB_CLIENT_WAIT:
-      arm(s);
-      return;
-    case FB_CLIENT_CLOSE:
-      tcp_close(s);
-      break;
-    case FB_CLIENT_CONNECT:
-      tcp_connect(s, act.addr);
-      break;
-    case FB_CLIENT_SEND:
-      tcp_send(s, &act);
-      break;
-    case FB_CLIENT_DONE:
-      fb__slots_done(&s->r->p, &s->base);
-      break;
-    }
-  }
-}
-
-static void on_drive(struct fb__slot *base) {
-  drive((struct slot *)(void *)base);
 }
 
 static void on_batch(uv_check_t *h) {
@@ -332,12 +308,8 @@ static int refill_at(struct fb__slots *p, int64_t at_ns) {
 }
 
 static const struct fb__slots_ops raw_ops = {
-    .drive = on_drive,
-    .stop = on_stop,
-    .refill_soon = refill_soon,
-    .refill_next = refill_next,
-    .refill_at = refill_at,
-};
+    tcp_close, tcp_connect, tcp_send,    arm,
+    on_stop,   refill_soon, refill_next, refill_at};
 
 static void on_watch(uv_timer_t *h) {
   fb__slots_watch(&OWNER(h, struct raw, watch)->p);
@@ -352,8 +324,9 @@ static void on_handle_closed(uv_handle_t *h) {
  */
 #define LOOP_FDS 3u
 
-static int setup(struct raw *r, const struct fb_job *job,
+static int setup(struct fb__slots *p, const struct fb_job *job,
                  struct fb_collector *c) {
+  struct raw *r = OWNER(p, struct raw, p);
   int rc;
 
   /* libuv aborts the process when it cannot make its signal pipe: the
@@ -406,17 +379,19 @@ static void close_handle(struct raw *r, uv_handle_t *h) {
   uv_close(h, on_handle_closed);
 }
 
-/* Closes every handle, runs the loop until their close callbacks ran, and
- * frees everything. Returns 0, or FB_EUV when the loop would not close.
+/* Closes every handle, runs the loop until their close callbacks ran,
+ * frees everything and hands the counters to a test build's hook. Returns
+ * 0, or FB_EUV when the loop would not close.
  */
-static int teardown(struct raw *r) {
+static int teardown(struct fb__slots *p) {
+  struct raw *r = OWNER(p, struct raw, p);
   int err = 0;
 
   if (r->loop_ready) {
     for (unsigned i = 0; r->p.mem != NULL && i < r->p.nslots; i++) {
       struct slot *s = slot_at(r, i);
 
-      tcp_close(s);
+      tcp_close(&s->base);
       if (s->timer_ready)
         close_handle(r, (uv_handle_t *)&s->timer);
     }
@@ -438,63 +413,41 @@ static int teardown(struct raw *r) {
       (void)uv_run(&r->loop, UV_RUN_DEFAULT);
     if (r->closing != 0 || uv_loop_alive(&r->loop))
       err = FB_EUV;
-    if (uv_loop_close(&r->loop) != 0)
-      return FB_EUV; /* handles still point into r: leave it be */
+    if (uv_loop_close(&r->loop) != 0) {
+      r->p.kept = 1; /* handles still point into r: leave it be */
+      err = FB_EUV;
+      goto out;
+    }
     r->loop_ready = 0;
   }
   fb__slots_cleanup(&r->p);
   free(r->rbuf);
   r->rbuf = NULL;
-  return err;
-}
-
-/* A test build hands the loop's counters to its hook (testhooks.h). */
-static void publish_counters(struct raw *r) {
+out:
+  r->k.loop_closed = !r->p.kept;
 #ifdef FB_UNITTEST
   if (fb__test_hooks.raw_counters != NULL)
     *fb__test_hooks.raw_counters = r->k;
-#else
-  (void)r;
 #endif
+  return err;
 }
 
-static int run(const struct fb_job *job, struct fb_collector *c) {
-  struct fb_engine_stats *stats = fb_collector_stats(c);
-  int64_t t = fb_clock_ns();
-  struct raw *r;
-  int err, terr;
+static const struct fb__slots_engine raw_engine = {
+    RAW_MAX_WORKERS, sizeof(struct raw), setup, teardown};
 
-  if (job->workers < 1 || job->workers > RAW_MAX_WORKERS)
-    return fb__engine_finish(job, c, FB_ERANGE, NULL);
-  r = calloc(1, sizeof(*r));
-  if (r == NULL)
-    return fb__engine_finish(job, c, -ENOMEM, NULL);
-  err = setup(r, job, c);
-  stats->setup_ns = fb_clock_ns() - t;
-  if (err == 0) {
-    stats->workers_started = r->p.nslots;
-    stats->workers_max = r->p.nslots;
-    fb__slots_refill(&r->p);
-  }
-  if (r->p.err == 0 && !r->p.cancelled && !fb__slots_finished(&r->p)) {
-    /* Returns after uv_stop (done, cancelled or failed); returning 0 means
-     * it ran out of handles with transfers unfinished, which the slots'
-     * timers should make impossible.
-     */
-    if (uv_run(&r->loop, UV_RUN_DEFAULT) == 0 && !fb__slots_finished(&r->p) &&
-        !r->p.cancelled && r->p.err == 0)
-      fb__slots_fail(&r->p, FB_EUV,
-                     "the loop ran out of handles with transfers unfinished");
-  }
-  err = fb__slots_end(&r->p);
-  terr = teardown(r);
-  if (err == 0)
-    err = terr;
-  r->k.loop_closed = !r->loop_ready;
-  publish_counters(r);
-  if (!r->loop_ready)
-    free(r);
-  return err;
+/* uv_run returns after uv_stop (done, cancelled or failed); returning 0
+ * means it ran out of handles with transfers unfinished, which the slots'
+ * timers should make impossible.
+ */
+static int run(const struct fb_job *job, struct fb_collector *c) {
+  struct fb__slots *p;
+  int rc = fb__slots_begin(&raw_engine, job, c, &p);
+
+  if (rc > 0 && uv_run(&OWNER(p, struct raw, p)->loop, UV_RUN_DEFAULT) == 0 &&
+      fb__slots_running(p))
+    fb__slots_fail(p, FB_EUV,
+                   "the loop ran out of handles with transfers unfinished");
+  return rc < 0 ? rc : fb__slots_finish(&raw_engine, p);
 }
 
 const struct fb_engine fb_engine_raw = {

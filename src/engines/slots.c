@@ -115,7 +115,7 @@ void fb__slots_refill(struct fb__slots *p) {
       p->k->max_in_flight = p->in_flight;
     FB__TEST_BEFORE_REQUEST(index);
     fb_client_start(&s->cc, index, fb_clock_ns());
-    p->ops->drive(s);
+    fb__slots_drive(s);
   }
   /* Every URL has started: the idle slots' connections are closed now,
    * while the last transfers run (those close theirs as they end).
@@ -124,7 +124,7 @@ void fb__slots_refill(struct fb__slots *p) {
     p->last_lap = 1;
     for (struct fb__slot *s = p->free; s != NULL; s = s->next_free) {
       fb_client_release(&s->cc);
-      p->ops->drive(s);
+      fb__slots_drive(s);
     }
   }
   if (fb__slots_finished(p))
@@ -163,6 +163,31 @@ void fb__slots_done(struct fb__slots *p, struct fb__slot *s) {
     p->ops->refill_soon(p);
 }
 
+void fb__slots_drive(struct fb__slot *s) {
+  const struct fb__slots_ops *ops = s->p->ops;
+  struct fb_client_action act;
+
+  for (;;) {
+    switch (fb_client_next(&s->cc, &act)) {
+    case FB_CLIENT_WAIT:
+      ops->wait(s);
+      return;
+    case FB_CLIENT_CLOSE:
+      ops->close(s);
+      break;
+    case FB_CLIENT_CONNECT:
+      ops->connect(s, act.addr, act.addrlen);
+      break;
+    case FB_CLIENT_SEND:
+      ops->send(s, &act);
+      break;
+    case FB_CLIENT_DONE:
+      fb__slots_done(s->p, s);
+      break;
+    }
+  }
+}
+
 void fb__slots_watch(struct fb__slots *p) {
   if (fb_job_cancelled(p->job)) {
     p->cancelled = 1;
@@ -187,7 +212,7 @@ static void abandon(struct fb__slots *p) {
     fb_client_abort(&s->cc,
                     p->err != 0 ? FB_OUTCOME_LOST : FB_OUTCOME_CANCELLED, why,
                     fb_clock_ns());
-    p->ops->drive(s);
+    fb__slots_drive(s);
   }
 }
 
@@ -224,4 +249,41 @@ void fb__slots_cleanup(struct fb__slots *p) {
   p->mem = NULL;
   fb_client_destroy(p->cl);
   p->cl = NULL;
+}
+
+int fb__slots_begin(const struct fb__slots_engine *e, const struct fb_job *job,
+                    struct fb_collector *c, struct fb__slots **out) {
+  struct fb_engine_stats *stats = fb_collector_stats(c);
+  int64_t t = fb_clock_ns();
+  struct fb__slots *p;
+
+  *out = NULL;
+  if (job->workers < 1 || job->workers > e->max_workers)
+    return fb__engine_finish(job, c, FB_ERANGE, NULL);
+  p = calloc(1, e->size);
+  if (p == NULL)
+    return fb__engine_finish(job, c, -ENOMEM, NULL);
+  *out = p;
+  if (e->setup(p, job, c) != 0) {
+    stats->setup_ns = fb_clock_ns() - t;
+    return 0;
+  }
+  stats->setup_ns = fb_clock_ns() - t;
+  stats->workers_started = p->nslots;
+  stats->workers_max = p->nslots;
+  fb__slots_refill(p);
+  return fb__slots_running(p);
+}
+
+int fb__slots_running(const struct fb__slots *p) {
+  return p->err == 0 && !p->cancelled && !fb__slots_finished(p);
+}
+
+int fb__slots_finish(const struct fb__slots_engine *e, struct fb__slots *p) {
+  int err = fb__slots_end(p);
+  int terr = e->teardown(p);
+
+  if (!p->kept)
+    free(p);
+  return err != 0 ? err : terr;
 }

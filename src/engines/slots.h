@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "client/client.h"
 #include "engines/testhooks.h"
@@ -38,10 +39,17 @@ struct fb__slot {
   uint8_t busy; /* a request is in flight */
 };
 
-/* What the slots ask of the engine. */
+/* What the slots ask of the engine: positional in each engine (one line). */
 struct fb__slots_ops {
-  /* Does what the core asks of slot s (fb_client_next) until it waits. */
-  void (*drive)(struct fb__slot *s);
+  /* The core's ops on slot s, handed out by fb__slots_drive (client.h):
+   * close its socket, connect to addr, send act's bytes; wait: nothing to
+   * do until an event, the timer set for fb_client_deadline.
+   */
+  void (*close)(struct fb__slot *s);
+  void (*connect)(struct fb__slot *s, const struct sockaddr *addr,
+                  socklen_t len);
+  void (*send)(struct fb__slot *s, const struct fb_client_action *act);
+  void (*wait)(struct fb__slot *s);
 
   /* Leaves the loop: the run is over, cancelled or broken. */
   void (*stop)(struct fb__slots *p);
@@ -64,6 +72,7 @@ struct fb__slots_ops {
 
 struct fb__slots {
   const struct fb__slots_ops *ops;
+  int kept; /* teardown left the engine's memory in place (still in use) */
   const char *engine; /* name, for messages */
   const struct fb_job *job;
   struct fb_collector *c;
@@ -82,6 +91,47 @@ struct fb__slots {
   int cancelled;               /* job->cancel seen */
   struct fb__loop_counters *k; /* the engine's counters */
 };
+
+/* What fb__slots_begin and fb__slots_finish need of a loop engine. Its
+ * state is `size` bytes, zeroed, starting with its struct fb__slots.
+ */
+struct fb__slots_engine {
+  unsigned max_workers;
+  size_t size;
+
+  /* Makes the loop and the slots (fb__slots_init first). Returns 0 or the
+   * failure recorded (fb__slots_fail); teardown follows either way.
+   */
+  int (*setup)(struct fb__slots *p, const struct fb_job *job,
+               struct fb_collector *c);
+
+  /* Closes every socket and the loop, frees what setup made
+   * (fb__slots_cleanup), and hands the counters to a test build's hook
+   * (testhooks.h; loop_closed unless kept). Returns 0 or a negative code;
+   * sets p->kept when the loop or the kernel may still refer to the
+   * engine's memory, which then stays.
+   */
+  int (*teardown)(struct fb__slots *p);
+};
+
+/* The start of struct fb_engine's run() for engine e: workers checked, the
+ * state made, setup timed (the stats' setup_ns, workers_started and
+ * workers_max), the first fill. Returns 1 when the engine's loop is to run
+ * now, 0 when not (finished, cancelled or failed already), both with *out;
+ * or the run's negative error when not even the state could be made
+ * (every URL then has its result, and *out is NULL).
+ */
+int fb__slots_begin(const struct fb__slots_engine *e, const struct fb_job *job,
+                    struct fb_collector *c, struct fb__slots **out);
+
+/* Whether the loop has work left: no failure, no cancel, URLs to finish. */
+int fb__slots_running(const struct fb__slots *p);
+
+/* The end of run(), after the loop: fb__slots_end, teardown, the state
+ * freed (unless kept). Returns the run's error, or teardown's when the run
+ * had none.
+ */
+int fb__slots_finish(const struct fb__slots_engine *e, struct fb__slots *p);
 
 /* Makes p the slots of a run of job into c for engine (its name, static):
  * checks that the open-files limit leaves machinery_fds descriptors for the
@@ -122,6 +172,12 @@ void fb__slots_refill(struct fb__slots *p);
  * starts up to FB__SLOTS_BURST URLs (fb__slots_refill).
  */
 void fb__slots_burst(struct fb__slots *p);
+
+/* Does what the core asks of slot s (fb_client_next) until it waits, through
+ * the engine's ops; DONE is fb__slots_done. Call it after every event the
+ * engine gave the core.
+ */
+void fb__slots_drive(struct fb__slot *s);
 
 /* Slot s said DONE: delivers its result and frees it; once every URL has
  * started, its connection is released; stops the loop when the run is
