@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -159,6 +160,46 @@ const struct fb_page *fx_page_of(const struct fx_origin *o, const char *url) {
   return fb_corpus_find(o->corpus, path, n);
 }
 
+static int loopback_socket(struct sockaddr_in *a) {
+  memset(a, 0, sizeof(*a));
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+int fx_black_hole_open(struct fx_black_hole *bh) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  struct pollfd pfd;
+  int probe, rc;
+
+  bh->listen_fd = loopback_socket(&a);
+  assert_true(bh->listen_fd >= 0);
+  assert_int_equal(bind(bh->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(bh->listen_fd, 0), 0);
+  assert_int_equal(getsockname(bh->listen_fd, (struct sockaddr *)&a, &len), 0);
+  bh->port = ntohs(a.sin_port);
+  bh->fill_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(bh->fill_fd >= 0);
+  assert_int_equal(connect(bh->fill_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+
+  /* The queue is full when a second connect does not complete. */
+  probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  assert_true(probe >= 0);
+  rc = connect(probe, (struct sockaddr *)&a, sizeof(a));
+  assert_true(rc == 0 || errno == EINPROGRESS);
+  pfd.fd = probe;
+  pfd.events = POLLOUT;
+  rc = rc == 0 ? 1 : poll(&pfd, 1, 300);
+  close(probe);
+  return rc == 0 ? 0 : -1;
+}
+
+void fx_black_hole_close(struct fx_black_hole *bh) {
+  close(bh->fill_fd);
+  close(bh->listen_fd);
+}
+
 int fx_closed_port(void) {
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
@@ -249,7 +290,8 @@ struct fb_urlset *fx_urls_small(size_t n, const char *query) {
   return u;
 }
 
-long fx_rss_kib(void) {
+/* The figure `key` ("VmRSS:") of /proc/self/status, in KiB. */
+static long status_kib(const char *key) {
   char line[256];
   long kib = 0;
   FILE *f = fopen("/proc/self/status", "r");
@@ -257,10 +299,19 @@ long fx_rss_kib(void) {
   if (f == NULL)
     return 0;
   while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+    if (strncmp(line, key, strlen(key)) == 0 &&
+        sscanf(line + strlen(key), "%ld", &kib) == 1)
       break;
   fclose(f);
   return kib;
+}
+
+long fx_rss_kib(void) {
+  return status_kib("VmRSS:");
+}
+
+long fx_peak_rss_kib(void) {
+  return status_kib("VmHWM:");
 }
 
 int fx_raise_nofile(unsigned long need) {

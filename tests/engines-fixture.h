@@ -64,6 +64,19 @@ struct fb_urlset *fx_urls_seed(const struct fx_origin *o, const char *query);
 /* The corpus page a URL of o names (its path, query stripped), or NULL. */
 const struct fb_page *fx_page_of(const struct fx_origin *o, const char *url);
 
+/* A port on 127.0.0.1 where connections are never completed: a listener
+ * with a backlog of 0 whose one queue place is taken, so that Linux drops
+ * further SYNs. open returns 0, or -1 when this kernel completes
+ * connections anyway.
+ */
+struct fx_black_hole {
+  int listen_fd;
+  int fill_fd;
+  int port;
+};
+int fx_black_hole_open(struct fx_black_hole *bh);
+void fx_black_hole_close(struct fx_black_hole *bh);
+
 /* A port on 127.0.0.1 where nothing listens (bound, then closed). */
 int fx_closed_port(void);
 
@@ -79,8 +92,11 @@ struct fb_urlset *fx_urls_small(size_t n, const char *query);
 void fx_add_cycle(struct fb_urlset *u, size_t n, const char *query);
 void fx_add_small(struct fb_urlset *u, size_t n, const char *query);
 
-/* This process's resident memory (VmRSS), in KiB; 0 when unknown. */
+/* This process's resident memory (VmRSS), and its peak (VmHWM: since the
+ * last fb_usage_begin, which resets it), in KiB; 0 when unknown.
+ */
 long fx_rss_kib(void);
+long fx_peak_rss_kib(void);
 
 /* Raises the soft open-files limit to the hard one. Returns 0 when the
  * limit is then at least need, -EMFILE when not, -errno on failure.

@@ -117,6 +117,7 @@ struct fb__test_hooks {
    */
   struct fb__uring_counters *uring_counters;
   unsigned uring_off;
+  unsigned uring_sq_entries; /* the submission queue's size, 0: its own */
 };
 
 /* Zeroed: no hook. Tests set what they need before a run and clear it

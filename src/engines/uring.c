@@ -740,7 +740,6 @@ static int submit_wait(struct uring *r, int64_t wait_ms) {
   struct io_uring_cqe *cqe;
   int rc;
 
-  r->k.submits++;
   if (wait_ms == 0) {
     rc = io_uring_submit_and_get_events(&r->ring);
   } else if (wait_ms > 0) {
@@ -765,6 +764,7 @@ static void loop(struct uring *r) {
       break;
     }
     r->k.turns++;
+    r->k.submits++;
     if (submit_wait(r, r->more               ? 0
                        : job->cancel != NULL ? CANCEL_CHECK_MS
                                              : -1) != 0)
@@ -857,12 +857,19 @@ static int setup(struct fb__slots *p, const struct fb_job *job,
                       job, c, &r->k.loop);
   if (rc != 0)
     return rc;
-  /* Room for a turn's entries (a burst's connects and their timeouts,
-   * the completions' sends and receives) and for every slot's
-   * completions at once.
+  /* Room for a burst's entries (each connect with its linked timeout and
+   * its slot's timeout) and the completions' sends and receives; and for
+   * every slot's completions at once. A turn that queues more submits the
+   * full queue first (a flush).
    */
   sq = pow2_at_least(r->p.nslots * 2);
-  sq = sq < 64 ? 64 : sq > 4096 ? 4096 : sq;
+  if (sq < 3 * FB__SLOTS_BURST + 16)
+    sq = pow2_at_least(3 * FB__SLOTS_BURST + 16);
+  sq = sq > 4096 ? 4096 : sq;
+#ifdef FB_UNITTEST
+  if (fb__test_hooks.uring_sq_entries != 0)
+    sq = fb__test_hooks.uring_sq_entries;
+#endif
   cq = pow2_at_least(r->p.nslots * 4);
   cq = cq < 2 * sq ? 2 * sq : cq > 65536 ? 65536 : cq;
   rc = ring_open(&r->ring, sq, cq, &r->features, why, sizeof(why));
@@ -952,9 +959,7 @@ static int teardown(struct fb__slots *p) {
     io_uring_queue_exit(&r->ring);
     r->ring_ready = 0;
   }
-  for (unsigned i = 0; r->p.mem != NULL && i < r->p.nslots; i++)
-    if (slot_at(r, i)->fd >= 0)
-      close(slot_at(r, i)->fd);
+  /* Every socket closed in drain (none without a ring). */
   buffers_free(r);
   free(r->rbuf);
   r->rbuf = NULL;

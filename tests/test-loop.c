@@ -1,10 +1,12 @@
-/* The raw engine's own tests: what the shared conformance, fault and
- * reliability programs cannot see. The test build of the engines
- * (FB_UNITTEST) hands the loop's counters to a hook
- * (src/engines/testhooks.h).
+/* The loop engines on the client core, raw and uring, each on its own:
+ * what the shared conformance, fault and reliability programs cannot see.
+ * The test build of the engines (FB_UNITTEST) hands the loop's counters to
+ * a hook (src/engines/testhooks.h). uring's own matters (its submissions,
+ * features and fallbacks, a ring the system refuses) are test-uring.c's.
  *
- * Groups, chosen by the first argument: "loop" (quick), "limits" (the
- * open-files limit, cancellation, SIGINT) and "scale" (5,000 in flight).
+ * Run as `test-loop ENGINE GROUP`: the groups are "loop" (quick),
+ * "limits" (the open-files limit, cancellation, SIGINT) and "scale" (5,000
+ * in flight). An engine this system refuses is skipped (77).
  */
 
 #include <arpa/inet.h>
@@ -47,8 +49,12 @@ struct run {
   struct fb_urlset *u;
   struct fb_collector *c;
   struct fb__loop_counters k;
+  struct fb__uring_counters uk; /* uring: the rest of its counters */
   struct outcome_counts oc;
 };
+
+/* The engine under test (argv[1]). */
+static const struct fb_engine *engine;
 
 static void run_init(struct run *r, struct fb_urlset *u, unsigned workers) {
   memset(r, 0, sizeof(*r));
@@ -63,9 +69,13 @@ static int run_go(struct run *r) {
 
   assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
   fb__test_hooks.raw_counters = &r->k;
+  fb__test_hooks.uring_counters = &r->uk;
   fb_collector_restart(r->c);
-  rc = fb_engine_find("raw")->run(&r->job, r->c);
+  rc = engine->run(&r->job, r->c);
   fb__test_hooks.raw_counters = NULL;
+  fb__test_hooks.uring_counters = NULL;
+  if (strcmp(engine->name, "uring") == 0)
+    r->k = r->uk.loop;
   for (size_t i = 0; i < fb_collector_size(r->c); i++) {
     const struct fb_result *res = fb_collector_get(r->c, i);
 
@@ -543,7 +553,7 @@ static int loop_setup(void **state) {
   const struct fb_tls_cert *both[2];
   char err[256];
 
-  if (fx_group_setup(state) != 0 || scratch_create("raw") != 0)
+  if (fx_group_setup(state) != 0 || scratch_create(engine->name) != 0)
     return -1;
   memset(&o, 0, sizeof(o));
   o.kind = FB_TLS_CERT_OTHER_NAME;
@@ -813,29 +823,42 @@ static void on_last_request(size_t index, void *arg) {
 }
 
 /* 5,000 transfers in flight at once, every one complete and intact, and
- * the memory they hold: a few KiB each (no read buffer per connection),
- * printed, and bounded at 16 KiB to catch a per-connection buffer coming
- * back. Each page is delayed 2 s so that they overlap.
+ * the memory they hold: a few KiB each (no read buffer per connection; for
+ * uring, a pool of receive buffers for them all), printed, and bounded at
+ * issue 14's 8 KiB. Each page is delayed 2 s so that they overlap.
  */
 static void test_5000(void **state) {
   size_t last = 4999;
-  long before;
+  struct fb_usage u;
+  long before, peak;
   struct run r;
 
   (void)state;
   run_init(&r, fx_urls_small(5000, "?delay=2000"), 5000);
+  fb_usage_begin(&u); /* the peak from here */
   before = fx_rss_kib();
   fb__test_hooks.before_request = on_last_request;
   fb__test_hooks.arg = &last;
   assert_int_equal(run_go(&r), 0);
   fb__test_hooks.before_request = NULL;
+  peak = fx_peak_rss_kib();
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5000);
   assert_int_equal(r.k.max_in_flight, 5000);
   assert_int_equal(r.k.connects, 5000);
   assert_true(r.k.loop_closed);
-  fprintf(stderr, "5,000 in flight: %ld KiB more resident, %.2f KiB each\n",
-          rss_in_flight - before, (double)(rss_in_flight - before) / 5000);
-  assert_true(rss_in_flight - before < 5000 * 16);
+  /* When the last request starts, and at the run's peak (the answers
+   * arriving: uring's pool of receive buffers in use).
+   */
+  fprintf(stderr,
+          "%s, 5,000 in flight: %ld KiB more resident when the last starts, "
+          "%.0f bytes per transfer; %ld KiB at the run's peak, %.0f bytes "
+          "per transfer\n",
+          engine->name, rss_in_flight - before,
+          (double)(rss_in_flight - before) * 1024 / 5000, peak - before,
+          (double)(peak - before) * 1024 / 5000);
+  assert_true(rss_in_flight - before < 5000 * 8);
+  if (peak > 0)
+    assert_true(peak - before < 5000 * 8);
   run_free(&r);
 }
 
@@ -890,9 +913,16 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_5000),
       cmocka_unit_test(test_fill_bursts),
   };
-  const char *group = argc > 1 ? argv[1] : "loop";
+  const char *group = argc > 2 ? argv[2] : "loop";
+  char name[64];
   int rc;
 
+  if (argc < 2 || (engine = fb_engine_find(argv[1])) == NULL) {
+    fprintf(stderr, "usage: %s ENGINE loop|limits|scale\n", argv[0]);
+    return 2;
+  }
+  if (fx_engine_skip(engine) != 0)
+    return 77;
   /* Both sides of 5,000 connections need 5,000 fds and some: the origin
    * child inherits the limit raised here.
    */
@@ -902,18 +932,18 @@ int main(int argc, char **argv) {
   }
   if (getenv("FB_TEST_FILTER") != NULL)
     cmocka_set_test_filter(getenv("FB_TEST_FILTER"));
+  snprintf(name, sizeof(name), "%s-%s", engine->name, group);
   fx_global_init();
   if (strcmp(group, "loop") == 0)
-    rc = cmocka_run_group_tests_name("raw-loop", loop, loop_setup,
-                                     loop_teardown);
+    rc = cmocka_run_group_tests_name(name, loop, loop_setup, loop_teardown);
   else if (strcmp(group, "limits") == 0)
-    rc = cmocka_run_group_tests_name("raw-limits", limits, fx_group_setup,
+    rc = cmocka_run_group_tests_name(name, limits, fx_group_setup,
                                      fx_group_teardown);
   else if (strcmp(group, "scale") == 0)
-    rc = cmocka_run_group_tests_name("raw-scale", scale, fx_group_setup,
+    rc = cmocka_run_group_tests_name(name, scale, fx_group_setup,
                                      fx_group_teardown);
   else {
-    fprintf(stderr, "usage: %s loop|limits|scale\n", argv[0]);
+    fprintf(stderr, "usage: %s ENGINE loop|limits|scale\n", argv[0]);
     rc = 2;
   }
   fx_global_cleanup();
