@@ -380,3 +380,37 @@ void fx_cancel_disarm(struct fx_cancel *k) {
   assert_int_equal(pthread_join(k->thread, NULL), 0);
   assert_int_equal(sigaction(SIGINT, &k->old, NULL), 0);
 }
+
+void fx_run_init(struct fx_run *r, struct fb_urlset *u, unsigned workers) {
+  memset(r, 0, sizeof(*r));
+  fb_job_init(&r->job);
+  r->u = u;
+  r->job.urls = u;
+  r->job.workers = workers;
+}
+
+int fx_run_go(struct fx_run *r, const struct fb_engine *e) {
+  int rc;
+
+  assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
+  fb__test_hooks.raw_counters = &r->k;
+  fb__test_hooks.uring_counters = &r->uk;
+  fb_collector_restart(r->c);
+  rc = e->run(&r->job, r->c);
+  fb__test_hooks.raw_counters = NULL;
+  fb__test_hooks.uring_counters = NULL;
+  if (strcmp(e->name, "uring") == 0)
+    r->k = r->uk.loop;
+  for (size_t i = 0; i < fb_collector_size(r->c); i++) {
+    const struct fb_result *res = fb_collector_get(r->c, i);
+
+    if (res != NULL && res->outcome < FB_OUTCOME_COUNT)
+      r->oc[res->outcome]++;
+  }
+  return rc;
+}
+
+void fx_run_free(struct fx_run *r) {
+  fb_collector_destroy(r->c);
+  fb_urlset_destroy(r->u);
+}

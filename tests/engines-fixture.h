@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engines/testhooks.h"
 #include "fetchbench/fetchbench.h"
 
 /* The seed of the synthetic corpus, the same in the test and the origin. */
@@ -119,6 +120,29 @@ struct fx_cancel {
 void fx_cancel_arm(struct fx_cancel *k, volatile sig_atomic_t *flag,
                    size_t after_index, int use_signal);
 void fx_cancel_disarm(struct fx_cancel *k);
+
+/* One run of an engine on a URL set: its job, the collector it filled, the
+ * outcomes counted, and the loop's counters of a test build (each engine
+ * fills its own; uring's loop part is copied into k). The run owns u.
+ */
+struct fx_run {
+  struct fb_job job;
+  struct fb_urlset *u;
+  struct fb_collector *c;
+  size_t oc[FB_OUTCOME_COUNT];
+  struct fb__loop_counters k;   /* raw, uring */
+  struct fb__uring_counters uk; /* uring */
+};
+
+/* A job of workers for u (fb_job_init's defaults otherwise). */
+void fx_run_init(struct fx_run *r, struct fb_urlset *u, unsigned workers);
+
+/* Runs e on r's job into a new collector (its clock restarted), counts the
+ * outcomes; returns the run's code.
+ */
+int fx_run_go(struct fx_run *r, const struct fb_engine *e);
+
+void fx_run_free(struct fx_run *r);
 
 /* Asserts the one-result rule and that every result is ok with the body of
  * its page: status 200, bytes and XXH3 equal, sane times, worker below

@@ -30,55 +30,19 @@
 #include "engines/testhooks.h"
 #include "scratch.h"
 
-struct outcome_counts {
-  size_t n[FB_OUTCOME_COUNT];
-};
-
-/* One run of the engine, with the loop's counters. The run owns u. */
-struct run {
-  struct fb_job job;
-  struct fb_urlset *u;
-  struct fb_collector *c;
-  struct fb__uring_counters k;
-  struct outcome_counts oc;
-};
-
 static const struct fb_engine *uring;
 
-static void run_init(struct run *r, struct fb_urlset *u, unsigned workers) {
-  memset(r, 0, sizeof(*r));
-  fb_job_init(&r->job);
-  r->u = u;
-  r->job.urls = u;
-  r->job.workers = workers;
-}
-
 /* Runs with the features `off` turned off. */
-static int run_go(struct run *r, unsigned off) {
+static int run_go(struct fx_run *r, unsigned off) {
   int rc;
 
-  assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
-  fb__test_hooks.uring_counters = &r->k;
   fb__test_hooks.uring_off = off;
-  fb_collector_restart(r->c);
-  rc = uring->run(&r->job, r->c);
-  fb__test_hooks.uring_counters = NULL;
+  rc = fx_run_go(r, uring);
   fb__test_hooks.uring_off = 0;
-  for (size_t i = 0; i < fb_collector_size(r->c); i++) {
-    const struct fb_result *res = fb_collector_get(r->c, i);
-
-    if (res != NULL && res->outcome < FB_OUTCOME_COUNT)
-      r->oc.n[res->outcome]++;
-  }
   return rc;
 }
 
-static void run_free(struct run *r) {
-  fb_collector_destroy(r->c);
-  fb_urlset_destroy(r->u);
-}
-
-static const char *features_of(const struct run *r) {
+static const char *features_of(const struct fx_run *r) {
   return fb_collector_stats_const(r->c)->features;
 }
 
@@ -101,33 +65,33 @@ static int kernel_at_least(int major, int minor) {
  */
 static void test_batching(void **state) {
   const size_t n = 500;
-  struct run r;
+  struct fx_run r;
   double per_req;
 
   (void)state;
-  run_init(&r, fx_urls_small(n, "?delay=100"), 50);
+  fx_run_init(&r, fx_urls_small(n, "?delay=100"), 50);
   r.job.connection = FB_CONN_REUSE;
   assert_int_equal(run_go(&r, 0), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 50);
-  per_req = (double)r.k.submits / (double)n;
+  per_req = (double)r.uk.submits / (double)n;
   fprintf(stderr,
           "keep-alive, %zu requests, 50 in flight: %llu turns, %llu submits "
           "(%.3f a request), %llu flushes, %llu SQEs (%.2f a request), %llu "
           "CQEs, %llu receives armed, %llu without buffers\n",
-          n, (unsigned long long)r.k.turns, (unsigned long long)r.k.submits,
-          per_req, (unsigned long long)r.k.flushes,
-          (unsigned long long)r.k.sqes, (double)r.k.sqes / (double)n,
-          (unsigned long long)r.k.cqes, (unsigned long long)r.k.recv_arms,
-          (unsigned long long)r.k.nobufs);
-  assert_int_equal(r.k.loop.connects, 50);
-  assert_int_equal(r.k.flushes, 0);
-  assert_int_equal(r.k.submits, r.k.turns);
+          n, (unsigned long long)r.uk.turns, (unsigned long long)r.uk.submits,
+          per_req, (unsigned long long)r.uk.flushes,
+          (unsigned long long)r.uk.sqes, (double)r.uk.sqes / (double)n,
+          (unsigned long long)r.uk.cqes, (unsigned long long)r.uk.recv_arms,
+          (unsigned long long)r.uk.nobufs);
+  assert_int_equal(r.k.connects, 50);
+  assert_int_equal(r.uk.flushes, 0);
+  assert_int_equal(r.uk.submits, r.uk.turns);
   /* Ten rounds of 50 answers; each answer wakes the loop at most once. */
-  assert_true(r.k.submits < n / 2);
-  assert_true(r.k.sqes < 4 * n);
-  if (r.k.features & FB__URING_MULTISHOT)
-    assert_true(r.k.recv_arms <= r.k.loop.connects + r.k.nobufs);
-  run_free(&r);
+  assert_true(r.uk.submits < n / 2);
+  assert_true(r.uk.sqes < 4 * n);
+  if (r.uk.features & FB__URING_MULTISHOT)
+    assert_true(r.uk.recv_arms <= r.k.connects + r.uk.nobufs);
+  fx_run_free(&r);
 }
 
 /* A submission queue of 8 entries for 32 slots on fresh connections: a
@@ -136,20 +100,20 @@ static void test_batching(void **state) {
  * arrives.
  */
 static void test_flush(void **state) {
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_small(200, NULL), 32);
+  fx_run_init(&r, fx_urls_small(200, NULL), 32);
   r.job.connection = FB_CONN_FRESH;
   fb__test_hooks.uring_sq_entries = 8;
   assert_int_equal(run_go(&r, 0), 0);
   fb__test_hooks.uring_sq_entries = 0;
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 32);
-  assert_int_equal(r.k.sq_entries, 8);
-  assert_true(r.k.flushes > 0);
-  assert_int_equal(r.k.submits, r.k.turns + r.k.flushes);
-  assert_int_equal(r.k.loop.closes, 200);
-  run_free(&r);
+  assert_int_equal(r.uk.sq_entries, 8);
+  assert_true(r.uk.flushes > 0);
+  assert_int_equal(r.uk.submits, r.uk.turns + r.uk.flushes);
+  assert_int_equal(r.k.closes, 200);
+  fx_run_free(&r);
 }
 
 /* --- Features and fallbacks ---------------------------------------------- */
@@ -160,24 +124,24 @@ static void test_flush(void **state) {
  */
 static void test_features(void **state) {
   static volatile sig_atomic_t never;
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_cycle(100, NULL), 8);
+  fx_run_init(&r, fx_urls_cycle(100, NULL), 8);
   r.job.cancel = &never;
   assert_int_equal(run_go(&r, 0), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 8);
-  fprintf(stderr, "features 0x%x: %s\n", r.k.features, features_of(&r));
+  fprintf(stderr, "features 0x%x: %s\n", r.uk.features, features_of(&r));
   assert_int_equal(strncmp(features_of(&r), "io_uring: ", 10), 0);
-  assert_true(r.k.buffers >= 64 && r.k.buffer_size == 16384);
+  assert_true(r.uk.buffers >= 64 && r.uk.buffer_size == 16384);
   if (!kernel_at_least(6, 1)) {
     fprintf(stderr, "Linux before 6.1: not every feature expected\n");
-    run_free(&r);
+    fx_run_free(&r);
     return;
   }
-  assert_int_equal(r.k.features & (FB__URING_BUF_RING | FB__URING_MULTISHOT |
-                                   FB__URING_DEFER_TASKRUN |
-                                   FB__URING_LINK_TIMEOUT | FB__URING_EXT_ARG),
+  assert_int_equal(r.uk.features & (FB__URING_BUF_RING | FB__URING_MULTISHOT |
+                                    FB__URING_DEFER_TASKRUN |
+                                    FB__URING_LINK_TIMEOUT | FB__URING_EXT_ARG),
                    FB__URING_BUF_RING | FB__URING_MULTISHOT |
                        FB__URING_DEFER_TASKRUN | FB__URING_LINK_TIMEOUT |
                        FB__URING_EXT_ARG);
@@ -186,7 +150,7 @@ static void test_features(void **state) {
   assert_non_null(strstr(features_of(&r), "linked connect timeouts"));
   assert_non_null(strstr(features_of(&r), "timed waits"));
   assert_non_null(strstr(features_of(&r), "deferred task work"));
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* Each fallback, on a kernel that would not need it: keep-alive and fresh
@@ -194,30 +158,30 @@ static void test_features(void **state) {
  * stats naming the way it went.
  */
 static void check_fallback(unsigned off, const char *says, unsigned gone) {
-  struct run r;
+  struct fx_run r;
 
   for (int fresh = 0; fresh < 2; fresh++) {
-    run_init(&r, fx_urls_cycle(120, NULL), 6);
+    fx_run_init(&r, fx_urls_cycle(120, NULL), 6);
     r.job.connection = fresh ? FB_CONN_FRESH : FB_CONN_REUSE;
     assert_int_equal(run_go(&r, off), 0);
     fx_assert_all_ok(&fx_synthetic, r.u, r.c, 6);
     fprintf(stderr, "off 0x%x, %s: %s\n", off, fresh ? "fresh" : "reuse",
             features_of(&r));
     assert_non_null(strstr(features_of(&r), says));
-    assert_int_equal(r.k.features & gone, 0);
-    run_free(&r);
+    assert_int_equal(r.uk.features & gone, 0);
+    fx_run_free(&r);
   }
-  run_init(&r, fx_urls_small(6, "?delay=3000"), 3);
+  fx_run_init(&r, fx_urls_small(6, "?delay=3000"), 3);
   r.job.timeout_ms = 150;
   assert_int_equal(run_go(&r, off), 0);
-  assert_int_equal(r.oc.n[FB_OUTCOME_TIMEOUT], 6);
+  assert_int_equal(r.oc[FB_OUTCOME_TIMEOUT], 6);
   for (size_t i = 0; i < 6; i++) {
     const struct fb_result *res = fb_collector_get(r.c, i);
 
     assert_true(res->t_done - res->t_start >= 150 * FB_NS_PER_MS);
     assert_true(res->t_done - res->t_start < 2 * FB_NS_PER_S);
   }
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 static void test_fallback_oneshot(void **state) {
@@ -252,9 +216,9 @@ static void test_fallback_plain(void **state) {
 static void test_timeout_moves(void **state) {
   (void)state;
   for (int update = 1; update >= 0; update--) {
-    struct run r;
+    struct fx_run r;
 
-    run_init(&r, fx_urls_small(12, "?delay=200"), 2);
+    fx_run_init(&r, fx_urls_small(12, "?delay=200"), 2);
     r.job.connection = FB_CONN_FRESH;
     r.job.connect_timeout_ms = 100;
     r.job.timeout_ms = 10000;
@@ -262,14 +226,14 @@ static void test_timeout_moves(void **state) {
     fx_assert_all_ok(&fx_synthetic, r.u, r.c, 2);
     fprintf(stderr, "timeouts %s: %llu timeout entries, %llu fired\n",
             update ? "updated" : "removed and added",
-            (unsigned long long)r.k.timer_sqes,
-            (unsigned long long)r.k.loop.timer_fires);
-    assert_true(r.k.loop.timer_fires >= 2);
-    if (update && (r.k.features & FB__URING_EXT_ARG))
-      assert_true(r.k.features & FB__URING_TIMEOUT_UPDATE);
+            (unsigned long long)r.uk.timer_sqes,
+            (unsigned long long)r.k.timer_fires);
+    assert_true(r.k.timer_fires >= 2);
+    if (update && (r.uk.features & FB__URING_EXT_ARG))
+      assert_true(r.uk.features & FB__URING_TIMEOUT_UPDATE);
     if (!update)
-      assert_int_equal(r.k.features & FB__URING_TIMEOUT_UPDATE, 0);
-    run_free(&r);
+      assert_int_equal(r.uk.features & FB__URING_TIMEOUT_UPDATE, 0);
+    fx_run_free(&r);
   }
 }
 
@@ -280,7 +244,7 @@ static void test_connect_timeout(void **state) {
   struct fx_black_hole bh;
   struct fb_urlset *u = NULL;
   char url[128], err[128];
-  struct run r;
+  struct fx_run r;
 
   (void)state;
   if (fx_black_hole_open(&bh) != 0) {
@@ -292,11 +256,11 @@ static void test_connect_timeout(void **state) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/p%d", bh.port, i);
     assert_int_equal(fb_urlset_add(u, url, strlen(url), err, sizeof(err)), 0);
   }
-  run_init(&r, u, 3);
+  fx_run_init(&r, u, 3);
   r.job.connect_timeout_ms = 300;
   assert_int_equal(run_go(&r, 0), 0);
   fx_black_hole_close(&bh);
-  assert_int_equal(r.oc.n[FB_OUTCOME_TIMEOUT], 3);
+  assert_int_equal(r.oc[FB_OUTCOME_TIMEOUT], 3);
   for (size_t i = 0; i < 3; i++) {
     const struct fb_result *res = fb_collector_get(r.c, i);
 
@@ -304,11 +268,11 @@ static void test_connect_timeout(void **state) {
     assert_true(res->t_done - res->t_start >= 300 * FB_NS_PER_MS);
     assert_true(res->t_done - res->t_start < 2 * FB_NS_PER_S);
   }
-  if (r.k.features & FB__URING_LINK_TIMEOUT)
-    assert_int_equal(r.k.link_fires, 3);
-  assert_int_equal(r.k.loop.closes, 3);
-  assert_true(r.k.loop.loop_closed);
-  run_free(&r);
+  if (r.uk.features & FB__URING_LINK_TIMEOUT)
+    assert_int_equal(r.uk.link_fires, 3);
+  assert_int_equal(r.k.closes, 3);
+  assert_true(r.k.loop_closed);
+  fx_run_free(&r);
 }
 
 /* --- A ring the system refuses ------------------------------------------- */
@@ -393,7 +357,7 @@ static int refused_child(int err, const char *urls_path) {
   char why[FB_MESSAGE_MAX], want[FB_MESSAGE_MAX], stopped[FB_MESSAGE_MAX + 64];
   char cmd[2048], *out = malloc(1 << 16);
   int ok = 1, rc, st;
-  struct run r;
+  struct fx_run r;
 
 #ifdef FX_AUDIT_ARCH
   rc = refuse_io_uring(err);
@@ -411,13 +375,13 @@ static int refused_child(int err, const char *urls_path) {
   fprintf(stderr, "refused with %s: %s\n", fb_err_name(-err), why);
   ok &= rc == FB_EUNAVAIL && said("available", why, want);
 
-  run_init(&r, fx_urls_small(5, NULL), 2);
+  fx_run_init(&r, fx_urls_small(5, NULL), 2);
   rc = run_go(&r, 0);
   snprintf(stopped, sizeof(stopped), "run stopped: %s", want);
-  ok &= rc == FB_EUNAVAIL && r.oc.n[FB_OUTCOME_NOT_RUN] == 5 &&
+  ok &= rc == FB_EUNAVAIL && r.oc[FB_OUTCOME_NOT_RUN] == 5 &&
         fb_collector_check(r.c, NULL) == 0 &&
         said("run", fb_collector_get(r.c, 4)->message, stopped);
-  run_free(&r);
+  fx_run_free(&r);
 
   if (bin == NULL) {
     fprintf(stderr, "FB_BIN not set: the command not checked\n");
