@@ -23,6 +23,7 @@
 
 #include "fetchbench/clock.h"
 #include "fuzz.h"
+#include "origin-loop.h"
 #include "origin/origin_int.h"
 
 #define OUT_KEEP (64 << 10) /* what is kept of the response for the checks */
@@ -64,25 +65,6 @@ static size_t drain(int fd) {
   return got;
 }
 
-/* Makes every connection's pending timer due now: a delay as if elapsed, a
- * paced body a second further on, a timeout as if reached.
- */
-static int fast_forward(void) {
-  int any = 0;
-
-  for (struct fb__conn *c = origin->conns; c != NULL; c = c->next) {
-    if (c->closing || !uv_is_active((uv_handle_t *)&c->timer))
-      continue;
-    if (c->phase == FB__PH_DELAY)
-      c->resp.due_ns = 0;
-    if (c->phase == FB__PH_PACE && c->resp.pace_t0 != 0)
-      c->resp.pace_t0 -= FB_NS_PER_S;
-    fb__conn_timer(c, c->phase, 0);
-    any = 1;
-  }
-  return any;
-}
-
 static void send_all(int fd, const uint8_t *p, size_t len) {
   while (len > 0) {
     ssize_t n = write(fd, p, len);
@@ -111,7 +93,7 @@ static void turn_until_quiet(int fd, int forward) {
     uv_run(&origin->loop, UV_RUN_NOWAIT);
     if (drain(fd) > 0)
       idle = 0;
-    else if (!forward || !fast_forward())
+    else if (!forward || !fz_origin_fast_forward(origin))
       idle++;
   }
 }
@@ -143,11 +125,7 @@ static void fuzz_connection(unsigned flags, const uint8_t *req, size_t len) {
   turn_until_quiet(sv[1], 1);
 
   /* Whatever state it is in, a connection closes and is freed. */
-  for (struct fb__conn *c = origin->conns; c != NULL; c = c->next)
-    fb__conn_close(c);
-  for (int i = 0; i < 8 && origin->nconns > 0; i++)
-    uv_run(&origin->loop, UV_RUN_NOWAIT);
-  FZ_CHECK(origin->nconns == 0);
+  fz_origin_close_all(origin);
   drain(sv[1]);
   close(sv[1]);
 
@@ -165,19 +143,19 @@ static void fuzz_connection(unsigned flags, const uint8_t *req, size_t len) {
 
 /* The head scanner fed whole and in two pieces must agree. */
 static void fuzz_scan(const uint8_t *p, size_t len, size_t split) {
-  struct fb__scan whole = {0}, parts = {0};
+  struct fb__headscan whole = {0}, parts = {0};
   size_t used_whole = 0, used1 = 0, used2 = 0, used_parts;
   int st_whole, st_parts;
 
-  st_whole = fb__scan_head(&whole, (const char *)p, len, 1024, &used_whole);
+  st_whole = fb__headscan(&whole, (const char *)p, len, 1024, &used_whole);
   FZ_CHECK(st_whole == 0 || st_whole == 400 || st_whole == 414 ||
            st_whole == 431);
   FZ_CHECK(st_whole != 0 || used_whole <= len);
-  st_parts = fb__scan_head(&parts, (const char *)p, split, 1024, &used1);
+  st_parts = fb__headscan(&parts, (const char *)p, split, 1024, &used1);
   used_parts = used1;
   if (st_parts == 0 && parts.state != FB__SCAN_DONE) {
-    st_parts = fb__scan_head(&parts, (const char *)p + split, len - split, 1024,
-                             &used2);
+    st_parts = fb__headscan(&parts, (const char *)p + split, len - split, 1024,
+                            &used2);
     used_parts = split + used2;
   }
   FZ_CHECK(st_parts == st_whole);

@@ -41,12 +41,39 @@ void fx_global_cleanup(void) {
   curl_global_cleanup();
 }
 
+int fx_tls;
+
+int fx_scheme_args(int argc, char **argv, int i) {
+  if (argc <= i || strcmp(argv[i], "http") == 0)
+    return 0;
+  if (strcmp(argv[i], "https") != 0)
+    return -1;
+  fx_tls = 1;
+  return 0;
+}
+
+void fx_job_init(struct fb_job *job, const struct fx_origin *o) {
+  fb_job_init(job);
+  if (fx_tls)
+    job->cacert = o->cacert;
+}
+
 int fx_origin_start(struct fx_origin *o, const char *corpus) {
   struct fb_origin_config cfg;
   char err[256] = "";
   int rc;
 
   memset(o, 0, sizeof(*o));
+  if (fx_tls) {
+    /* The certificate goes into a file of its own, for the clients. */
+    int fd;
+
+    snprintf(o->cacert, sizeof(o->cacert), "/tmp/fb-test-ca-XXXXXX");
+    fd = mkstemp(o->cacert);
+    if (fd < 0)
+      return -errno;
+    close(fd);
+  }
   if (strcmp(corpus, "synthetic") == 0)
     rc = fb_corpus_synthetic(&o->corpus, FX_SEED);
   else
@@ -58,6 +85,10 @@ int fx_origin_start(struct fx_origin *o, const char *corpus) {
   fb_origin_config_init(&cfg);
   cfg.corpus = corpus;
   cfg.seed = FX_SEED;
+  if (fx_tls) {
+    cfg.tls = 1;
+    cfg.cert_out = o->cacert;
+  }
   rc = fb_origin_spawn(&o->proc, &cfg, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "origin: %s %s\n", fb_strerror(rc), err);
@@ -73,6 +104,9 @@ void fx_origin_stop(struct fx_origin *o) {
   o->proc.pid = 0;
   fb_corpus_destroy(o->corpus);
   o->corpus = NULL;
+  if (o->cacert[0] != '\0')
+    unlink(o->cacert);
+  o->cacert[0] = '\0';
 }
 
 struct fx_origin fx_synthetic;

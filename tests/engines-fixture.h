@@ -20,7 +20,22 @@
 struct fx_origin {
   struct fb_origin_proc proc;
   struct fb_corpus *corpus; /* the same pages, in memory */
+  char cacert[256];         /* with fx_tls: the origin's certificate, PEM */
 };
+
+/* 1 when the test program runs over https (fx_scheme_args saw "https"):
+ * origins serve TLS with a certificate of their own, and fx_job_init trusts
+ * it.
+ */
+extern int fx_tls;
+
+/* Takes an optional scheme argument ("http" or "https") at argv[i], if
+ * there is one, into fx_tls. Returns 0, or -1 for another word.
+ */
+int fx_scheme_args(int argc, char **argv, int i);
+
+/* fb_job_init, and over https origin o's certificate as the CA to trust. */
+void fx_job_init(struct fb_job *job, const struct fx_origin *o);
 
 /* Process-wide set-up for a test program: SIGPIPE ignored and
  * curl_global_init, as the CLI does.

@@ -7,7 +7,10 @@ Loaded by the test scripts with importlib (the file name has a dash)."""
 import os
 import select
 import socket
+import shutil
+import ssl
 import sys
+import tempfile
 import time
 import unittest
 
@@ -26,17 +29,61 @@ def setup(argv):
 
 
 class Origin(fbtest.Origin):
-    """The helper serving with args; stop() checks a clean exit."""
+    """The helper serving with args; stop() checks a clean exit. With
+    tls=True it serves TLS, its certificates' PEM in self.cafile."""
 
-    def __init__(self, *args, valgrind=None):
-        super().__init__([HELPER, *args], wrap=valgrind or ())
+    def __init__(self, *args, valgrind=None, tls=False):
+        self.tmp = None
+        self.cafile = None
+        if tls:
+            self.tmp = tempfile.mkdtemp(prefix="fb-origin-tls-")
+            self.cafile = os.path.join(self.tmp, "origin.pem")
+            args += ("--tls", "--cert-out", self.cafile)
+        try:
+            super().__init__([HELPER, *args], wrap=valgrind or ())
+        except BaseException:
+            self._rmtmp()
+            raise
+
+    def _rmtmp(self):
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
     def stop(self, timeout=10):
         """SIGTERM; fails unless the helper exits 0. Returns its stderr."""
         rc = super().stop(timeout)
+        self._rmtmp()
         assert rc is not None, "origin did not stop on SIGTERM"
         assert rc == 0, "origin exited with %d: %s" % (rc, self.stderr)
         return self.stderr
+
+    def kill(self):
+        super().kill()
+        self._rmtmp()
+
+    def tls_context(self, version=None, verify=True):
+        """A client context trusting the origin's PEM; version pins
+        ssl.TLSVersion.TLSv1_2 or TLSv1_3."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if verify:
+            ctx.load_verify_locations(self.cafile)
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if version is not None:
+            ctx.minimum_version = ctx.maximum_version = version
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx
+
+    def connect_tls(self, ctx=None, name="127.0.0.1", session=None,
+                    timeout=10, **kw):
+        """A TLS connection, handshake done; name is the server name to
+        ask for (an IP address sends none)."""
+        ctx = ctx or self.tls_context()
+        s = ctx.wrap_socket(self.connect(timeout), server_hostname=name,
+                            session=session, **kw)
+        return s
 
 
 def get_request(path, extra="", method="GET", version="HTTP/1.1"):

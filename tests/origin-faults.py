@@ -310,8 +310,25 @@ def test_bad_spec_rejected():
         assert reason in p.stderr.decode(), p.stderr
 
 
+def test_help_lists_faults():
+    """`fetchbench origin --help` names every fault the origin knows (the
+    list check-faults gives for a bad name)."""
+    fb = os.environ.get("FB_BIN")
+    if not fb:
+        raise oc.Skip("FB_BIN not set")
+    p = subprocess.run([oc.HELPER, "check-faults", "nope=1"],
+                       stdout=subprocess.PIPE, timeout=10)
+    names = p.stdout.decode().split("(valid: ", 1)[1].rstrip(")\n")
+    names = names.split(", ")
+    assert len(names) >= 24, names
+    out = subprocess.run([fb, "origin", "--help"], stdout=subprocess.PIPE,
+                         check=True, timeout=10).stdout.decode()
+    for name in names:
+        assert "\n  %s: " % name in out, name
+
+
 oc.run([test_reset_and_close, test_reset_body_and_short, test_stall_and_continue,
         test_slow_headers_and_trickle, test_status_faults, test_chunked_faults,
         test_length_faults, test_header_faults, test_redirect_faults,
         test_big_bodies, test_close_idle, test_curl_sees_faults,
-        test_seeded_faults, test_bad_spec_rejected])
+        test_seeded_faults, test_bad_spec_rejected, test_help_lists_faults])

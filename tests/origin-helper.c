@@ -9,6 +9,8 @@
  *   origin-helper sizes [--corpus C]    print "SIZE PATH" per page
  *   origin-helper check-faults SPEC     print "ok" or the error (exit 1)
  *   origin-helper pick SPEC SEED TARGET...  print the fault of each target
+ *   origin-helper make-cert CERT KEY    write a fresh certificate (for
+ *                                       127.0.0.1, ::1, localhost) and key
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,13 +27,17 @@
 #include "fetchbench/origin.h"
 #include "origin/corpus_int.h"
 #include "origin/origin_int.h"
+#include "tls/tls.h"
 
 static int usage(void) {
   fprintf(stderr, "usage: origin-helper [--spawn] [--corpus C] [--delay MS] "
                   "[--jitter MS] [--rate B/S] [--faults SPEC] [--seed N] "
                   "[--max-connections N] [--header-timeout MS] "
                   "[--idle-timeout MS] [--max-header-bytes N] "
-                  "[--max-write-queue N] [--cpu N] [--port N]\n");
+                  "[--max-write-queue N] [--cpu N] [--port N] [--rtt MS] "
+                  "[--tls [--cert F --key F] [--cert-out F] "
+                  "[--tls-resume 0|1] [--handshake-timeout MS] "
+                  "[--max-handshakes N]]\n");
   return 2;
 }
 
@@ -110,6 +116,24 @@ static int pick(int argc, char **argv) {
   return 0;
 }
 
+static int make_cert(const char *cert_file, const char *key_file) {
+  struct fb_tls_cert *cert;
+  const struct fb_tls_cert *list[1];
+  char err[512];
+  int rc = fb_tls_cert_generate(&cert, NULL, err, sizeof(err));
+
+  if (rc == 0) {
+    list[0] = cert;
+    rc = fb_tls_cert_write_pem(list, 1, cert_file, err, sizeof(err));
+    if (rc == 0)
+      rc = fb_tls_cert_write_key_pem(cert, key_file, err, sizeof(err));
+    fb_tls_cert_destroy(cert);
+  }
+  if (rc != 0)
+    fprintf(stderr, "origin-helper: %s\n", err);
+  return rc == 0 ? 0 : 1;
+}
+
 static int spawned(struct fb_origin_config *cfg) {
   struct fb_origin_proc p;
   char err[512];
@@ -150,6 +174,14 @@ int main(int argc, char **argv) {
       {"port", required_argument, NULL, 'p'},
       {"host", required_argument, NULL, 'h'},
       {"spawn", no_argument, NULL, 'S'},
+      {"rtt", required_argument, NULL, 'R'},
+      {"tls", no_argument, NULL, 'T'},
+      {"cert", required_argument, NULL, 'e'},
+      {"key", required_argument, NULL, 'k'},
+      {"cert-out", required_argument, NULL, 'o'},
+      {"tls-resume", required_argument, NULL, 'u'},
+      {"handshake-timeout", required_argument, NULL, 'W'},
+      {"max-handshakes", required_argument, NULL, 'M'},
       {NULL, 0, NULL, 0},
   };
   struct fb_origin_config cfg;
@@ -206,6 +238,30 @@ int main(int argc, char **argv) {
     case 'S':
       spawn = 1;
       break;
+    case 'R':
+      cfg.rtt_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 'T':
+      cfg.tls = 1;
+      break;
+    case 'e':
+      cfg.cert_file = optarg;
+      break;
+    case 'k':
+      cfg.key_file = optarg;
+      break;
+    case 'o':
+      cfg.cert_out = optarg;
+      break;
+    case 'u':
+      cfg.tls_resume = (int)strtol(optarg, NULL, 10);
+      break;
+    case 'W':
+      cfg.handshake_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 'M':
+      cfg.max_handshakes = (unsigned)strtoul(optarg, NULL, 10);
+      break;
     default:
       return usage();
     }
@@ -224,8 +280,15 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[0], "pick") == 0)
       return pick(argc - 1, argv + 1);
+    if (strcmp(argv[0], "make-cert") == 0 && argc == 3)
+      return make_cert(argv[1], argv[2]);
     return usage();
   }
+  /* OpenSSL's heap, counted for /__stats (memory per TLS connection): from
+   * before anything of OpenSSL's is allocated.
+   */
+  if (cfg.tls && fb_tls_mem_count_start() != 0)
+    fprintf(stderr, "origin-helper: cannot count OpenSSL's memory\n");
   if (spawn)
     return spawned(&cfg);
   /* Blocked until fb_origin_run handles them: a SIGTERM right after the URL
@@ -242,8 +305,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "origin-helper: %s\n", err);
     return 1;
   }
-  printf("http://127.0.0.1:%d\n", fb_origin_port(o));
+  printf("%s://127.0.0.1:%d\n", cfg.tls ? "https" : "http", fb_origin_port(o));
   fflush(stdout);
+  fprintf(stderr, "origin-helper: %s\n", fb_origin_describe(o, err, 512));
   rc = fb_origin_run(o, 1);
   fb_origin_destroy(o);
   return rc == 0 ? 0 : 1;

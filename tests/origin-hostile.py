@@ -77,6 +77,13 @@ MALFORMED = [
                                       for i in range(101)) + b"\r\n", 431),
     ("target over 8 KiB", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
     ("CONNECT", b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    # RFC 9112, 3.2: Host is required in HTTP/1.1, and never twice.
+    ("no Host", b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
+    ("Hostx, no Host", b"GET / HTTP/1.1\r\nHostx: y\r\n\r\n", 400),
+    ("Hos, no Host", b"GET / HTTP/1.1\r\nHos: y\r\n\r\n", 400),
+    ("two Hosts", H + b"hOST: y\r\n\r\n", 400),
+    ("two Hosts, HTTP/1.0", b"GET / HTTP/1.0\r\nHost: x\r\nHost: x\r\n\r\n",
+     400),
 ]
 
 
@@ -94,6 +101,23 @@ def test_malformed_requests():
             good.sendall(oc.get_request("/__bytes/7"))
             assert rd.response().body == b"abcdefg", name
         good.close()
+
+
+def test_host_header():
+    """Host in any case, its name split across reads, is found; HTTP/1.0
+    needs none."""
+    with oc.Origin("--corpus", "synthetic") as o:
+        s = o.connect()
+        rd = oc.Reader(s)
+        for piece in [b"GET /__bytes/2 HTTP/1.1\r\nX-A: 1\r\nhO", b"s",
+                      b"T: x\r\n\r\n"]:
+            s.sendall(piece)
+            time.sleep(0.05)
+        r = rd.response()
+        assert r.status == 200 and r.body == b"ab", r.status
+        s.close()
+        out, closed = oc.exchange(o, b"GET /__bytes/3 HTTP/1.0\r\n\r\n")
+        assert oc.status_of(out) == 200 and out.endswith(b"abc"), out[-80:]
 
 
 def test_malformed_after_pipelined():
@@ -253,7 +277,7 @@ def test_thousand_connections():
             s.close()
 
 
-oc.run([test_malformed_requests, test_malformed_after_pipelined,
+oc.run([test_malformed_requests, test_host_header, test_malformed_after_pipelined,
         test_header_limit_configurable, test_slowloris, test_idle_timeout,
         test_client_never_reads, test_client_resets, test_max_connections,
         test_thousand_connections])

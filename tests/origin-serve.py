@@ -223,8 +223,8 @@ def test_404_405():
             assert r.status == 405, method
             assert r.header("Allow") == "GET, HEAD"
         # A chunked body is read, then the connection serves on.
-        s.sendall(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"5\r\nhello\r\n0\r\n\r\n")
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                  b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
         assert rd.response().status == 405
         s.sendall(oc.get_request("/__bytes/1"))
         assert rd.response().body == b"a"

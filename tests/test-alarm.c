@@ -1,7 +1,6 @@
-/* The origin's alarm clock (src/origin/alarm.c): a min-heap of connections
- * on a timerfd. Included whole, with fb__conn_fire recording what fires, so
- * the heap is checked on its own: order, cancels, re-sets from inside a
- * firing, never early, each alarm once.
+/* The origin's alarm clock (src/origin/alarm.c): a min-heap of alarms on a
+ * timerfd, checked on its own through its fire callbacks: order, cancels,
+ * re-sets from inside a firing, never early, each alarm once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,21 +10,22 @@
 
 #include <cmocka.h>
 
-#include "../src/origin/alarm.c"
+#include "fetchbench/clock.h"
+#include "origin/alarm.h"
 
 #define N 300
 
 static struct fb__alarms alarms;
-static struct fb__conn conns[N];
+static struct fb__alarm alarm_of[N];
 static int64_t due[N];   /* what each alarm was last set for */
 static int64_t fired[N]; /* fb_clock_ns() when it fired, 0: not */
 static int order[N], nfired;
 static int reset_once = -1; /* this one sets itself again when it fires */
 
-void fb__conn_fire(struct fb__conn *c) {
-  int i = (int)(c - conns);
+static void fire(struct fb__alarm *a) {
+  int i = (int)(a - alarm_of);
 
-  assert_int_equal(c->alarm_slot, 0); /* off the heap before it fires */
+  assert_int_equal(a->slot, 0); /* off the heap before it fires */
   fired[i] = fb_clock_ns();
   order[nfired++] = i;
   if (i == reset_once) {
@@ -33,7 +33,7 @@ void fb__conn_fire(struct fb__conn *c) {
     fired[i] = 0;
     nfired--;
     due[i] = fb_clock_ns() + 2 * FB_NS_PER_MS;
-    assert_int_equal(fb__alarm_set(&alarms, c, due[i]), 0);
+    assert_int_equal(fb__alarm_set(&alarms, a, due[i]), 0);
   }
 }
 
@@ -43,10 +43,9 @@ static void on_done(uv_timer_t *t) {
 
 static void heap_ok(void) {
   for (size_t i = 0; i < alarms.n; i++) {
-    assert_int_equal(alarms.heap[i]->alarm_slot, i + 1);
+    assert_int_equal(alarms.heap[i]->slot, i + 1);
     if (i > 0)
-      assert_true(alarms.heap[(i - 1) / 2]->alarm_due <=
-                  alarms.heap[i]->alarm_due);
+      assert_true(alarms.heap[(i - 1) / 2]->due <= alarms.heap[i]->due);
   }
 }
 
@@ -63,16 +62,17 @@ static void test_order_cancel_reset(void **state) {
   t0 = fb_clock_ns();
   /* Due times shuffled over 40 ms, a few already past, many equal. */
   for (int i = 0; i < N; i++) {
+    alarm_of[i].fire = fire;
     due[i] = t0 + (int64_t)(rand() % 41 - 2) * FB_NS_PER_MS;
-    assert_int_equal(fb__alarm_set(&alarms, &conns[i], due[i]), 0);
+    assert_int_equal(fb__alarm_set(&alarms, &alarm_of[i], due[i]), 0);
     heap_ok();
   }
   /* Moving an alarm replaces it; cancelling removes it from anywhere. */
   due[5] = t0 + 30 * FB_NS_PER_MS;
-  assert_int_equal(fb__alarm_set(&alarms, &conns[5], due[5]), 0);
+  assert_int_equal(fb__alarm_set(&alarms, &alarm_of[5], due[5]), 0);
   for (int i = 0; i < N; i += 7) {
-    fb__alarm_cancel(&alarms, &conns[i]);
-    fb__alarm_cancel(&alarms, &conns[i]); /* twice is harmless */
+    fb__alarm_cancel(&alarms, &alarm_of[i]);
+    fb__alarm_cancel(&alarms, &alarm_of[i]); /* twice is harmless */
     due[i] = 0;
     cancelled++;
     heap_ok();

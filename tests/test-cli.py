@@ -178,7 +178,8 @@ class DefaultRun(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
         self.assertTrue(lines[0].startswith("# "), lines[0])
-        self.assertIn("embedded origin http://127.0.0.1:", lines[0])
+        # https by default, as the original experiment fetched.
+        self.assertIn("embedded origin https://127.0.0.1:", lines[0])
         self.assertIn("delay 5 ms", lines[0])
         self.assertIn("10 pages", lines[0])
         self.assertTrue(any(line.startswith("engine") for line in lines))

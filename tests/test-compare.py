@@ -511,7 +511,8 @@ class ListUrls(unittest.TestCase):
         self.assertEqual(len(got), 3, got)
         self.assertEqual(len(set(got)), 3, got)
         for u in got:
-            self.assertRegex(u, r"^http://127\.0\.0\.1:\d+/")
+            # https by default, as the original experiment fetched.
+            self.assertRegex(u, r"^https://127\.0\.0\.1:\d+/")
             self.assertIn(u.split("/", 3)[3], seed)
 
 

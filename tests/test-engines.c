@@ -103,7 +103,7 @@ static void run_ok(const struct fx_origin *o, struct fb_urlset *u,
   size_t tasks = count_tasks(), fds = count_fds(), reused;
   int rc;
 
-  fb_job_init(&job);
+  fx_job_init(&job, o);
   job.urls = u;
   job.workers = workers;
   job.connection = mode;
@@ -166,7 +166,7 @@ static void test_workers_range(void **state) {
   struct fb_job job;
 
   (void)state;
-  fb_job_init(&job);
+  fx_job_init(&job, &origin);
   job.urls = u;
   job.workers = 0;
   assert_int_equal(fb_run_measure(engine, &job, -1, &s, NULL), FB_ERANGE);
@@ -187,9 +187,16 @@ static void test_env_proxy(void **state) {
   char proxy[64];
 
   (void)state;
+  /* https through a proxy is a CONNECT tunnel, which the client core of
+   * raw and uring does not make (README): the http run checks the lookup.
+   */
+  if (fx_tls) {
+    fb_urlset_destroy(u);
+    skip();
+  }
   snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", fx_closed_port());
   assert_int_equal(setenv("http_proxy", proxy, 1), 0);
-  fb_job_init(&job);
+  fx_job_init(&job, &origin);
   job.urls = u;
   job.workers = engine->max_workers < 2 ? engine->max_workers : 2;
   (void)fb_run_measure(engine, &job, -1, &s, NULL);
@@ -248,7 +255,7 @@ static void test_cancel(void **state) {
   int rc;
 
   (void)state;
-  fb_job_init(&job);
+  fx_job_init(&job, &origin);
   job.urls = u;
   job.workers = engine->max_workers < 4 ? engine->max_workers : 4;
   job.cancel = &flag;
@@ -293,7 +300,7 @@ static int setup(void **state) {
   if (rc != 0)
     return rc;
   u = fx_urls_pages(&origin, 0, 1, NULL);
-  fb_job_init(&job);
+  fx_job_init(&job, &origin);
   job.urls = u;
   rc = fb_run_measure(engine, &job, -1, &s, NULL);
   fb_urlset_destroy(u);
@@ -319,8 +326,9 @@ int main(int argc, char **argv) {
   };
   int rc;
 
-  if (argc != 2 || (engine = fb_engine_find(argv[1])) == NULL) {
-    fprintf(stderr, "usage: %s ENGINE\n", argv[0]);
+  if (argc < 2 || argc > 3 || (engine = fb_engine_find(argv[1])) == NULL ||
+      fx_scheme_args(argc, argv, 2) != 0) {
+    fprintf(stderr, "usage: %s ENGINE [http|https]\n", argv[0]);
     return 2;
   }
   if (fx_engine_skip(engine) != 0)

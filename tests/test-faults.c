@@ -73,7 +73,8 @@ static struct fb_urlset *fault_urls(void) {
   assert_int_equal(fb_urlset_create(&u), 0);
   for (size_t i = 0; i < NCASES; i++) {
     if (cases[i].query == NULL)
-      len = snprintf(url, sizeof(url), "http://127.0.0.1:%d/" PAGE, port);
+      len = snprintf(url, sizeof(url), "%s://127.0.0.1:%d/" PAGE,
+                     fx_tls ? "https" : "http", port);
     else
       len = snprintf(url, sizeof(url), "%s/" PAGE "%s",
                      fx_synthetic.proc.base_url, cases[i].query);
@@ -97,7 +98,7 @@ static void run_faults(enum fb_connection mode) {
   int rc;
 
   assert_non_null(page);
-  fb_job_init(&job);
+  fx_job_init(&job, &fx_synthetic);
   job.urls = u;
   job.connection = mode;
   job.workers = engine->max_workers < 8 ? engine->max_workers : 8;
@@ -150,6 +151,101 @@ static void run_faults(enum fb_connection mode) {
     fail_msg("%d URLs with an unexpected outcome", failed);
 }
 
+/* Over https only: the faults of the TLS handshake, asked for by server
+ * name (the request with its ?fault= comes after the handshake), a body cut
+ * without close_notify, and a certificate nobody said to trust.
+ */
+static const struct {
+  const char *host; /* NULL: 127.0.0.1 */
+  const char *query;
+  enum fb_outcome want;
+} tls_cases[] = {
+    {"tls-stall.localhost", "", FB_OUTCOME_TIMEOUT},
+    {"tls-garbage.localhost", "", FB_OUTCOME_TLS},
+    {"tls-reset.localhost", "", FB_OUTCOME_TLS},
+    {"tls-wrong-name.localhost", "", FB_OUTCOME_TLS},
+    {"tls-expired.localhost", "", FB_OUTCOME_TLS},
+    {NULL, "?fault=tls_cut", FB_OUTCOME_RECV},
+    {"localhost", "", FB_OUTCOME_OK},
+};
+
+static void run_tls(enum fb_connection mode, int trusted, int verify) {
+  struct fb_urlset *u = NULL;
+  struct fb_collector *c = NULL;
+  struct fb_summary s;
+  struct fb_job job;
+  char url[512], err[256];
+  size_t n = sizeof(tls_cases) / sizeof(tls_cases[0]);
+  int failed = 0;
+
+  assert_int_equal(fb_urlset_create(&u), 0);
+  for (size_t i = 0; i < n; i++) {
+    int len = snprintf(url, sizeof(url), "https://%s:%d/" PAGE "%s",
+                       tls_cases[i].host != NULL ? tls_cases[i].host
+                                                 : "127.0.0.1",
+                       fx_synthetic.proc.port, tls_cases[i].query);
+
+    if (fb_urlset_add(u, url, (size_t)len, err, sizeof(err)) != 0)
+      fail_msg("%s: %s", url, err);
+  }
+  fx_job_init(&job, &fx_synthetic);
+  if (!trusted)
+    job.cacert = NULL; /* the system's CAs: the origin's is not among them */
+  job.verify_tls = verify;
+  job.urls = u;
+  job.connection = mode;
+  job.workers = engine->max_workers < 4 ? engine->max_workers : 4;
+  job.timeout_ms = TIMEOUT_MS;
+  job.connect_timeout_ms = 1000;
+  job.low_speed_secs = 0;
+  assert_int_equal(fb_run_measure(engine, &job, -1, &s, &c), 0);
+  assert_int_equal(fb_collector_check(c, NULL), 0);
+  for (size_t i = 0; i < n; i++) {
+    const struct fb_result *r = fb_collector_get(c, i);
+    enum fb_outcome want = tls_cases[i].want;
+
+    /* Untrusted, every handshake that gets as far as the certificate is
+     * refused; unverified, only those that never get there fail.
+     */
+    if (!trusted && verify && want != FB_OUTCOME_TIMEOUT)
+      want = FB_OUTCOME_TLS;
+    if (!verify && (i == 3 || i == 4))
+      want = FB_OUTCOME_OK;
+    if (r->outcome != want) {
+      fprintf(stderr, "%s: %s, want %s (%s)\n", fb_urlset_get(u, i),
+              fb_outcome_name(r->outcome), fb_outcome_name(want),
+              r->message != NULL ? r->message : "");
+      failed++;
+    } else if (want == FB_OUTCOME_TLS) {
+      /* libcurl's words, and the reason a trusted certificate was refused
+       * for (an untrusted one is refused as self-signed first).
+       */
+      assert_non_null(r->message);
+      if (trusted && (i == 3 || i == 4) &&
+          strstr(r->message, i == 4 ? "expired" : i == 3 ? "name" : "cert") ==
+              NULL)
+        fail_msg("%s: message \"%s\"", fb_urlset_get(u, i), r->message);
+    } else if (want == FB_OUTCOME_OK) {
+      assert_int_equal(r->http_status, 200);
+      assert_true(r->handshake != FB_HANDSHAKE_NONE || r->reused);
+    }
+  }
+  fb_collector_destroy(c);
+  fb_urlset_destroy(u);
+  if (failed > 0)
+    fail_msg("%d URLs with an unexpected outcome", failed);
+}
+
+static void test_tls_faults(void **state) {
+  (void)state;
+  if (!fx_tls)
+    skip();
+  run_tls(FB_CONN_REUSE, 1, 1);
+  run_tls(FB_CONN_FRESH, 1, 1);
+  run_tls(FB_CONN_FRESH, 0, 1); /* not trusted: tls, never ok */
+  run_tls(FB_CONN_FRESH, 0, 0); /* --insecure */
+}
+
 static void test_faults_reuse(void **state) {
   (void)state;
   run_faults(FB_CONN_REUSE);
@@ -164,11 +260,13 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_faults_reuse),
       cmocka_unit_test(test_faults_fresh),
+      cmocka_unit_test(test_tls_faults),
   };
   int rc;
 
-  if (argc != 2 || (engine = fb_engine_find(argv[1])) == NULL) {
-    fprintf(stderr, "usage: %s ENGINE\n", argv[0]);
+  if (argc < 2 || argc > 3 || (engine = fb_engine_find(argv[1])) == NULL ||
+      fx_scheme_args(argc, argv, 2) != 0) {
+    fprintf(stderr, "usage: %s ENGINE [http|https]\n", argv[0]);
     return 2;
   }
   if (fx_engine_skip(engine) != 0)

@@ -34,6 +34,7 @@
 #include "fetchbench/origin.h"
 #include "origin/corpus_int.h"
 #include "origin/origin_int.h"
+#include "tls/tls.h"
 
 static int cmp_size(const void *a, const void *b) {
   size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -320,11 +321,11 @@ static void test_query_parse(void **state) {
   assert_int_equal(fb__query_parse("close=2", 7, &q), -400);
 }
 
-/* --- Head scanner ---------------------------------------------------------- */
+/* --- Head scanner --------------------------------------------------------- */
 
 static int scan(const char *head, size_t max, size_t *used) {
-  struct fb__scan s = {0};
-  int rc = fb__scan_head(&s, head, strlen(head), max, used);
+  struct fb__headscan s = {0};
+  int rc = fb__headscan(&s, head, strlen(head), max, used);
 
   if (rc == 0 && s.state != FB__SCAN_DONE)
     return -1; /* incomplete */
@@ -333,11 +334,11 @@ static int scan(const char *head, size_t max, size_t *used) {
 
 /* The same bytes one at a time must give the same answer. */
 static int scan_bytewise(const char *head, size_t max) {
-  struct fb__scan s = {0};
+  struct fb__headscan s = {0};
   size_t used;
 
   for (size_t i = 0; head[i] != '\0'; i++) {
-    int rc = fb__scan_head(&s, head + i, 1, max, &used);
+    int rc = fb__headscan(&s, head + i, 1, max, &used);
     if (rc != 0)
       return rc;
     if (s.state == FB__SCAN_DONE)
@@ -436,7 +437,8 @@ static ssize_t http_get(int port, const char *path, char *buf, size_t len) {
 
   if (fd < 0)
     return -1;
-  snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nConnection: close\r\n\r\n",
+  snprintf(req, sizeof(req),
+           "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
            path);
   if (write(fd, req, strlen(req)) < 0) {
     close(fd);
@@ -514,6 +516,27 @@ static void test_server_create_errors(void **state) {
                    UV_EADDRINUSE);
   assert_non_null(strstr(err, "cannot listen"));
   fb_origin_destroy(o);
+  /* TLS: a key without its certificate, a PEM file nobody can write, a
+   * round trip over a minute.
+   */
+  cfg.port = 0;
+  cfg.tls = 1;
+  cfg.key_file = "/nonexistent/key.pem";
+  assert_int_equal(fb_origin_create(&o, &cfg, err, sizeof(err)), FB_EUSAGE);
+  assert_non_null(strstr(err, "go together"));
+  cfg.key_file = NULL;
+  cfg.cert_out = "/nonexistent/dir/origin.pem";
+  assert_true(fb_origin_create(&o, &cfg, err, sizeof(err)) < 0);
+  assert_non_null(strstr(err, "writing the certificates' PEM: "
+                              "/nonexistent/dir/origin.pem"));
+  cfg.cert_out = NULL;
+  cfg.rtt_ms = 60001;
+  assert_int_equal(fb_origin_create(&o, &cfg, err, sizeof(err)), FB_ERANGE);
+  cfg.rtt_ms = 0;
+  assert_int_equal(fb_origin_create(&o, &cfg, err, sizeof(err)), 0);
+  assert_non_null(strstr(fb_origin_describe(o, err, sizeof(err)),
+                         "TLS 1.2 and 1.3, ALPN http/1.1, resumption on"));
+  fb_origin_destroy(o);
 }
 
 static void test_gzbomb_shape(void **state) {
@@ -535,7 +558,7 @@ static void test_gzbomb_shape(void **state) {
   fb_origin_destroy(o);
 }
 
-/* --- Fault specs ------------------------------------------------------------ */
+/* --- Fault specs ---------------------------------------------------------- */
 
 static void test_fault_names(void **state) {
   assert_string_equal(fb_fault_name(FB_FAULT_NONE), "none");
@@ -636,21 +659,21 @@ static void test_jitter(void **state) {
   unsigned lo = UINT32_MAX, hi = 0;
   char target[64];
 
-  assert_int_equal(fb__jitter(100, 0, 1, "/x", 2), 100);
+  assert_int_equal(fb__faults_jitter(100, 0, 1, "/x", 2), 100);
   for (int i = 0; i < 2000; i++) {
     size_t n = (size_t)snprintf(target, sizeof(target), "/p%d", i);
-    unsigned d = fb__jitter(100, 30, 9, target, n);
+    unsigned d = fb__faults_jitter(100, 30, 9, target, n);
 
     assert_true(d >= 70 && d <= 130);
-    assert_int_equal(d, fb__jitter(100, 30, 9, target, n));
+    assert_int_equal(d, fb__faults_jitter(100, 30, 9, target, n));
     lo = d < lo ? d : lo;
     hi = d > hi ? d : hi;
-    assert_true(fb__jitter(10, 50, 9, target, n) <= 60);
+    assert_true(fb__faults_jitter(10, 50, 9, target, n) <= 60);
   }
   assert_true(lo <= 72 && hi >= 128);
 }
 
-/* --- Spawned child ------------------------------------------------------------ */
+/* --- Spawned child -------------------------------------------------------- */
 
 static int proc_status_field(pid_t pid, const char *field, char *out,
                              size_t len) {
@@ -708,6 +731,127 @@ static void test_spawn_reap(void **state) {
   assert_int_equal(fb_origin_reap(&p), 0);
 }
 
+/* Writes what conn has pending to fd; returns 0 or -1. */
+static int tls_send_pending(struct fb_tls *conn, int fd) {
+  struct iovec iov[8];
+  int n;
+
+  while ((n = fb_tls_out_iov(conn, 0, iov, 8)) > 0) {
+    ssize_t w = writev(fd, iov, n);
+    if (w <= 0)
+      return -1;
+    fb_tls_out_consume(conn, (size_t)w);
+  }
+  return 0;
+}
+
+/* GET path over TLS on a new connection (Connection: close), trusting only
+ * cafile, with the project's TLS layer as a blocking client. Returns the
+ * plaintext bytes read, or a negative code.
+ */
+static ssize_t tls_get(int port, const char *cafile, const char *path,
+                       char *buf, size_t len) {
+  struct fb_tls_client_opts opts = {.cafile = cafile};
+  struct fb_tls_ctx *ctx = NULL;
+  struct fb_tls *conn = NULL;
+  char req[256], in[16384], err[256];
+  ssize_t got = 0, rc;
+  int fd = connect_port(port), sent = 0;
+
+  if (fd < 0)
+    return -1;
+  rc = fb_tls_ctx_client(&ctx, &opts, err, sizeof(err));
+  if (rc == 0)
+    rc = fb_tls_create(&conn, ctx, "127.0.0.1", (unsigned)port, NULL);
+  snprintf(req, sizeof(req),
+           "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+           path);
+  while (rc == 0) {
+    ssize_t n = fb_tls_read(conn, buf + got, len - 1 - (size_t)got);
+
+    if (n > 0) {
+      got += n;
+      continue;
+    }
+    if (n == 0)
+      break; /* close_notify */
+    if (n != -EAGAIN) {
+      rc = n;
+      break;
+    }
+    if (!sent && fb_tls_handshake_done(conn)) {
+      if (fb_tls_write(conn, req, strlen(req)) != (ssize_t)strlen(req)) {
+        rc = -EIO;
+        break;
+      }
+      sent = 1;
+    }
+    if (tls_send_pending(conn, fd) < 0) {
+      rc = -EIO;
+      break;
+    }
+    n = read(fd, in, sizeof(in));
+    if (n <= 0) {
+      fb_tls_feed_eof(conn);
+      continue;
+    }
+    if (fb_tls_feed(conn, in, (size_t)n) != 0)
+      rc = -ENOMEM;
+  }
+  buf[got] = '\0';
+  fb_tls_destroy(conn);
+  fb_tls_ctx_destroy(ctx);
+  fb_tls_cleanup();
+  close(fd);
+  return rc < 0 ? rc : got;
+}
+
+static int count(const char *hay, const char *needle) {
+  int n = 0;
+
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+/* The spawned origin over TLS: an https base URL, the certificates' PEM
+ * written before spawn returns, and a page through the project's own TLS
+ * client trusting that file only.
+ */
+static void test_spawn_tls(void **state) {
+  struct fb_origin_config cfg;
+  struct fb_origin_proc p;
+  char dir[] = "/tmp/fb-spawn-tls-XXXXXX", pem[64], err[512], text[8192];
+  char buf[1 << 16];
+  ssize_t n;
+  FILE *f;
+
+  assert_non_null(mkdtemp(dir));
+  snprintf(pem, sizeof(pem), "%s/origin.pem", dir);
+  fb_origin_config_init(&cfg);
+  cfg.corpus = "synthetic";
+  cfg.tls = 1;
+  cfg.cert_out = pem;
+  assert_int_equal(fb_origin_spawn(&p, &cfg, err, sizeof(err)), 0);
+  assert_memory_equal(p.base_url, "https://127.0.0.1:", 18);
+  f = fopen(pem, "r");
+  assert_non_null(f);
+  n = (ssize_t)fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  text[n > 0 ? n : 0] = '\0';
+  /* Ours, and those of the tls_expired and tls_wrong_name faults. */
+  assert_int_equal(count(text, "-----BEGIN CERTIFICATE-----"), 3);
+  assert_null(strstr(text, "PRIVATE KEY"));
+  n = tls_get(p.port, pem, "/__bytes/20", buf, sizeof(buf));
+  if (n < 0)
+    fail_msg("TLS GET: %s", fb_strerror((int)n));
+  assert_memory_equal(buf, "HTTP/1.1 200 OK\r\n", 17);
+  assert_non_null(strstr(buf, "\r\n\r\nabcdefghijklmnopqrst"));
+  assert_int_equal(fb_origin_reap(&p), 0);
+  unlink(pem);
+  rmdir(dir);
+}
+
 static void test_spawn_error(void **state) {
   struct fb_origin_config cfg;
   struct fb_origin_proc p;
@@ -726,6 +870,12 @@ static void test_spawn_error(void **state) {
   cfg.faults = "bad";
   assert_int_equal(fb_origin_spawn(&p, &cfg, err, sizeof(err)), FB_EORIGIN);
   assert_non_null(strstr(err, "missing '=probability'"));
+  cfg.faults = NULL;
+  cfg.tls = 1;
+  cfg.cert_file = "/nonexistent/cert.pem";
+  cfg.key_file = "/nonexistent/key.pem";
+  assert_int_equal(fb_origin_spawn(&p, &cfg, err, sizeof(err)), FB_EORIGIN);
+  assert_non_null(strstr(err, "certificate file /nonexistent/cert.pem"));
 }
 
 /* The origin's parent dies without reaping it: the origin goes too. With
@@ -799,6 +949,7 @@ int main(int argc, char **argv) {
   };
   const struct CMUnitTest spawn[] = {
       cmocka_unit_test(test_spawn_reap),
+      cmocka_unit_test(test_spawn_tls),
       cmocka_unit_test(test_spawn_error),
       cmocka_unit_test(test_spawn_parent_dies),
   };

@@ -185,6 +185,8 @@ struct fb_workload {
                            * closed loop */
   int arrival;            /* --arrival: enum fb_arrival */
   int given_origin_cpu;   /* --origin-cpu: the running origin's core, or -1 */
+  int https;              /* --scheme: the embedded origin serves TLS */
+  unsigned rtt_ms;        /* --rtt: the embedded origin's round trip */
 
   /* Results of fb__workload_start. */
   struct fb_urlset *urls;
@@ -196,6 +198,9 @@ struct fb_workload {
   char base_url[256];           /* generated URLs start with it, or "" */
   double known_delay_ms;        /* < 0 unknown */
   struct fb_schedule *schedule; /* the open loop's, for the URL set */
+  char tmpdir[256];             /* the run's own files, or "" */
+  char cacert[300];             /* the embedded origin's certificate (PEM),
+                                 * for the clients to trust, or "" */
 };
 
 void fb__workload_init(struct fb_workload *w);
@@ -214,6 +219,13 @@ int fb__workload_start(struct fb_workload *w, const struct fb_cli_cmd *cmd);
  */
 int fb__workload_schedule(struct fb_workload *w, const struct fb_cli_cmd *cmd,
                           size_t n);
+
+/* The least a request of w can take, ms: the known delay, plus, with the
+ * embedded origin's --rtt, the round trips of a request (one on a kept
+ * connection; a fresh one adds TCP's and, over https, TLS 1.3's). < 0 when
+ * the delay is unknown.
+ */
+double fb__workload_ideal_ms(const struct fb_workload *w, int fresh);
 
 /* One line saying what runs where: corpus, origin URL, delay, cores. */
 void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len);
@@ -253,6 +265,8 @@ enum fb_jobopt {
   FB_JOBOPT_CA_CACHE,
   FB_JOBOPT_RATE,
   FB_JOBOPT_ARRIVAL,
+  FB_JOBOPT_SCHEME,
+  FB_JOBOPT_RTT,
   FB_JOBOPT_COUNT
 };
 

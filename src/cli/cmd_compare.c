@@ -538,7 +538,7 @@ static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
 static int sweep(struct compare_args *a, struct fb_compare *cmp) {
   struct fb_sweep sw = {
       .job = &a->job,
-      .delay_ms = a->w.known_delay_ms,
+      .delay_ms = fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH),
       .cell_timeout_s = a->cell_timeout_s,
       .arrival = a->w.arrival,
       .seed = a->w.seed,
@@ -621,11 +621,14 @@ static int compare_main(int argc, char **argv) {
     goto out;
   }
   a.job.urls = a.w.urls;
+  /* The embedded origin's own certificate, unless one was given. */
+  if (a.job.cacert == NULL && a.w.cacert[0] != '\0')
+    a.job.cacert = a.w.cacert;
   status = fb__jobopt_check(&fb__cmd_compare, a.seen, &a.job);
   if (status != 0)
     goto out;
   a.job.cancel = &fb__cli_cancel;
-  rc = plan(&a, &cmp, a.w.known_delay_ms);
+  rc = plan(&a, &cmp, fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH));
   if (rc != 0) {
     fb__cli_error(&fb__cmd_compare, "%s", fb_strerror(rc));
     status = FB_EXIT_USAGE;

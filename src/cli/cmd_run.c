@@ -313,7 +313,7 @@ static void run_context(const struct run_args *a, const char *line,
   x->scheme = fb_urlset_scheme(a->w.urls);
   x->urls_digest = digest;
   x->workload_urls = fb_urlset_count(a->w.urls);
-  x->delay_ms = a->w.known_delay_ms;
+  x->delay_ms = fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH);
   x->jitter_ms = a->w.origin_running ? a->w.jitter_ms : 0;
   x->shard = a->shard;
   x->shards = a->shards;
@@ -466,12 +466,15 @@ static int run_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   a.job.schedule = a.w.schedule;
+  /* The embedded origin's own certificate, unless one was given. */
+  if (a.job.cacert == NULL && a.w.cacert[0] != '\0')
+    a.job.cacert = a.w.cacert;
   status = fb__jobopt_check(&fb__cmd_run, a.seen, &a.job);
   if (status != 0)
     goto out;
   a.job.cancel = &fb__cli_cancel;
   fds_before = open_fds();
-  rc = fb_run_measure(a.engine, &a.job, a.w.known_delay_ms, &s, &c);
+  rc = fb_run_measure(a.engine, &a.job, fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH), &s, &c);
   if (rc == FB_ERANGE && c == NULL) {
     status = fb__cli_usage_error(&fb__cmd_run, "%s", fb_strerror(rc));
     goto out;

@@ -32,6 +32,13 @@ static const struct fb_cli_opt workload_opts[] = {
      "embedded origin's seed for jitter and the synthetic corpus"},
     {FB_JOBOPT_NO_PIN, "no-pin", 0, NULL,
      "do not pin the client and the embedded origin to different cores"},
+    {FB_JOBOPT_SCHEME, "scheme", 0, "https|http",
+     "the embedded origin serves TLS with a certificate of its own, which the "
+     "clients are given to trust (default https, as the original fetched), or "
+     "plain HTTP"},
+    {FB_JOBOPT_RTT, "rtt", 0, "MS",
+     "the embedded origin emulates a network round trip of MS: TCP and TLS "
+     "handshakes and every request pay theirs (default 0)"},
     {FB_JOBOPT_RATE, "rate", 0, "R",
      "open loop: request i is due at i/R seconds (R requests per second, "
      "fractions allowed) and starts then, or once a worker is free: latency "
@@ -156,6 +163,14 @@ static int parse_workload(const struct fb_cli_cmd *cmd, int id, const char *v,
     return 0;
   case FB_JOBOPT_RATE:
     return fb__cli_rate(cmd, "--rate", v, FB_RATE_MAX, &w->rate);
+  case FB_JOBOPT_SCHEME:
+    if (strcmp(v, "https") != 0 && strcmp(v, "http") != 0)
+      return fb__cli_usage_error(cmd, "--scheme: '%s' is not https or http",
+                                 v);
+    w->https = strcmp(v, "https") == 0;
+    return 0;
+  case FB_JOBOPT_RTT:
+    return fb__cli_uint(cmd, "--rtt", v, 0, 60000, &w->rtt_ms);
   case FB_JOBOPT_ARRIVAL:
     w->arrival = fb_arrival_parse(v);
     if (w->arrival < 0)
@@ -236,8 +251,9 @@ int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *v,
 
 int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
                       struct fb_job *job, struct fb_workload *w) {
-  static const int embedded_only[] = {FB_JOBOPT_CORPUS, FB_JOBOPT_JITTER,
-                                      FB_JOBOPT_SEED, FB_JOBOPT_NO_PIN};
+  static const int embedded_only[] = {
+      FB_JOBOPT_CORPUS, FB_JOBOPT_JITTER, FB_JOBOPT_SEED,
+      FB_JOBOPT_NO_PIN, FB_JOBOPT_SCHEME, FB_JOBOPT_RTT};
   /* --seed also seeds Poisson arrivals, wherever the URLs come from. */
   int seed_for_arrivals = seen[FB_JOBOPT_RATE] != NULL;
   int urls = seen[FB_JOBOPT_URLS] != NULL;

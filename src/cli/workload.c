@@ -17,6 +17,7 @@ void fb__workload_init(struct fb_workload *w) {
   w->origin_cpu = -1;
   w->given_origin_cpu = -1;
   w->known_delay_ms = -1;
+  w->https = 1;
 }
 
 struct buffer {
@@ -52,8 +53,8 @@ static size_t on_index_data(char *ptr, size_t size, size_t nmemb, void *arg) {
 }
 
 /* GET base/__index: the origin's page paths, one per line. */
-static int fetch_index(const char *base, struct buffer *b, char *err,
-                       size_t errlen) {
+static int fetch_index(const char *base, const char *cacert, struct buffer *b,
+                       char *err, size_t errlen) {
   char url[512];
   char cerr[CURL_ERROR_SIZE] = "";
   long status = 0;
@@ -74,6 +75,8 @@ static int fetch_index(const char *base, struct buffer *b, char *err,
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, cerr);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_index_data);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
+  if (cacert != NULL && cacert[0] != '\0')
+    curl_easy_setopt(easy, CURLOPT_CAINFO, cacert);
   /* The index is not delayed on purpose; a delay in the query is ignored
    * by other servers and overrides the default delay of ours.
    */
@@ -138,7 +141,7 @@ static int add_pages(struct fb_workload *w, size_t n, char *err,
   struct buffer b = {0};
   struct span *pages = NULL;
   size_t count = 0, cap = 0;
-  int rc = fetch_index(w->base_url, &b, err, errlen);
+  int rc = fetch_index(w->base_url, w->cacert, &b, err, errlen);
 
   if (rc != 0)
     goto out;
@@ -249,6 +252,24 @@ static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd,
   cfg.jitter_ms = w->jitter_ms;
   cfg.seed = w->seed;
   cfg.cpu = w->origin_cpu;
+  cfg.rtt_ms = w->rtt_ms;
+  if (w->https) {
+    /* The origin makes its own certificate; the run's clients trust it. */
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(w->tmpdir, sizeof(w->tmpdir), "%s/fetchbench-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(w->tmpdir) == NULL) {
+      snprintf(err, errlen, "cannot make a directory for the origin's "
+                            "certificate: %s: %s",
+               w->tmpdir, strerror(errno));
+      w->tmpdir[0] = '\0';
+      return -errno;
+    }
+    snprintf(w->cacert, sizeof(w->cacert), "%s/origin-ca.pem", w->tmpdir);
+    cfg.tls = 1;
+    cfg.cert_out = w->cacert;
+  }
   rc = fb_origin_spawn(&w->origin, &cfg, why, sizeof(why));
   if (rc != 0) {
     snprintf(err, errlen, "cannot start the embedded origin: %s",
@@ -267,6 +288,18 @@ static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd,
            dir != NULL ? dir : "synthetic");
   w->known_delay_ms = w->delay_ms;
   return 0;
+}
+
+double fb__workload_ideal_ms(const struct fb_workload *w, int fresh) {
+  /* What a request cannot take less than: the delay, and the emulated
+   * round trips of its connection (TCP, a TLS 1.3 handshake) and its own.
+   * A kept-alive connection pays its handshakes once: left out here.
+   */
+  unsigned trips = fresh ? (w->https ? 3 : 2) : 1;
+
+  if (w->known_delay_ms < 0)
+    return -1;
+  return w->known_delay_ms + (double)(w->origin_running ? w->rtt_ms : 0) * trips;
 }
 
 /* The URL set: the user's list or the origin's pages. Returns 0 or a
@@ -385,10 +418,15 @@ void fb__workload_describe(const struct fb_workload *w, char *buf, size_t len) {
       snprintf(jitter, sizeof(jitter), " +/- %u ms", w->jitter_ms);
     size_t n = fb_urlset_count(w->urls);
 
+    char rtt[32] = "";
+
+    if (w->rtt_ms > 0)
+      snprintf(rtt, sizeof(rtt), ", round trip %u ms", w->rtt_ms);
     snprintf(buf, len,
-             "%zu page%s of corpus %s, embedded origin %s, delay %u ms%s, %s",
+             "%zu page%s of corpus %s, embedded origin %s, delay %u ms%s%s, "
+             "%s",
              n, n == 1 ? "" : "s", w->corpus_name, w->base_url, w->delay_ms,
-             jitter, cores);
+             jitter, rtt, cores);
   }
 }
 
@@ -401,4 +439,9 @@ void fb__workload_stop(struct fb_workload *w) {
   w->urls = NULL;
   fb_schedule_destroy(w->schedule);
   w->schedule = NULL;
+  if (w->cacert[0] != '\0')
+    unlink(w->cacert);
+  if (w->tmpdir[0] != '\0')
+    rmdir(w->tmpdir);
+  w->cacert[0] = w->tmpdir[0] = '\0';
 }

@@ -4,62 +4,62 @@
 #include <unistd.h>
 
 #include "fetchbench/clock.h"
-#include "origin/origin_int.h"
+#include "origin/alarm.h"
 
 /* Emulated latency has to be on time to the tenth of a millisecond: libuv's
  * timers count whole milliseconds on a cached clock, so a 100 ms delay came
  * out as 101.4 ms on average, and every engine's efficiency paid for it.
- * Connections waiting for a due time sit in a binary min-heap on due_ns; one
+ * Alarms waiting for their due time sit in a binary min-heap on due; one
  * timerfd, armed at the heap's top on the absolute monotonic clock (the
  * clock of fb_clock_ns), wakes the loop through a uv_poll.
  */
 
-static struct fb__conn *at(struct fb__alarms *a, size_t i) {
+static struct fb__alarm *at(const struct fb__alarms *a, size_t i) {
   return a->heap[i];
 }
 
-static void put(struct fb__alarms *a, size_t i, struct fb__conn *c) {
-  a->heap[i] = c;
-  c->alarm_slot = i + 1;
+static void put(struct fb__alarms *a, size_t i, struct fb__alarm *e) {
+  a->heap[i] = e;
+  e->slot = i + 1;
 }
 
 static void sift_up(struct fb__alarms *a, size_t i) {
-  struct fb__conn *c = at(a, i);
+  struct fb__alarm *e = at(a, i);
 
   while (i > 0) {
     size_t parent = (i - 1) / 2;
 
-    if (at(a, parent)->alarm_due <= c->alarm_due)
+    if (at(a, parent)->due <= e->due)
       break;
     put(a, i, at(a, parent));
     i = parent;
   }
-  put(a, i, c);
+  put(a, i, e);
 }
 
 static void sift_down(struct fb__alarms *a, size_t i) {
-  struct fb__conn *c = at(a, i);
+  struct fb__alarm *e = at(a, i);
 
   for (;;) {
     size_t kid = 2 * i + 1;
 
     if (kid >= a->n)
       break;
-    if (kid + 1 < a->n && at(a, kid + 1)->alarm_due < at(a, kid)->alarm_due)
+    if (kid + 1 < a->n && at(a, kid + 1)->due < at(a, kid)->due)
       kid++;
-    if (c->alarm_due <= at(a, kid)->alarm_due)
+    if (e->due <= at(a, kid)->due)
       break;
     put(a, i, at(a, kid));
     i = kid;
   }
-  put(a, i, c);
+  put(a, i, e);
 }
 
 /* Arms the timerfd for the heap's top, or disarms it; one syscall, and only
  * when the earliest due time changed.
  */
 static void rearm(struct fb__alarms *a) {
-  int64_t due = a->n > 0 ? at(a, 0)->alarm_due : 0;
+  int64_t due = a->n > 0 ? at(a, 0)->due : 0;
   struct itimerspec its = {{0, 0}, {0, 0}};
 
   if (due == a->armed)
@@ -86,12 +86,12 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     expirations = 0;
   a->armed = 0;
   now = fb_clock_ns();
-  while (a->n > 0 && at(a, 0)->alarm_due <= now) {
-    struct fb__conn *c = at(a, 0);
+  while (a->n > 0 && at(a, 0)->due <= now) {
+    struct fb__alarm *e = at(a, 0);
 
-    fb__alarm_cancel(a, c);
+    fb__alarm_cancel(a, e);
     /* May set or cancel alarms: the heap is consistent here. */
-    fb__conn_fire(c);
+    e->fire(e);
   }
   rearm(a);
 }
@@ -111,7 +111,7 @@ int fb__alarms_init(struct fb__alarms *a, uv_loop_t *loop) {
     return rc;
   }
   a->poll.data = a;
-  /* Waiting connections keep the loop alive, not the alarm clock. */
+  /* Owners keep the loop alive with their handles, not the alarm clock. */
   uv_unref((uv_handle_t *)&a->poll);
   return 0;
 }
@@ -125,39 +125,39 @@ void fb__alarms_free(struct fb__alarms *a) {
   a->n = a->cap = 0;
 }
 
-int fb__alarm_set(struct fb__alarms *a, struct fb__conn *c, int64_t due_ns) {
-  if (c->alarm_slot != 0)
-    fb__alarm_cancel(a, c);
+int fb__alarm_set(struct fb__alarms *a, struct fb__alarm *e, int64_t due_ns) {
+  if (e->slot != 0)
+    fb__alarm_cancel(a, e);
   if (a->fd < 0)
     return -EBADF;
   if (a->n == a->cap) {
     size_t cap = a->cap ? 2 * a->cap : 256;
-    struct fb__conn **heap = realloc(a->heap, cap * sizeof(*heap));
+    struct fb__alarm **heap = realloc(a->heap, cap * sizeof(*heap));
 
     if (heap == NULL)
       return -ENOMEM;
     a->heap = heap;
     a->cap = cap;
   }
-  c->alarm_due = due_ns > 0 ? due_ns : 1;
-  put(a, a->n++, c);
+  e->due = due_ns > 0 ? due_ns : 1;
+  put(a, a->n++, e);
   sift_up(a, a->n - 1);
   rearm(a);
   return 0;
 }
 
-void fb__alarm_cancel(struct fb__alarms *a, struct fb__conn *c) {
-  size_t i = c->alarm_slot;
-  struct fb__conn *last;
+void fb__alarm_cancel(struct fb__alarms *a, struct fb__alarm *e) {
+  size_t i = e->slot;
+  struct fb__alarm *last;
 
   if (i-- == 0)
     return;
-  c->alarm_slot = 0;
+  e->slot = 0;
   last = a->heap[--a->n];
-  if (last == c)
+  if (last == e)
     return;
   put(a, i, last);
-  if (i > 0 && at(a, (i - 1) / 2)->alarm_due > last->alarm_due)
+  if (i > 0 && at(a, (i - 1) / 2)->due > last->due)
     sift_up(a, i);
   else
     sift_down(a, i);

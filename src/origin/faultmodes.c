@@ -26,7 +26,7 @@ static size_t endless_chunk_len;
 static pthread_once_t blocks_once = PTHREAD_ONCE_INIT;
 
 static void blocks_init(void) {
-  const char *text = fb__text_pattern();
+  const char *text = fb__pattern_text();
   size_t n = 0;
 
   for (unsigned i = 0; i < MANY_HEADERS; i++)
@@ -47,15 +47,15 @@ static uint64_t half(const struct fb__route *rt) {
 static void add_body(struct fb__resp *r, const struct fb__route *rt,
                      uint64_t len) {
   if (!rt->head_only)
-    fb__resp_add(r, rt->body, len, rt->body_period);
+    fb__writer_add(r, rt->body, len, rt->body_period);
 }
 
 /* The head and connection line of the normal response. */
 static void add_head(struct fb__conn *c, const struct fb__route *rt) {
-  const char *line = fb__conn_line(c);
+  const char *line = fb__heads_end(c);
 
-  fb__resp_add(&c->resp, rt->head, rt->head_len, 0);
-  fb__resp_add(&c->resp, line, strlen(line), 0);
+  fb__writer_add(&c->resp, rt->head, rt->head_len, 0);
+  fb__writer_add(&c->resp, line, strlen(line), 0);
 }
 
 static int normal(struct fb__conn *c, const struct fb__route *rt) {
@@ -81,10 +81,10 @@ static int own_head(struct fb__conn *c, const char *fmt, ...) {
   va_end(ap);
   if (n < 0 || (size_t)n >= sizeof(tmp))
     return -ENOMEM;
-  text = fb__resp_printf(c, &len, "%s", tmp);
+  text = fb__writer_printf(c, &len, "%s", tmp);
   if (text == NULL)
     return -ENOMEM;
-  fb__resp_add(&c->resp, text, len, 0);
+  fb__writer_add(&c->resp, text, len, 0);
   return 0;
 }
 
@@ -121,11 +121,11 @@ static int f_slow_headers(struct fb__conn *c, const struct fb__route *rt) {
 }
 
 static int f_http500(struct fb__conn *c, const struct fb__route *rt) {
-  return fb__status_response(c, 500, rt->head_only);
+  return fb__heads_status(c, 500, rt->head_only);
 }
 
 static int f_http503(struct fb__conn *c, const struct fb__route *rt) {
-  return fb__status_response(c, 503, rt->head_only);
+  return fb__heads_status(c, 503, rt->head_only);
 }
 
 static int f_malformed(struct fb__conn *c, const struct fb__route *rt) {
@@ -156,7 +156,7 @@ static int chunked_head(struct fb__conn *c, const struct fb__route *rt,
   return own_head(c,
                   "HTTP/1.1 200 OK\r\n" SERVER "Content-Type: %s\r\n"
                   "Transfer-Encoding: chunked\r\n%s%s",
-                  rt->content_type, fb__conn_line(c), first_line);
+                  rt->content_type, fb__heads_end(c), first_line);
 }
 
 static int f_chunked_cut(struct fb__conn *c, const struct fb__route *rt) {
@@ -171,7 +171,7 @@ static int f_chunked_cut(struct fb__conn *c, const struct fb__route *rt) {
   rc = chunked_head(c, rt, n ? line : "");
   add_body(&c->resp, rt, n);
   if (n)
-    fb__resp_add(&c->resp, "\r\n", 2, 0);
+    fb__writer_add(&c->resp, "\r\n", 2, 0);
   c->resp.after = FB__AFTER_CLOSE;
   return rc;
 }
@@ -192,7 +192,7 @@ static int broken_length(struct fb__conn *c, const struct fb__route *rt,
   int rc = own_head(c,
                     "HTTP/1.1 200 OK\r\n" SERVER "Content-Type: %s\r\n"
                     "Content-Length: %s%" PRIu64 "\r\n%s",
-                    rt->content_type, junk, rt->body_len, fb__conn_line(c));
+                    rt->content_type, junk, rt->body_len, fb__heads_end(c));
 
   add_body(&c->resp, rt, rt->body_len);
   c->resp.after = FB__AFTER_CLOSE;
@@ -214,24 +214,24 @@ static int f_http09(struct fb__conn *c, const struct fb__route *rt) {
 }
 
 static int f_huge_header(struct fb__conn *c, const struct fb__route *rt) {
-  const char *line = fb__conn_line(c);
+  const char *line = fb__heads_end(c);
 
-  fb__resp_add(&c->resp, rt->head, rt->head_len, 0);
-  fb__resp_add(&c->resp, "X-Huge: ", 8, 0);
-  fb__resp_add(&c->resp, fb__text_pattern(), HUGE_HEADER, FB__PATTERN);
-  fb__resp_add(&c->resp, "\r\n", 2, 0);
-  fb__resp_add(&c->resp, line, strlen(line), 0);
+  fb__writer_add(&c->resp, rt->head, rt->head_len, 0);
+  fb__writer_add(&c->resp, "X-Huge: ", 8, 0);
+  fb__writer_add(&c->resp, fb__pattern_text(), HUGE_HEADER, FB__PATTERN);
+  fb__writer_add(&c->resp, "\r\n", 2, 0);
+  fb__writer_add(&c->resp, line, strlen(line), 0);
   add_body(&c->resp, rt, rt->body_len);
   return 0;
 }
 
 static int f_many_headers(struct fb__conn *c, const struct fb__route *rt) {
-  const char *line = fb__conn_line(c);
+  const char *line = fb__heads_end(c);
 
   pthread_once(&blocks_once, blocks_init);
-  fb__resp_add(&c->resp, rt->head, rt->head_len, 0);
-  fb__resp_add(&c->resp, many_headers, many_headers_len, 0);
-  fb__resp_add(&c->resp, line, strlen(line), 0);
+  fb__writer_add(&c->resp, rt->head, rt->head_len, 0);
+  fb__writer_add(&c->resp, many_headers, many_headers_len, 0);
+  fb__writer_add(&c->resp, line, strlen(line), 0);
   add_body(&c->resp, rt, rt->body_len);
   return 0;
 }
@@ -240,13 +240,13 @@ static int redirect(struct fb__conn *c, const char *location, int len) {
   return own_head(c,
                   "HTTP/1.1 302 Found\r\n" SERVER "Location: %.*s\r\n"
                   "Content-Length: 0\r\n%s",
-                  len, location, fb__conn_line(c));
+                  len, location, fb__heads_end(c));
 }
 
 static int f_redirect_loop(struct fb__conn *c, const struct fb__route *rt) {
   /* To the very target asked for, query and all: the same fault again. */
   if (rt->target_len > 400)
-    return fb__status_response(c, 414, rt->head_only);
+    return fb__heads_status(c, 414, rt->head_only);
   return redirect(c, rt->target, (int)rt->target_len);
 }
 
@@ -265,9 +265,9 @@ static int f_gzip_bomb(struct fb__conn *c, const struct fb__route *rt) {
                 "HTTP/1.1 200 OK\r\n" SERVER
                 "Content-Type: text/html; charset=utf-8\r\n"
                 "Content-Encoding: gzip\r\nContent-Length: %zu\r\n%s",
-                len, fb__conn_line(c));
+                len, fb__heads_end(c));
   if (!rt->head_only)
-    fb__resp_add(&c->resp, gz, len, 0);
+    fb__writer_add(&c->resp, gz, len, 0);
   return rc;
 }
 
@@ -276,10 +276,10 @@ static int f_huge_body(struct fb__conn *c, const struct fb__route *rt) {
                     "HTTP/1.1 200 OK\r\n" SERVER
                     "Content-Type: application/octet-stream\r\n"
                     "Content-Length: %llu\r\n%s",
-                    (unsigned long long)HUGE_BODY, fb__conn_line(c));
+                    (unsigned long long)HUGE_BODY, fb__heads_end(c));
 
   if (!rt->head_only)
-    fb__resp_add(&c->resp, fb__text_pattern(), HUGE_BODY, FB__PATTERN);
+    fb__writer_add(&c->resp, fb__pattern_text(), HUGE_BODY, FB__PATTERN);
   return rc;
 }
 
@@ -289,12 +289,12 @@ static int f_endless(struct fb__conn *c, const struct fb__route *rt) {
   pthread_once(&blocks_once, blocks_init);
   rc = chunked_head(c, rt, "");
   if (!rt->head_only)
-    fb__resp_add(&c->resp, endless_chunk, UINT64_MAX, endless_chunk_len);
+    fb__writer_add(&c->resp, endless_chunk, UINT64_MAX, endless_chunk_len);
   return rc;
 }
 
 static int f_continue(struct fb__conn *c, const struct fb__route *rt) {
-  fb__resp_add(&c->resp, "HTTP/1.1 100 Continue\r\n\r\n", 25, 0);
+  fb__writer_add(&c->resp, "HTTP/1.1 100 Continue\r\n\r\n", 25, 0);
   c->resp.after = FB__AFTER_STALL;
   return 0;
 }
@@ -302,6 +302,16 @@ static int f_continue(struct fb__conn *c, const struct fb__route *rt) {
 static int f_close_idle(struct fb__conn *c, const struct fb__route *rt) {
   normal(c, rt);
   c->resp.after = FB__AFTER_CLOSE;
+  return 0;
+}
+
+/* As short, but over TLS the FIN comes without close_notify: the cut is
+ * seen by the TLS layer too (curl, which ignores a missing close_notify,
+ * still sees the body end short of its Content-Length).
+ */
+static int f_tls_cut(struct fb__conn *c, const struct fb__route *rt) {
+  f_short(c, rt);
+  c->resp.after = FB__AFTER_CUT;
   return 0;
 }
 
@@ -332,10 +342,11 @@ static const fault_fn handlers[FB_FAULT_COUNT] = {
     [FB_FAULT_ENDLESS] = f_endless,
     [FB_FAULT_CONTINUE] = f_continue,
     [FB_FAULT_CLOSE_IDLE] = f_close_idle,
+    [FB_FAULT_TLS_CUT] = f_tls_cut,
 };
 
-int fb__fault_apply(struct fb__conn *c, enum fb_fault f,
-                    const struct fb__route *rt) {
+int fb__faultmodes_apply(struct fb__conn *c, enum fb_fault f,
+                         const struct fb__route *rt) {
   if ((int)f <= FB_FAULT_NONE || f >= FB_FAULT_COUNT || handlers[f] == NULL)
     return normal(c, rt);
   c->resp.status = 200;

@@ -28,6 +28,10 @@ int fb_fault_parse(const char *name, size_t len) {
   return -1;
 }
 
+int fb_fault_in_handshake(enum fb_fault f) {
+  return f >= FB_FAULT_TLS_STALL && f <= FB_FAULT_TLS_EXPIRED;
+}
+
 static void valid_names(char *buf, size_t len) {
   size_t used = 0;
 
@@ -87,6 +91,19 @@ int fb__faults_compile(struct fb__faults *f, const char *spec, char *err,
       valid_names(names, sizeof(names));
       snprintf(err, errlen, "unknown fault '%.*s' (valid: %s)",
                (int)(nend - name), name, names);
+      return FB_ESPEC;
+    }
+    if (fb_fault_in_handshake((enum fb_fault)mode)) {
+      char host[64];
+      size_t i = 0;
+
+      for (const char *n = fault_names[mode]; *n != '\0'; n++)
+        host[i++] = *n == '_' ? '-' : *n;
+      host[i] = '\0';
+      snprintf(err, errlen,
+               "fault '%s' is in the TLS handshake, before any request: ask "
+               "for it with the server name %s.localhost",
+               fault_names[mode], host);
       return FB_ESPEC;
     }
     if (seen[mode]) {
@@ -157,8 +174,8 @@ enum fb_fault fb__faults_pick(const struct fb__faults *f, uint64_t seed,
   return FB_FAULT_NONE;
 }
 
-unsigned fb__jitter(unsigned delay_ms, unsigned jitter_ms, uint64_t seed,
-                    const char *target, size_t len) {
+unsigned fb__faults_jitter(unsigned delay_ms, unsigned jitter_ms, uint64_t seed,
+                           const char *target, size_t len) {
   uint64_t h;
   int64_t d;
 

@@ -32,8 +32,8 @@ static int tchar(unsigned char c) {
  * request smuggling vector once a proxy reads the same bytes differently.
  * This pass refuses them before llhttp sees the bytes.
  */
-int fb__scan_head(struct fb__scan *s, const char *p, size_t len, size_t max,
-                  size_t *used) {
+int fb__headscan(struct fb__headscan *s, const char *p, size_t len, size_t max,
+                 size_t *used) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)p[i];
 

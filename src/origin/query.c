@@ -47,7 +47,8 @@ static int one(const char *k, size_t klen, const char *v, size_t vlen,
       q->fault = FB_FAULT_NONE;
     } else {
       int f = fb_fault_parse(v, vlen);
-      if (f < 0)
+      /* A handshake's fault cannot ride on a request. */
+      if (f < 0 || fb_fault_in_handshake((enum fb_fault)f))
         return -400;
       q->fault = f;
     }
@@ -57,6 +58,11 @@ static int one(const char *k, size_t klen, const char *v, size_t vlen,
       return -400;
     q->has_status = 1;
     q->status = (int)n;
+  } else if (key_is(k, klen, "rtt")) {
+    if (number(v, vlen, FB__MAX_RTT_MS, &n) < 0)
+      return -400;
+    q->has_rtt = 1;
+    q->rtt_ms = (unsigned)n;
   } else if (key_is(k, klen, "close")) {
     if (number(v, vlen, 1, &n) < 0)
       return -400;

@@ -11,117 +11,13 @@
 /* Largest /__bytes/N body: 1 TiB is beyond any test and any timeout. */
 #define MAX_BYTES_BODY (1ULL << 40)
 
-static const struct {
-  int status;
-  const char *reason;
-} reasons[] = {
-    {100, "Continue"},
-    {200, "OK"},
-    {201, "Created"},
-    {202, "Accepted"},
-    {203, "Non-Authoritative Information"},
-    {205, "Reset Content"},
-    {206, "Partial Content"},
-    {300, "Multiple Choices"},
-    {301, "Moved Permanently"},
-    {302, "Found"},
-    {303, "See Other"},
-    {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {410, "Gone"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {418, "I'm a teapot"},
-    {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-    {505, "HTTP Version Not Supported"},
-};
-
-const char *fb__reason(int status) {
-  for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-    if (reasons[i].status == status)
-      return reasons[i].reason;
-  return "Unknown";
-}
-
-const char *fb__conn_line(struct fb__conn *c) {
-  if (!c->keep_alive)
-    return "Connection: close\r\n\r\n";
-  if (c->http_minor == 0)
-    return "Connection: keep-alive\r\n\r\n";
-  return "\r\n";
-}
-
-/* A small text/plain response, "404 Not Found\n", head and body in hbuf. */
-int fb__status_response(struct fb__conn *c, int status, int head_only) {
-  const char *reason = fb__reason(status), *text;
-  int blen = snprintf(NULL, 0, "%d %s\n", status, reason);
-  size_t len;
-
-  text = fb__resp_printf(
-      c, &len,
-      "HTTP/1.1 %d %s\r\nServer: fetchbench-origin\r\n"
-      "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
-      "%s%s%d %s\n",
-      status, reason, blen, status == 405 ? "Allow: GET, HEAD\r\n" : "",
-      fb__conn_line(c), status, reason);
-  if (text == NULL)
-    return -ENOMEM;
-  fb__resp_add(&c->resp, text, head_only ? len - (size_t)blen : len, 0);
-  c->resp.status = status;
-  return 0;
-}
-
-/* GET /__stats: the server's counters as JSON, never faulted. */
-static int stats_response(struct fb__conn *c, int head_only) {
-  struct fb_origin *o = c->o;
-  uint64_t queued = 0;
-  char body[512];
-  const char *text;
-  size_t len;
-  int blen;
-
-  for (struct fb__conn *k = o->conns; k != NULL; k = k->next)
-    queued += uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp);
-  blen = snprintf(body, sizeof(body),
-                  "{\"connections\":%u,\"accepted\":%" PRIu64
-                  ",\"refused\":%" PRIu64 ",\"requests\":%" PRIu64
-                  ",\"responses\":%" PRIu64 ",\"errors\":%" PRIu64
-                  ",\"faults\":%" PRIu64 ",\"queued_bytes\":%" PRIu64
-                  ",\"max_write_queue\":%zu}\n",
-                  o->nconns, o->stats.accepted, o->stats.refused,
-                  o->stats.requests, o->stats.responses, o->stats.errors,
-                  o->stats.faults, queued, o->cfg.max_write_queue);
-  text = fb__resp_printf(c, &len,
-                         "HTTP/1.1 200 OK\r\nServer: fetchbench-origin\r\n"
-                         "Content-Type: application/json\r\n"
-                         "Content-Length: %d\r\n%s%s",
-                         blen, fb__conn_line(c), head_only ? "" : body);
-  if (text == NULL)
-    return -ENOMEM;
-  fb__resp_add(&c->resp, text, len, 0);
-  c->resp.status = 200;
-  return 0;
-}
-
 /* Builds the head of a generated body into hbuf. */
 static int generated_head(struct fb__conn *c, struct fb__route *route) {
   route->head =
-      fb__resp_printf(c, &route->head_len,
-                      "HTTP/1.1 200 OK\r\nServer: fetchbench-origin\r\n"
-                      "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
-                      route->content_type, route->body_len);
+      fb__writer_printf(c, &route->head_len,
+                        "HTTP/1.1 200 OK\r\nServer: fetchbench-origin\r\n"
+                        "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
+                        route->content_type, route->body_len);
   return route->head == NULL ? -ENOMEM : 0;
 }
 
@@ -180,7 +76,7 @@ static int route_path(struct fb__conn *c, char *path, size_t len, size_t cap,
     }
     if (n > MAX_BYTES_BODY)
       return 404;
-    route->body = fb__text_pattern();
+    route->body = fb__pattern_text();
     route->body_len = n;
     route->body_period = FB__PATTERN;
     route->content_type = "application/octet-stream";
@@ -204,15 +100,15 @@ static int route_path(struct fb__conn *c, char *path, size_t len, size_t cap,
 
 /* The plain answer: head, connection line, body. */
 static void normal_response(struct fb__conn *c, const struct fb__route *route) {
-  const char *line = fb__conn_line(c);
+  const char *line = fb__heads_end(c);
 
-  fb__resp_add(&c->resp, route->head, route->head_len, 0);
-  fb__resp_add(&c->resp, line, strlen(line), 0);
+  fb__writer_add(&c->resp, route->head, route->head_len, 0);
+  fb__writer_add(&c->resp, line, strlen(line), 0);
   if (!route->head_only && route->body_file_off >= 0)
-    fb__resp_add_file(&c->resp, route->body, route->body_len,
-                      route->body_file_off);
+    fb__writer_add_file(&c->resp, route->body, route->body_len,
+                        route->body_file_off);
   else if (!route->head_only)
-    fb__resp_add(&c->resp, route->body, route->body_len, route->body_period);
+    fb__writer_add(&c->resp, route->body, route->body_len, route->body_period);
   c->resp.status = 200;
 }
 
@@ -234,13 +130,10 @@ static void pace_body(struct fb__resp *r, const struct fb__route *route,
   }
 }
 
-static int start(struct fb__conn *c) {
-  if (c->resp.delay_ms > 0) {
-    c->resp.due_ns = fb_clock_ns() + (int64_t)c->resp.delay_ms * FB_NS_PER_MS;
-    fb__conn_at(c, FB__PH_DELAY, c->resp.due_ns);
-    return 0;
-  }
-  return fb__resp_pump(c);
+static int close_now(struct fb__conn *c) {
+  c->ended = 1;
+  c->stream->close(c);
+  return -1;
 }
 
 int fb__respond(struct fb__conn *c) {
@@ -256,7 +149,7 @@ int fb__respond(struct fb__conn *c) {
   int plen, rc = 0, fault;
 
   o->stats.requests++;
-  fb__resp_clear(c);
+  fb__writer_clear(c);
   route.head_only = c->method == HTTP_HEAD;
   q = memchr(target, '?', len);
   if (q != NULL &&
@@ -265,7 +158,7 @@ int fb__respond(struct fb__conn *c) {
   if (q == NULL)
     fb__query_parse("", 0, &query);
   if (c->method != HTTP_GET && c->method != HTTP_HEAD) {
-    rc = fb__status_response(c, 405, 0);
+    rc = fb__heads_status(c, 405, 0);
     goto out;
   }
   if (cap > sizeof(small)) {
@@ -277,19 +170,21 @@ int fb__respond(struct fb__conn *c) {
   }
   plen = fb__path_normalize(target, len, path, cap);
   if (plen < 0) {
-    rc = fb__status_response(c, 400, route.head_only);
+    rc = fb__heads_status(c, 400, route.head_only);
     goto out;
   }
   if (query.close)
     c->keep_alive = 0;
+  if (query.has_rtt)
+    fb__tcp_set_rtt(c, (int64_t)query.rtt_ms * FB_NS_PER_MS);
   if (query.has_status) {
-    rc = fb__status_response(c, query.status, route.head_only);
+    rc = fb__heads_status(c, query.status, route.head_only);
   } else if (strcmp(path, "__stats") == 0) {
-    rc = stats_response(c, route.head_only);
+    rc = fb__stats_response(c, route.head_only);
   } else {
     rc = route_path(c, path, (size_t)plen, cap, &route);
     if (rc == 404)
-      rc = fb__status_response(c, 404, route.head_only);
+      rc = fb__heads_status(c, 404, route.head_only);
     else if (rc == 0) {
       route.rate = query.has_rate ? query.rate : 0;
       route.target = target;
@@ -299,7 +194,7 @@ int fb__respond(struct fb__conn *c) {
                   : (int)fb__faults_pick(&o->faults, cfg->seed, target, len);
       if (fault != FB_FAULT_NONE) {
         o->stats.faults++;
-        rc = fb__fault_apply(c, (enum fb_fault)fault, &route);
+        rc = fb__faultmodes_apply(c, (enum fb_fault)fault, &route);
       } else {
         normal_response(c, &route);
       }
@@ -311,27 +206,23 @@ int fb__respond(struct fb__conn *c) {
     pace_body(r, &route, query.has_rate ? query.rate : cfg->rate);
   delay = query.has_delay ? query.delay_ms : cfg->delay_ms;
   jitter = query.has_jitter ? query.jitter_ms : cfg->jitter_ms;
-  r->delay_ms = fb__jitter(delay, jitter, cfg->seed, target, len);
+  r->delay_ms = fb__faults_jitter(delay, jitter, cfg->seed, target, len);
 out:
   if (path != small)
     free(path);
-  if (rc < 0) {
-    fb__conn_close(c);
-    return -1;
-  }
+  if (rc < 0)
+    return close_now(c);
   if (r->after == FB__AFTER_KEEP && !c->keep_alive)
     r->after = FB__AFTER_CLOSE;
-  return start(c);
+  return fb__writer_start(c);
 }
 
 int fb__respond_error(struct fb__conn *c, int status) {
   c->o->stats.errors++;
   c->keep_alive = 0;
-  fb__resp_clear(c);
-  if (fb__status_response(c, status, 0) < 0) {
-    fb__conn_close(c);
-    return -1;
-  }
+  fb__writer_clear(c);
+  if (fb__heads_status(c, status, 0) < 0)
+    return close_now(c);
   c->resp.after = FB__AFTER_CLOSE;
-  return fb__resp_pump(c);
+  return fb__writer_pump(c);
 }

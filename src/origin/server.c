@@ -23,6 +23,9 @@ void fb_origin_config_init(struct fb_origin_config *cfg) {
   cfg->max_header_bytes = 8 << 10;
   cfg->max_write_queue = 1 << 20;
   cfg->cpu = -1;
+  cfg->tls_resume = 1;
+  cfg->handshake_timeout_ms = 10000;
+  cfg->max_handshakes = 256;
 }
 
 static int check_config(const struct fb_origin_config *cfg, char *err,
@@ -42,6 +45,11 @@ static int check_config(const struct fb_origin_config *cfg, char *err,
   else if (cfg->delay_ms > FB__MAX_DELAY_MS ||
            cfg->jitter_ms > FB__MAX_DELAY_MS)
     what = "delay and jitter must be at most one hour";
+  else if (cfg->rtt_ms > FB__MAX_RTT_MS)
+    what = "rtt must be at most one minute";
+  else if (cfg->tls &&
+           (cfg->handshake_timeout_ms < 1 || cfg->max_handshakes < 1))
+    what = "the handshake timeout and max_handshakes must be at least 1";
   if (what == NULL)
     return 0;
   snprintf(err, errlen, "origin: %s", what);
@@ -153,7 +161,7 @@ static void begin_stop(struct fb_origin *o) {
     close_handle((uv_handle_t *)&o->sigterm);
   }
   for (struct fb__conn *c = o->conns; c != NULL; c = c->next)
-    fb__conn_close(c);
+    fb__tcp_close(c);
 }
 
 static void on_stop(uv_async_t *a) {
@@ -208,16 +216,24 @@ int fb_origin_create(struct fb_origin **out, const struct fb_origin_config *cfg,
   o->cfg.host = NULL;
   o->cfg.corpus = NULL;
   o->cfg.faults = NULL;
+  o->cfg.cert_file = NULL;
+  o->cfg.key_file = NULL;
+  o->cfg.cert_out = NULL;
   rc = fb__faults_compile(&o->faults, cfg->faults, err, errlen);
   if (rc < 0)
     goto out;
   raise_nofile();
   ignore_sigpipe();
+  if (cfg->tls) {
+    rc = fb__tlsctx_init(o, cfg, err, errlen);
+    if (rc < 0)
+      goto out;
+  }
   rc = fb__corpus_open(&o->corpus, cfg->corpus, cfg->seed, err, errlen);
   if (rc < 0)
     goto out;
   o->corpus_fd = o->corpus->fd;
-  fb__conn_settings(&o->settings);
+  fb__http_settings(&o->settings);
   o->rbuf = malloc(FB__READ_BUF);
   rc = -ENOMEM;
   if (o->rbuf == NULL || make_heads(o) < 0 || make_index(o) < 0) {
@@ -307,6 +323,7 @@ void fb_origin_destroy(struct fb_origin *o) {
       uv_run(&o->loop, UV_RUN_DEFAULT);
   }
   fb__alarms_free(&o->alarms);
+  fb__tlsctx_free(o);
   fb_corpus_destroy(o->corpus);
   free(o->heads);
   free(o->head_off);

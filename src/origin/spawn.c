@@ -230,8 +230,9 @@ int fb_origin_spawn(struct fb_origin_proc *p,
 
     p->pid = pid;
     p->port = port;
-    snprintf(p->base_url, sizeof(p->base_url), "http://%s%s%s:%d",
-             v6 ? "[" : "", host, v6 ? "]" : "", port);
+    snprintf(p->base_url, sizeof(p->base_url), "%s://%s%s%s:%d",
+             cfg->tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+             port);
     return 0;
   }
   kill_child(pid);

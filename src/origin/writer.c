@@ -1,59 +1,41 @@
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 
 #include "fetchbench/clock.h"
 #include "origin/origin_int.h"
 
-#define MAX_IOV 16
+/* The response in c->resp, a list of segments, goes out through the stream
+ * below: after its delay, paced when asked, and with sendfile for large
+ * corpus segments when the stream can (plain TCP).
+ */
 
-static char text_pattern[FB__PATTERN];
-static const char zero_pattern[FB__PATTERN];
-static pthread_once_t text_once = PTHREAD_ONCE_INIT;
+#define MAX_IOV FB__MAX_IOV
 
-static void text_init(void) {
-  static const char alphabet[] = FB__ALPHABET;
-
-  for (size_t i = 0; i < FB__PATTERN; i++)
-    text_pattern[i] = alphabet[i % 64];
-}
-
-const char *fb__text_pattern(void) {
-  pthread_once(&text_once, text_init);
-  return text_pattern;
-}
-
-const char *fb__zero_pattern(void) {
-  return zero_pattern;
-}
-
-void fb__resp_add(struct fb__resp *r, const void *base, uint64_t len,
-                  size_t period) {
+void fb__writer_add(struct fb__resp *r, const void *base, uint64_t len,
+                    size_t period) {
   if (len == 0 || r->nsegs == FB__MAX_SEGS)
     return;
   r->segs[r->nsegs++] = (struct fb__seg){base, len, period, -1};
 }
 
-void fb__resp_add_file(struct fb__resp *r, const void *base, uint64_t len,
-                       int64_t file_off) {
+void fb__writer_add_file(struct fb__resp *r, const void *base, uint64_t len,
+                         int64_t file_off) {
   if (len == 0 || r->nsegs == FB__MAX_SEGS)
     return;
   r->segs[r->nsegs++] = (struct fb__seg){base, len, 0, file_off};
   r->direct = file_off >= 0;
 }
 
-void fb__resp_clear(struct fb__conn *c) {
+void fb__writer_clear(struct fb__conn *c) {
   free(c->resp.owned);
   memset(&c->resp, 0, sizeof(c->resp));
 }
 
-const char *fb__resp_printf(struct fb__conn *c, size_t *len, const char *fmt,
-                            ...) {
+const char *fb__writer_printf(struct fb__conn *c, size_t *len, const char *fmt,
+                              ...) {
   va_list ap;
   int n;
 
@@ -127,9 +109,7 @@ static unsigned gather(const struct fb__resp *r, uint64_t limit, uv_buf_t *bufs,
   return n;
 }
 
-static void on_write(uv_write_t *req, int status) {
-  fb__resp_written(req->data, status);
-}
+static void on_tick(struct fb__conn *c);
 
 /* Everything is written: what the response asked for next. Returns 1 when
  * the connection goes on with the next request.
@@ -138,17 +118,24 @@ static int finish(struct fb__conn *c) {
   c->o->stats.responses++;
   switch (c->resp.after) {
   case FB__AFTER_KEEP:
-    fb__resp_clear(c);
+    fb__writer_clear(c);
     return 1;
   case FB__AFTER_STALL:
-    fb__conn_timer(c, FB__PH_STALL, c->o->cfg.idle_timeout_ms);
+    c->phase = FB__PH_STALL;
+    fb__tcp_timer(c, c->o->cfg.idle_timeout_ms, on_tick);
     return 0;
   case FB__AFTER_RESET:
-    fb__conn_reset(c);
+    c->ended = 1;
+    c->stream->reset(c);
     return -1;
+  case FB__AFTER_CUT:
+    c->ended = 1;
+    c->stream->cut(c);
+    return 0;
   case FB__AFTER_CLOSE:
   default:
-    fb__conn_shutdown(c);
+    c->ended = 1;
+    c->stream->shutdown(c);
     return 0;
   }
 }
@@ -171,7 +158,8 @@ static uint64_t paced(struct fb__conn *c, uint64_t limit) {
   if (allowed < (double)slice) {
     double due = (double)r->pace_t0 + (double)done * 1e9 / (double)r->rate;
 
-    fb__conn_at(c, FB__PH_PACE, due > (double)now ? (int64_t)due : now);
+    c->phase = FB__PH_PACE;
+    fb__tcp_at(c, due > (double)now ? (int64_t)due : now, on_tick);
     return 0;
   }
   if ((double)limit > allowed)
@@ -181,23 +169,22 @@ static uint64_t paced(struct fb__conn *c, uint64_t limit) {
   return limit;
 }
 
-/* Below this, a file segment is copied rather than sent with sendfile: one
- * sendmsg of head and body costs less than a sendmsg and a sendfile (measured
- * on loopback: the origin's CPU per small response fell by a fifth).
+/* Below FB__SENDFILE_MIN, a file segment is copied rather than sent with
+ * sendfile: one sendmsg of head and body costs less than a sendmsg and a
+ * sendfile (measured on loopback: the origin's CPU per small response fell
+ * by a fifth).
  */
-#define SENDFILE_MIN (16u << 10)
-
 static int by_sendfile(const struct fb__seg *s, uint64_t off) {
-  return s->file_off >= 0 && s->len - off >= SENDFILE_MIN;
+  return s->file_off >= 0 && s->len - off >= FB__SENDFILE_MIN;
 }
 
 /* The zero-copy path for a response with corpus file segments: its plain
  * and small file segments with sendmsg (MSG_MORE while sendfile bytes
  * follow, so a head and its body share packets), large file segments with
  * sendfile. Returns 1 when limit bytes (or the rest) went out, 0 when the
- * socket is full, -1 on error.
+ * socket is full (or the flight held), -1 when the connection failed.
  */
-static int send_direct(struct fb__conn *c, int fd, uint64_t limit) {
+static int send_direct(struct fb__conn *c, uint64_t limit) {
   struct fb__resp *r = &c->resp;
 
   while (limit > 0 && r->seg < r->nsegs) {
@@ -206,21 +193,23 @@ static int send_direct(struct fb__conn *c, int fd, uint64_t limit) {
     ssize_t n;
 
     if (by_sendfile(seg, r->seg_off)) {
-      off_t off = (off_t)(seg->file_off + (int64_t)r->seg_off);
       want = seg->len - r->seg_off;
       if (want > limit)
         want = limit;
       if (want > (1u << 30))
         want = 1u << 30;
-      n = sendfile(fd, c->o->corpus_fd, &off, (size_t)want);
+      n = c->stream->sendfile(c, c->o->corpus_fd,
+                              seg->file_off + (int64_t)r->seg_off,
+                              (size_t)want);
+      if (n > 0)
+        c->o->stats.body_sendfile += (uint64_t)n;
     } else {
       struct iovec iov[MAX_IOV];
-      struct msghdr mh = {.msg_iov = iov};
-      int s = r->seg, more = 0;
+      int s = r->seg, more = 0, niov = 0;
       uint64_t soff = r->seg_off;
 
       want = 0;
-      while (s < r->nsegs && mh.msg_iovlen < MAX_IOV && want < limit) {
+      while (s < r->nsegs && niov < MAX_IOV && want < limit) {
         const struct fb__seg *p = &r->segs[s];
         uint64_t take = p->len - soff;
 
@@ -230,22 +219,18 @@ static int send_direct(struct fb__conn *c, int fd, uint64_t limit) {
         }
         if (take > limit - want)
           take = limit - want;
-        iov[mh.msg_iovlen].iov_base = (char *)p->base + soff;
-        iov[mh.msg_iovlen++].iov_len = (size_t)take;
+        iov[niov].iov_base = (char *)p->base + soff;
+        iov[niov++].iov_len = (size_t)take;
         want += take;
         s++;
         soff = 0;
       }
       if (want == 0)
         return 1; /* a repeated segment: the generic path sends it */
-      n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+      n = c->stream->send(c, iov, niov, more);
     }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        return 0;
-      fb__conn_close(c);
+    if (n < 0)
       return -1;
-    }
     advance(r, (uint64_t)n);
     limit -= (uint64_t)n;
     if ((uint64_t)n < want)
@@ -254,14 +239,17 @@ static int send_direct(struct fb__conn *c, int fd, uint64_t limit) {
   return 1;
 }
 
-int fb__resp_pump(struct fb__conn *c) {
+int fb__writer_pump(struct fb__conn *c) {
   struct fb__resp *r = &c->resp;
+  uint64_t slice = c->o->cfg.max_write_queue;
   uv_buf_t bufs[MAX_IOV];
 
-  while (!c->closing) {
-    uint64_t limit = c->o->cfg.max_write_queue, total;
-    int rc, drain_wait = 0;
+  if (c->stream->max_slice != 0 && slice > c->stream->max_slice)
+    slice = c->stream->max_slice;
+  while (!c->ended && !c->t.closing) {
+    uint64_t limit = slice, total;
     unsigned n;
+    int rc;
 
     if (r->seg == r->nsegs)
       return finish(c);
@@ -274,90 +262,69 @@ int fb__resp_pump(struct fb__conn *c) {
       limit = r->pace_from - r->pos;
     }
     if (r->direct && r->rate == 0 && c->o->corpus_fd >= 0 &&
-        r->segs[r->seg].period == 0) {
-      uv_os_fd_t fd;
-
-      if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
-        fb__conn_close(c);
-        return -1;
-      }
-      rc = send_direct(c, fd, limit);
+        c->stream->sendfile != NULL && r->segs[r->seg].period == 0) {
+      rc = send_direct(c, limit);
       if (rc < 0)
         return -1;
       if (rc == 1)
         continue;
-      /* The socket is full. One byte through libuv waits for it to drain;
-       * its callback goes on with sendfile.
+      /* The socket is full. One byte through a write waits for it to
+       * drain; its callback goes on with sendfile.
        */
       limit = 1;
-      drain_wait = 1;
     }
-    n = gather(r, limit, bufs, &total);
-    rc = drain_wait ? 0 : uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-    if (rc == UV_EAGAIN || rc == UV_ENOSYS)
-      rc = 0;
-    if (rc < 0) {
-      fb__conn_close(c);
-      return -1;
-    }
-    advance(r, (uint64_t)rc);
-    if ((uint64_t)rc == total)
-      continue;
-    /* The rest of this slice waits in libuv's queue; its buffers point into
-     * the corpus or static patterns, so the queue holds no copies, and it
-     * never holds more than max_write_queue bytes.
+    /* The stream takes the slice whole; the buffers point into the corpus,
+     * static patterns or the response's own memory, so nothing is copied
+     * and no more than a slice is ever queued.
      */
-    n = gather(r, total - (uint64_t)rc, bufs, &c->inflight);
-    c->wreq.data = c;
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_write);
-    if (rc < 0) {
-      fb__conn_close(c);
+    n = gather(r, limit, bufs, &total);
+    advance(r, total);
+    rc = c->stream->write(c, bufs, n);
+    if (rc < 0)
       return -1;
-    }
-    c->writing = 1;
-    fb__conn_timer(c, FB__PH_WRITE, c->o->cfg.idle_timeout_ms);
+    if (rc == 1)
+      continue;
+    c->phase = FB__PH_WRITE;
+    fb__tcp_timer(c, c->o->cfg.idle_timeout_ms, on_tick);
     return 0;
   }
   return -1;
 }
 
-void fb__resp_written(struct fb__conn *c, int status) {
-  c->writing = 0;
-  if (c->closing)
-    return;
-  if (status < 0) {
-    fb__conn_close(c);
-    return;
+int fb__writer_start(struct fb__conn *c) {
+  if (c->resp.delay_ms > 0) {
+    c->resp.due_ns = fb_clock_ns() + (int64_t)c->resp.delay_ms * FB_NS_PER_MS;
+    c->phase = FB__PH_DELAY;
+    fb__tcp_at(c, c->resp.due_ns, on_tick);
+    return 0;
   }
-  advance(&c->resp, c->inflight);
-  c->inflight = 0;
-  if (c->draining)
-    return; /* a shutdown is queued behind this write */
-  if (fb__resp_pump(c) == 1)
-    fb__conn_response_done(c);
+  return fb__writer_pump(c);
 }
 
-void fb__resp_timer(struct fb__conn *c) {
-  int64_t early;
-
+/* The writer's timer or alarm: a delay or a pacing wait ended, or a write
+ * or a stall outlasted the idle timeout.
+ */
+static void on_tick(struct fb__conn *c) {
   switch (c->phase) {
   case FB__PH_DELAY:
-    early = c->resp.due_ns - fb_clock_ns();
-    if (early > 0) {
-      fb__conn_at(c, FB__PH_DELAY, c->resp.due_ns);
+    if (c->resp.due_ns > fb_clock_ns()) {
+      fb__tcp_at(c, c->resp.due_ns, on_tick);
       break;
     }
+    fb__tcp_flight(c);
     /* fall through */
   case FB__PH_PACE:
-    if (fb__resp_pump(c) == 1)
-      fb__conn_response_done(c);
+    if (fb__writer_pump(c) == 1)
+      c->response_done(c);
     break;
   case FB__PH_WRITE:
     /* The client has not taken a byte for the idle timeout. */
-    fb__conn_reset(c);
+    c->ended = 1;
+    c->stream->reset(c);
     break;
   default:
-    fb__conn_close(c);
+    c->ended = 1;
+    c->stream->close(c);
     break;
   }
 }
