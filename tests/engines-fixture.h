@@ -49,6 +49,13 @@ void fx_global_cleanup(void);
  */
 int fx_engine_skip(const struct fb_engine *e);
 
+/* 1 when a test must not count on a thread of its own to run while engine
+ * e's loop waits: under valgrind 3.19, which does not know that
+ * io_uring_enter blocks and so runs no other thread of the process while
+ * uring waits in it (the reason is printed, with the test's name); else 0.
+ */
+int fx_helper_thread_starves(const struct fb_engine *e, const char *test);
+
 /* Starts an origin child on 127.0.0.1:0 serving corpus ("synthetic" or a
  * directory) and loads the same corpus. Returns 0 or a negative code (the
  * reason printed).

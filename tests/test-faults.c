@@ -180,10 +180,10 @@ static void run_tls(enum fb_connection mode, int trusted, int verify) {
 
   assert_int_equal(fb_urlset_create(&u), 0);
   for (size_t i = 0; i < n; i++) {
-    int len = snprintf(url, sizeof(url), "https://%s:%d/" PAGE "%s",
-                       tls_cases[i].host != NULL ? tls_cases[i].host
-                                                 : "127.0.0.1",
-                       fx_synthetic.proc.port, tls_cases[i].query);
+    int len =
+        snprintf(url, sizeof(url), "https://%s:%d/" PAGE "%s",
+                 tls_cases[i].host != NULL ? tls_cases[i].host : "127.0.0.1",
+                 fx_synthetic.proc.port, tls_cases[i].query);
 
     if (fb_urlset_add(u, url, (size_t)len, err, sizeof(err)) != 0)
       fail_msg("%s: %s", url, err);
@@ -222,8 +222,9 @@ static void run_tls(enum fb_connection mode, int trusted, int verify) {
        */
       assert_non_null(r->message);
       if (trusted && (i == 3 || i == 4) &&
-          strstr(r->message, i == 4 ? "expired" : i == 3 ? "name" : "cert") ==
-              NULL)
+          strstr(r->message, i == 4   ? "expired"
+                             : i == 3 ? "name"
+                                      : "cert") == NULL)
         fail_msg("%s: message \"%s\"", fb_urlset_get(u, i), r->message);
     } else if (want == FB_OUTCOME_OK) {
       assert_int_equal(r->http_status, 200);

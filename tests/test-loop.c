@@ -225,6 +225,8 @@ static void test_redirect_elsewhere(void **state) {
   struct fx_run r;
 
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   snprintf(url, sizeof(url), "%s/" PAGE, fx_synthetic.proc.base_url);
   redirector_start(&rd, url);
   assert_int_equal(fb_urlset_create(&u), 0);
@@ -553,6 +555,8 @@ static void test_https_reuse(void **state) {
   struct fx_run r;
 
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   tls_server_start(&ts, cert_good);
   fx_run_init(&r, urls_https(&ts, 60, "localhost"), 4);
   r.job.cacert = ca_path;
@@ -580,6 +584,8 @@ static void test_https_reuse(void **state) {
  */
 static void test_https_fresh(void **state) {
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   for (int resume = 1; resume >= 0; resume--) {
     struct tls_server ts;
     size_t full = 0, resumed = 0;
@@ -620,6 +626,8 @@ static void test_https_fresh(void **state) {
  */
 static void test_https_verify(void **state) {
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   for (int verify = 1; verify >= 0; verify--) {
     struct tls_server ts;
     struct fx_run r;
@@ -662,24 +670,30 @@ static volatile sig_atomic_t cancel_flag;
  * returns FB_ECANCELED with every URL accounted for, the quick ones ok, the
  * stalled and never-started ones cancelled, every socket closed.
  */
+static void check_cancelled(struct fx_run *r) {
+  assert_int_equal(fb_collector_check(r->c, NULL), 0);
+  assert_int_equal(r->oc[FB_OUTCOME_OK], 20);
+  assert_int_equal(r->oc[FB_OUTCOME_CANCELLED], 200);
+  assert_int_equal(r->k.max_in_flight, 50);
+  assert_int_equal(r->k.closes, r->k.connects);
+  assert_true(r->k.loop_closed);
+  fx_run_free(r);
+}
+
 static void cancel_midrun(int use_signal) {
   struct fx_cancel k;
   struct fx_run r;
 
+  if (fx_helper_thread_starves(engine, use_signal ? "test_cancel_sigint"
+                                                  : "test_cancel_flag"))
+    skip();
   fx_run_init(&r, fx_urls_small(20, NULL), 50);
   fx_add_cycle(r.u, 200, "?fault=stall");
   r.job.cancel = &cancel_flag;
   fx_cancel_arm(&k, &cancel_flag, 69, use_signal);
   assert_int_equal(fx_run_go(&r, engine), FB_ECANCELED);
   fx_cancel_disarm(&k);
-
-  assert_int_equal(fb_collector_check(r.c, NULL), 0);
-  assert_int_equal(r.oc[FB_OUTCOME_OK], 20);
-  assert_int_equal(r.oc[FB_OUTCOME_CANCELLED], 200);
-  assert_int_equal(r.k.max_in_flight, 50);
-  assert_int_equal(r.k.closes, r.k.connects);
-  assert_true(r.k.loop_closed);
-  fx_run_free(&r);
+  check_cancelled(&r);
 }
 
 static void test_cancel_flag(void **state) {
@@ -690,6 +704,31 @@ static void test_cancel_flag(void **state) {
 static void test_cancel_sigint(void **state) {
   (void)state;
   cancel_midrun(1);
+}
+
+/* The flag raised from within the loop, when request 69 starts (the
+ * before_request hook): no thread and no signal, so that it runs under
+ * valgrind for every engine. The same run and checks as above.
+ */
+static void raise_at_69(size_t index, void *arg) {
+  (void)arg;
+  if (index == 69)
+    cancel_flag = 1;
+}
+
+static void test_cancel_inline(void **state) {
+  struct fx_run r;
+
+  (void)state;
+  cancel_flag = 0;
+  fx_run_init(&r, fx_urls_small(20, NULL), 50);
+  fx_add_cycle(r.u, 200, "?fault=stall");
+  r.job.cancel = &cancel_flag;
+  fb__test_hooks.before_request = raise_at_69;
+  assert_int_equal(fx_run_go(&r, engine), FB_ECANCELED);
+  fb__test_hooks.before_request = NULL;
+  cancel_flag = 0;
+  check_cancelled(&r);
 }
 
 /* Cancelled before it starts: nothing runs, everything is cancelled. */
@@ -856,6 +895,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest limits[] = {
       cmocka_unit_test(test_cancel_flag),
       cmocka_unit_test(test_cancel_sigint),
+      cmocka_unit_test(test_cancel_inline),
       cmocka_unit_test(test_cancel_before),
       cmocka_unit_test(test_nofile),
   };
