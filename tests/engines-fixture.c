@@ -45,8 +45,12 @@ int fx_engine_skip(const struct fb_engine *e) {
   return 77;
 }
 
+int fx_under_valgrind(void) {
+  return RUNNING_ON_VALGRIND != 0;
+}
+
 int fx_helper_thread_starves(const struct fb_engine *e, const char *test) {
-  if (!RUNNING_ON_VALGRIND || strcmp(e->name, "uring") != 0)
+  if (!fx_under_valgrind() || strcmp(e->name, "uring") != 0)
     return 0;
   fprintf(stderr,
           "%s skipped: under valgrind 3.19 no other thread of the process "

@@ -49,6 +49,9 @@ void fx_global_cleanup(void);
  */
 int fx_engine_skip(const struct fb_engine *e);
 
+/* 1 when this runs under valgrind (and its origin child with it). */
+int fx_under_valgrind(void);
+
 /* 1 when a test must not count on a thread of its own to run while engine
  * e's loop waits: under valgrind 3.19, which does not know that
  * io_uring_enter blocks and so runs no other thread of the process while

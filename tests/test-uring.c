@@ -86,7 +86,15 @@ static void test_batching(void **state) {
   assert_int_equal(r.k.connects, 50);
   assert_int_equal(r.uk.flushes, 0);
   assert_int_equal(r.uk.submits, r.uk.turns);
-  /* Ten rounds of 50 answers; each answer wakes the loop at most once. */
+  if (fx_under_valgrind()) {
+    fprintf(stderr, "under valgrind the origin answers one request at a "
+                    "time: how many a turn handles is not checked\n");
+    fx_run_free(&r);
+    return;
+  }
+  /* Ten rounds of 50 answers that come close together: one turn handles
+   * several (about 0.13 submits a request on a busy 2-core machine).
+   */
   assert_true(r.uk.submits < n / 2);
   assert_true(r.uk.sqes < 4 * n);
   if (r.uk.features & FB__URING_MULTISHOT)
@@ -464,6 +472,11 @@ static void test_strace(void **state) {
   (void)state;
   if (bin == NULL || system("strace -V >/dev/null 2>&1") != 0) {
     fprintf(stderr, "FB_BIN not set or no strace: skipped\n");
+    skip();
+  }
+  if (fx_under_valgrind()) {
+    fprintf(stderr, "under valgrind the origin answers one request at a "
+                    "time: system calls a request are not counted\n");
     skip();
   }
   for (size_t i = 0; i < n; i++)
