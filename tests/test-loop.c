@@ -108,8 +108,11 @@ static void test_fresh(void **state) {
 /* The origin closes every keep-alive connection right after its answer:
  * the core sees the close while the connection is idle (or, when the next
  * request went out first, retries it once on a new connection), so every
- * answer but the last of each slot (whose connection the run closes
- * itself) is followed by one or the other, and every page arrives.
+ * answer is followed by one or the other but the last of a slot whose
+ * connection the run closed itself once every URL had started: at least
+ * the last answer's, at most one a slot (two slots can come free together
+ * with one URL left, and the one that gets none has seen its close by
+ * then). Every page arrives.
  */
 static void test_close_idle(void **state) {
   struct fx_run r;
@@ -118,7 +121,8 @@ static void test_close_idle(void **state) {
   fx_run_init(&r, fx_urls_cycle(100, "?fault=close_idle"), 4);
   assert_int_equal(fx_run_go(&r, engine), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4);
-  assert_int_equal(r.k.idle_closes + r.k.retries, 100 - 4);
+  assert_true(r.k.idle_closes + r.k.retries >= 100 - 4);
+  assert_true(r.k.idle_closes + r.k.retries <= 100 - 1);
   assert_int_equal(r.k.connects, 100);
   fx_run_free(&r);
 }
