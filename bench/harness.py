@@ -13,6 +13,8 @@ a peer, measures it and reports. Standard library only.
 - stat() is the one median (with min and max) on the Python side: a row's
   figures are {"median", "min", "max"} over its repeats, as in compare's
   JSON; the C side's is the core's fb_stat_compute.
+- Plots come from fetchbench's one plot generator: Suite.plot hands a
+  sweep's rows to `fetchbench report ROWS --plot ...`.
 - A suite is a function registered with @suite(NAME). It prints one JSON
   object per result on stdout (Suite.add, Suite.add_extra) and its human
   table on stderr (Suite.say); both are kept in OUT/NAME/ (results.jsonl,
@@ -409,19 +411,62 @@ class Suite:
             self.failed = True
         return cells, verdict, table
 
+    def plot(self, sweep, title, rows, names=("wall", "cpu", "rss")):
+        """Draws a sweep's rows with `fetchbench report ROWS --plot
+        --plot-cpu --plot-rss` into SWEEP-NAME.svg and .png, NAME from names
+        (the bar charts of the throughput workload are "pages", "cpu",
+        "rss"); title is the plots' second line, after the cores. Rows may
+        include peers and reference cells ("reference": true). Returns the
+        files written (none without gnuplot).
+        """
+        if tool("gnuplot") is None or not rows:
+            return []
+        data = os.path.join(self.work, sweep + "-rows.jsonl")
+        with open(data, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        files = []
+        for ext in ("svg", "png"):
+            out = [os.path.join(self.dir, "%s-%s.%s" % (sweep, n, ext))
+                   for n in names]
+            cmd = [self.fetchbench, "report", data, "--title",
+                   "%s; %s" % (title, self.cores_line()), "--plot", out[0],
+                   "--plot-cpu", out[1], "--plot-rss", out[2]]
+            p = subprocess.run(cmd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError("%s exited %d: %s" % (
+                    " ".join(cmd), p.returncode, p.stderr.decode().strip()))
+            files += out
+        return files
+
     def run(self, args, fmt="json", timeout=600):
         """One `fetchbench run --format FMT ARGS`, pinned to the client
         core: (Timed, its JSON summary or its CSV rows). Exit status 1
         (some requests failed) is data; 2 or worse raises.
         """
-        cmd = [self.fetchbench, "run", "--format", fmt] + args
+        t = self._run(["--format", fmt] + args, timeout)
+        if fmt == "json":
+            return t, json.loads(t.stdout)
+        return t, list(csv.DictReader(io.StringIO(t.stdout)))
+
+    def run_csv(self, args, timeout=600):
+        """One `fetchbench run --format json --csv FILE ARGS`: (Timed, its
+        JSON summary, its CSV rows, one per request) of the same run."""
+        path = os.path.join(self.work, "run.csv")
+        t = self._run(["--format", "json", "--csv", path] + args, timeout)
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        os.unlink(path)
+        return t, json.loads(t.stdout), rows
+
+    def _run(self, args, timeout):
+        cmd = [self.fetchbench, "run"] + args
         t = spawn(cmd, self.client_cpu, timeout=timeout)
         if t.status not in (0, 1):
             raise RuntimeError("%s exited %s: %s" % (" ".join(cmd), t.status,
                                                      t.stderr.strip()))
-        if fmt == "json":
-            return t, json.loads(t.stdout)
-        return t, list(csv.DictReader(io.StringIO(t.stdout)))
+        return t
 
     def reference(self, w, engine="async"):
         """Fetches the workload once with an engine, per-request CSV: each

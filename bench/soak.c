@@ -82,20 +82,11 @@ static void end_line(void) {
   printf(",\"client_cpu\":%d,\"origin_cpu\":%d}\n", client_cpu, origin_cpu);
 }
 
+/* Its resident memory now, or -1 when it cannot be read. */
 static long rss_kib(pid_t pid) {
-  char path[64], line[256];
-  long kib = -1;
-  FILE *f;
+  long kib;
 
-  snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-  f = fopen(path, "re");
-  if (f == NULL)
-    return -1;
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
+  return fb_proc_rss_kib(pid, &kib, NULL) == 0 ? kib : -1;
 }
 
 static long fd_count(pid_t pid) {

@@ -142,7 +142,7 @@ def where_it_goes(rows):
 
 def latency_run(s, o, what, paths, goal, rounds):
     """One latency-bound workload: each round runs the engine (its
-    summary, then its per-request timings in a second run) and raw-client,
+    summary and its per-request timings, of one run) and raw-client,
     the floor, on the same URLs; medians of the rounds, and the engine's
     efficiency as a fraction of the floor's, paired by round. goal: the
     efficiency judged, or None (reported only)."""
@@ -155,13 +155,13 @@ def latency_run(s, o, what, paths, goal, rounds):
     wall, eff, fill, later, floor, of_floor = [], [], [], [], [], []
     nbytes = 0
     for _ in range(rounds):
-        _, doc = s.run(args)
+        _, doc, rows = s.run_csv(args)
         if doc["ok"] != n:
             s.fail("latency: %d of %d requests failed" % (n - doc["ok"], n))
         nbytes = doc["bytes"]
         wall.append(doc["wall_s"])
         eff.append(ideal / doc["wall_s"])
-        f, lt = where_it_goes(s.run(args, fmt="csv")[1])
+        f, lt = where_it_goes(rows)
         fill.append(f)
         later.append(lt)
         raw = checked(s, peer.raw_client(s, w, workers), "raw-client")

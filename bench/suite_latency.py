@@ -9,7 +9,6 @@
 """
 
 from harness import QUICK, log, med, repeats, suite
-from plot_shim import plot_sweep
 from rounds import engine_order, parent_cpu
 from table import LATENCY_COLUMNS, render
 
@@ -22,12 +21,27 @@ ORIGINAL = {("sequential", 1): 0.71,
             ("threads", 8): 0.19, ("threads", 16): 0.11,
             ("processes", 2): 0.76, ("processes", 4): 0.44,
             ("processes", 8): 0.43, ("processes", 16): 0.53}
+ORIGINAL_PAGES = 10
 ORIGINAL_NOTE = ("original: i7-7700k over the real internet; its CPU column "
                  "showed ~0 s for processes because it counted the parent "
                  "only")
 
 
 # --- seed --------------------------------------------------------------------
+
+def original_rows(s):
+    """The original's published wall times as reference cells, a series per
+    model, for the seed plot (drawn dashed; not in results.jsonl)."""
+    rows = []
+    for (model, workers), wall in ORIGINAL.items():
+        name = "original %s (i7-7700k, internet)" % model
+        rows.append({"suite": s.name, "sweep": "seed", "kind": "cell",
+                     "type": "reference", "reference": True, "engine": name,
+                     "client": name, "workers": workers,
+                     "urls": ORIGINAL_PAGES, "runs": 1, "runs_wall_s": [wall],
+                     "wall_s": {"median": wall, "min": wall, "max": wall}})
+    return rows
+
 
 @suite("seed")
 def seed(s):
@@ -62,13 +76,8 @@ def seed(s):
         s.say(line)
     s.say("note: " + ORIGINAL_NOTE + "; \"parent CPU s\" is what it would "
           "have shown for ours")
-    series = []
-    for model in ("sequential", "threads", "processes"):
-        pts = sorted((w, v) for (m, w), v in ORIGINAL.items() if m == model)
-        series.append(("original %s (i7-7700k, internet)" % model, pts))
-    plot_sweep(s, "seed", "seed: the original's ten pages at 70 ms, fresh "
-               "connections", s.cores_line(), rows,
-               ideal={"urls": 10, "delay_ms": 70}, extra=series)
+    s.plot("seed", "seed: the original's ten pages at 70 ms, fresh "
+           "connections", rows + original_rows(s))
 
     # 64 pages at 100 ms, and issue 3's goal.
     origin = s.start_origin("--delay", "100").url
@@ -107,8 +116,7 @@ def seed(s):
                      "result": result if judged else "reference"})
     s.say("goal: efficiency = ideal / median wall >= 0.95 at 16 workers on "
           "%d pages at 100 ms: %s" % (pages, "; ".join(goal)))
-    plot_sweep(s, "seed-64", "%d pages at 100 ms, fresh connections" % pages,
-               s.cores_line(), rows, ideal={"urls": pages, "delay_ms": 100})
+    s.plot("seed-64", "%d pages at 100 ms, fresh connections" % pages, rows)
 
 
 # --- scale -------------------------------------------------------------------
@@ -179,5 +187,4 @@ def scale(s):
                   med(lo, "rss_sum_kib") / 1024, med(hi, "rss_sum_kib") / 1024,
                   (med(hi, "rss_sum_kib") - med(lo, "rss_sum_kib")) /
                   (hi["workers"] - lo["workers"])))
-    plot_sweep(s, "scale", "scale: %d URLs at 100 ms, keep-alive" % n,
-               s.cores_line(), rows, ideal={"urls": n, "delay_ms": 100})
+    s.plot("scale", "scale: %d URLs at 100 ms, keep-alive" % n, rows)

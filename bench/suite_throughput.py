@@ -9,7 +9,6 @@ instead, in interleaved rounds on the same URL list:
 
 import peer
 from harness import QUICK, log, med, repeats, suite
-from plot_shim import plot_sweep
 from rounds import (compare_contender, engine_order, parent_cpu,
                     peer_contender, ratio_lines, rows_of, run_rounds)
 from suite_latency import SEED_WORKERS
@@ -73,9 +72,8 @@ def throughput(s, with_header=True):
     for r in rows:
         if r.get("note"):
             s.say("  %s: %s" % (r["client"], r["note"]))
-    plot_sweep(s, "throughput", "throughput: %d pages, no delay, keep-alive"
-               % n, s.cores_line(), [dict(r, label="%s (%d)" % (
-                   r["client"], r["workers"])) for r in rows], bars=True)
+    s.plot("throughput", "throughput: %d pages, no delay, keep-alive" % n,
+           rows, names=("pages", "cpu", "rss"))
     return rows
 
 
@@ -122,8 +120,7 @@ def peers(s):
     for r in rows:
         if r.get("note"):
             s.say("  %s %d: %s" % (r["client"], r["workers"], r["note"]))
-    plot_sweep(s, "peers-seed", "peers on the seed workload: %d pages at "
-               "70 ms, fresh connections" % w.n, s.cores_line(), rows,
-               ideal={"urls": w.n, "delay_ms": 70})
+    s.plot("peers-seed", "peers on the seed workload: %d pages at 70 ms, "
+           "fresh connections" % w.n, rows)
     s.say()
     throughput(s, with_header=False)

@@ -348,30 +348,6 @@ struct fb_urlset *fx_urls_small(size_t n, const char *query) {
   return u;
 }
 
-/* The figure `key` ("VmRSS:") of /proc/self/status, in KiB. */
-static long status_kib(const char *key) {
-  char line[256];
-  long kib = 0;
-  FILE *f = fopen("/proc/self/status", "r");
-
-  if (f == NULL)
-    return 0;
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (strncmp(line, key, strlen(key)) == 0 &&
-        sscanf(line + strlen(key), "%ld", &kib) == 1)
-      break;
-  fclose(f);
-  return kib;
-}
-
-long fx_rss_kib(void) {
-  return status_kib("VmRSS:");
-}
-
-long fx_peak_rss_kib(void) {
-  return status_kib("VmHWM:");
-}
-
 int fx_raise_nofile(unsigned long need) {
   struct rlimit rl;
 

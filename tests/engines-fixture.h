@@ -118,12 +118,6 @@ struct fb_urlset *fx_urls_small(size_t n, const char *query);
 void fx_add_cycle(struct fb_urlset *u, size_t n, const char *query);
 void fx_add_small(struct fb_urlset *u, size_t n, const char *query);
 
-/* This process's resident memory (VmRSS), and its peak (VmHWM: since the
- * last fb_usage_begin, which resets it), in KiB; 0 when unknown.
- */
-long fx_rss_kib(void);
-long fx_peak_rss_kib(void);
-
 /* Raises the soft open-files limit to the hard one. Returns 0 when the
  * limit is then at least need, -EMFILE when not, -errno on failure.
  */

@@ -18,9 +18,11 @@ FIGURES = ("wall s", "CPU/req ms", "RSS MiB", "p99 ms")
 
 
 def sweep(path, *args):
-    r = fb("compare", "--corpus", "synthetic", "--pages", "3", "--engines",
-           "sequential,threads", "--workers", "1,4", "--repeat", "7",
-           "--quiet", "--json", path, *args, timeout=120)
+    # Plain http: what is compared is the origin's delay, and a busy test
+    # machine's noise should not drown it in TLS handshakes' CPU.
+    r = fb("compare", "--corpus", "synthetic", "--scheme", "http", "--pages",
+           "6", "--engines", "sequential,threads", "--workers", "1,4",
+           "--repeat", "7", "--quiet", "--json", path, *args, timeout=120)
     if r.returncode != 0:
         raise RuntimeError("compare failed: %s" % r.stderr)
 
@@ -138,7 +140,7 @@ class Diff(unittest.TestCase):
             workload_urls=4, urls_digest="0123456789abcdef"))
         r = fb("diff", self.fast, p)
         self.assertEqual(r.returncode, 2, r.stdout)
-        self.assertIn("workload_urls is 3 in", r.stderr)
+        self.assertIn("workload_urls is 6 in", r.stderr)
         self.assertIn("urls_digest is", r.stderr)
 
     def test_malformed(self):

@@ -179,6 +179,42 @@ class Outputs(unittest.TestCase):
         self.refused_early(["compare", "--urls", self.urls, "-e", "async",
                             "-w", "1", "-r", "1", "--plot",
                             d + "/missing/x.svg"], "--plot", "cannot write")
+        self.refused_early(["run", "--urls", self.urls, "--format", "json",
+                            "--csv", d + "/missing/x.csv"], "--csv",
+                           "cannot write")
+        self.refused_early(["run", "--urls", self.urls, "--csv", self.urls],
+                           "--csv", "is the input")
+        self.refused_early(["run", "--urls", self.urls, "--csv", "-"],
+                           "--csv -", "the report goes there too")
+        self.refused_early(["run", "--urls", self.urls, "--format", "csv",
+                            "--csv", d + "/x.csv"], "--csv",
+                           "CSV already")
+
+    def test_csv_beside_the_json(self):
+        """One run, two reports: the summary on stdout, a row per request
+        in the --csv file, the same requests in both."""
+        path = os.path.join(self.tmp.name, "requests.csv")
+        r = fb("run", "--urls", self.urls, "-e", "async", "-w", "3",
+               "--format", "json", "--csv", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        with open(path) as f:
+            rows = list(__import__("csv").DictReader(f))
+        self.assertEqual(sorted(int(x["index"]) for x in rows), [0, 1, 2])
+        self.assertEqual([x["outcome"] for x in rows], ["ok"] * 3)
+        self.assertEqual(sum(int(x["body_bytes"]) for x in rows),
+                         doc["bytes"])
+        self.assertEqual(doc["ok"], 3)
+
+    def test_unwritable_csv_goes_to_stdout(self):
+        r = fb("run", "--urls", self.urls, "-e", "async", "-w", "3",
+               "--format", "json", "--csv", "/dev/full")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("writing the CSV to /dev/full failed", r.stderr)
+        summary, table = r.stdout.split("\n", 1)
+        self.assertEqual(json.loads(summary)["ok"], 3)
+        self.assertTrue(table.startswith("index,url,"), table)
+        self.assertEqual(len(table.splitlines()), 4)
 
     def test_unwritable_report_goes_to_stdout(self):
         # /dev/full opens, then every write fails: the report must still

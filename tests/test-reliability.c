@@ -143,12 +143,13 @@ static void run_one(const struct fb_engine *e, const struct fb_urlset *u,
   const struct fb_page *page =
       fb_corpus_find(fx_synthetic.corpus, PAGE, strlen(PAGE));
   struct fb_collector *c = NULL;
-  long rss_before = fx_rss_kib();
+  long rss_before = -1;
   struct fb_summary s;
   struct fb_job job;
   int rc;
 
   assert_non_null(page);
+  assert_int_equal(fb_proc_rss_kib(0, &rss_before, NULL), 0);
   fb_job_init(&job);
   job.urls = u;
   job.connection = mode;

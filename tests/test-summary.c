@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "fetchbench/engine.h"
 #include "fetchbench/error.h"
 #include "fetchbench/job.h"
+#include "fetchbench/machine.h"
 #include "fetchbench/run.h"
 #include "fetchbench/summary.h"
 #include "fetchbench/urlset.h"
@@ -306,6 +308,59 @@ static void test_peak_reset(void **state) {
   fb_collector_destroy(c);
 }
 
+/* The core's RSS reader: this process's figures are sane, its RSS grows
+ * when a buffer is touched and falls when it is unmapped, the peak follows;
+ * another process by pid; a zombie has no figures and a process that does
+ * not exist is said so.
+ */
+static void test_proc_rss(void **state) {
+  const long big_kib = 64L << 10;
+  long rss, peak, touched, peak2, after;
+  siginfo_t info;
+  char *p;
+  pid_t pid;
+
+  (void)state;
+  assert_int_equal(fb_proc_rss_kib(0, &rss, &peak), 0);
+  assert_true(rss > 0);
+  assert_true(peak >= rss);
+  p = mmap(NULL, (size_t)big_kib << 10, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(p != MAP_FAILED);
+  memset(p, 1, (size_t)big_kib << 10);
+  assert_int_equal(fb_proc_rss_kib(getpid(), &touched, &peak2), 0);
+  if (touched < rss + big_kib * 3 / 4)
+    fail_msg("RSS %ld KiB after touching %ld KiB, %ld KiB before", touched,
+             big_kib, rss);
+  assert_true(peak2 >= touched);
+  munmap(p, (size_t)big_kib << 10);
+  assert_int_equal(fb_proc_rss_kib(0, &after, NULL), 0);
+  if (after > touched - big_kib / 2)
+    fail_msg("RSS %ld KiB after unmapping %ld KiB, %ld KiB before", after,
+             big_kib, touched);
+  /* The peak remembers the buffer (the kernel's mark may trail the RSS
+   * read above by a few pages).
+   */
+  assert_int_equal(fb_proc_rss_kib(0, NULL, &peak), 0);
+  if (peak < rss + big_kib * 3 / 4)
+    fail_msg("peak %ld KiB after unmapping %ld KiB, RSS %ld KiB before", peak,
+             big_kib, rss);
+
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(0);
+  /* Exited, not yet reaped: a zombie, which has no memory. */
+  assert_int_equal(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
+  assert_int_equal(fb_proc_rss_kib(pid, &rss, &peak), -ENODATA);
+  assert_int_equal(rss, -1);
+  assert_int_equal(peak, -1);
+  assert_int_equal(waitpid(pid, NULL, 0), pid);
+  /* Above any pid_max Linux allows. */
+  assert_int_equal(fb_proc_rss_kib((pid_t)INT_MAX, &rss, NULL), -ENOENT);
+  assert_int_equal(rss, -1);
+}
+
 /* A fake engine for fb_run_measure: delivers one result per URL except
  * where told otherwise.
  */
@@ -390,6 +445,7 @@ int main(void) {
       cmocka_unit_test(test_ideal_limits),
       cmocka_unit_test(test_usage_real),
       cmocka_unit_test(test_peak_reset),
+      cmocka_unit_test(test_proc_rss),
       cmocka_unit_test(test_run_measure),
   };
 

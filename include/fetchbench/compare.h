@@ -20,6 +20,9 @@ struct fb_compare_cell {
   const char *engine; /* static engine name, set by the caller */
   unsigned workers;   /* as run; 1 for an engine without workers */
   double rate;        /* open loop: requests/s asked (--rate), 0: closed */
+  int reference;      /* published figures (a bench suite's reference
+                       * cell), not measured here: plotted dashed and
+                       * left out of the verdict */
 
   /* Filled by fb_compare_add / fb_compare_fail / fb_compare_add_hists. */
   unsigned runs;   /* runs with a summary */
@@ -148,10 +151,10 @@ size_t fb_compare_round(const struct fb_compare *cmp, unsigned round,
 int fb_compare_precise(const struct fb_compare *cmp,
                        const struct fb_compare_cell *c);
 
-/* The fewest and the most runs (with a summary) of cmp's cells that have
- * any; both 0 when none has. With a fixed repeat count and no failures both
- * are cmp->repeats; with a precision (--repeat auto) they say how far the
- * cells went.
+/* The fewest and the most runs (with a summary) of cmp's measured cells
+ * (not the reference ones) that have any; both 0 when none has. With a
+ * fixed repeat count and no failures both are cmp->repeats; with a
+ * precision (--repeat auto) they say how far the cells went.
  */
 void fb_compare_runs_range(const struct fb_compare *cmp, unsigned *fewest,
                            unsigned *most);
@@ -258,7 +261,8 @@ struct fb_verdict_knee {
 };
 
 struct fb_verdict {
-  int clean;            /* cells with runs and no errors or failed runs */
+  int clean;            /* measured cells with runs and no errors or failed
+                         * runs (reference cells are left out) */
   int fastest;          /* lowest median wall among clean cells */
   int runner_up;        /* second lowest */
   int cheapest_cpu;     /* lowest median CPU per request */
@@ -300,10 +304,11 @@ int fb_report_compare_text(FILE *out, const struct fb_compare *cmp);
 
 /* JSON Lines: one object per cell ("kind": "cell") holding the statistics
  * as {"median", "min", "max", "n", "ci95"} objects, each run's samples of
- * the figures the verdict and diff compare, the merged histograms, and the
- * sweep's context (machine, pinning, workload); then one "kind": "verdict"
- * object with the comparisons' ratios, intervals and p-values. Every line
- * has "schema": FB_REPORT_SCHEMA.
+ * the figures the verdict and diff compare, the merged histograms, the
+ * sweep's context (machine, pinning, workload), and "reference": true on a
+ * reference cell; then one "kind": "verdict" object with the comparisons'
+ * ratios, intervals and p-values. Every line has "schema":
+ * FB_REPORT_SCHEMA.
  */
 int fb_report_compare_json(FILE *out, const struct fb_compare *cmp);
 

@@ -34,13 +34,32 @@
  *   more than "requests"; "runs_wall_s" holds one wall time per run. An
  *   outcome name this version does not know counts as "other".
  *
- * What it rebuilds: each cell's counts, statistics, ideal time, efficiency
- * and failure note as written; its runs' wall times in summaries[r].wall_s
- * (the summaries hold `runs` entries, at least one, and nothing else of
- * theirs is saved: the rest is zero, and cell.status is 0); the context;
+ * What it rebuilds: each cell's counts, statistics, ideal time, efficiency,
+ * failure note and reference mark ("reference": true, optional) as
+ * written; its runs' wall times in summaries[r].wall_s (the summaries hold
+ * `runs` entries, at least one, and nothing else of theirs is saved: the
+ * rest is zero, and cell.status is 0); the context;
  * from the verdict line the elapsed time, the runs done and whether the
  * sweep was cancelled. The verdict itself is not read back:
  * fb_compare_verdict recomputes it from the cells.
+ *
+ * The rows of a bench suite (bench/README.md, "Outputs"): a file whose first
+ * line has a "suite" field is read as one sweep of a suite instead, its
+ * engines' cells beside its peers' and its reference cells:
+ * - the "kind": "cell" lines are its cells; every other line (a goal, a
+ *   ratio, a bench line) is skipped, and no verdict line ends it;
+ * - a cell needs "engine" (any name: a peer's too), "workers", "runs",
+ *   "runs_wall_s" and "wall_s", as above; the other statistics, "urls",
+ *   "failed_runs", "errors_total" (else "errors", a count), "note" (else
+ *   "failure"), "ideal_s", "efficiency", "delay_ms" and "reference" (a
+ *   boolean: published figures, not measured here) may be missing or null
+ *   (unknown), and have their type where given. Its failed requests (no
+ *   more than urls x runs) count as the outcome "other";
+ * - every row names the same "sweep" (when it names one) and the same
+ *   "delay_ms" (when it knows it); the context comes from the first row
+ *   that is a cell of compare's (it has "schema"), when one is;
+ * - "repeats" becomes the most runs of any cell (at least 1), elapsed_s
+ *   NaN (unknown).
  */
 
 #define FB_RESULTS_MAX_CELLS 4096
@@ -50,6 +69,7 @@ struct fb_results {
   struct fb_compare cmp; /* its strings (engine names, context) belong to
                           * this struct and live until the cleanup */
   int schema;            /* the file's schema */
+  int rows;              /* it was a bench suite's rows */
   size_t lines;          /* lines read */
   void *doc_;            /* internal: the parsed lines */
 };

@@ -52,12 +52,7 @@ static const struct fb_cli_opt compare_opts[] = {
     {O_HTML, "html", 0, "FILE",
      "write one self-contained HTML page to FILE: the table, the verdict "
      "and charts (- as for --json); FILE is created before the first run"},
-    {O_PLOT, "plot", 0, "FILE.svg|.png",
-     "plot wall time vs workers per engine (needs gnuplot)"},
-    {O_PLOT_CPU, "plot-cpu", 0, "FILE.svg|.png",
-     "plot CPU per request vs workers per engine"},
-    {O_PLOT_RSS, "plot-rss", 0, "FILE.svg|.png",
-     "plot peak RSS vs workers per engine"},
+    FB_PLOT_OPTS(O_PLOT),
     {O_PROGRESS, "progress", 0, NULL,
      "show progress on standard error even when it is not a terminal"},
     {O_QUIET, "quiet", 'q', NULL, "no progress line"},
@@ -120,7 +115,7 @@ struct compare_args {
   struct fb_job job;
   struct fb_workload w;
   struct fb_output json, csv, html; /* --json, --csv, --html */
-  struct fb_output plots[3];        /* --plot, --plot-cpu, --plot-rss: probed */
+  struct fb_plots plots;            /* --plot, --plot-cpu, --plot-rss */
   double rates[MAX_RATES]; /* --rate LIST, ascending; none: closed loop */
   size_t nrates;
   double slo_ms; /* --slo-ms */
@@ -268,11 +263,9 @@ static int parse_value(void *ctx, int id, const char *v) {
     return fb__cli_uint(cmd, "--cell-timeout", v, 1, 86400 * 7,
                         &a->cell_timeout_s);
   case O_PLOT:
-    return fb__plot_check_path(cmd, "--plot", v);
   case O_PLOT_CPU:
-    return fb__plot_check_path(cmd, "--plot-cpu", v);
   case O_PLOT_RSS:
-    return fb__plot_check_path(cmd, "--plot-rss", v);
+    return fb__plots_check(cmd, id - O_PLOT, v);
   case O_PROGRESS:
     a->progress = 1;
     return 0;
@@ -462,14 +455,6 @@ static int write_csv(FILE *out, const void *arg) {
   return fb_report_compare_csv(out, arg);
 }
 
-static const struct {
-  int id;
-  const char *opt;
-  const char *metric;
-} plots[3] = {{O_PLOT, "--plot", "wall"},
-              {O_PLOT_CPU, "--plot-cpu", "cpu"},
-              {O_PLOT_RSS, "--plot-rss", "rss"}};
-
 /* Every output is checked before the first run (fb__output_prepare). */
 static int prepare_outputs(struct compare_args *a) {
   const char *inputs[2] = {a->w.urls_path, NULL};
@@ -485,12 +470,8 @@ static int prepare_outputs(struct compare_args *a) {
       fb__output_prepare(&fb__cmd_compare, &a->html, "--html", a->seen[O_HTML],
                          0, inputs) != 0)
     return FB_EXIT_USAGE;
-  for (size_t i = 0; i < 3; i++)
-    if (a->seen[plots[i].id] &&
-        fb__output_prepare(&fb__cmd_compare, &a->plots[i], plots[i].opt,
-                           a->seen[plots[i].id], 1, inputs) != 0)
-      return FB_EXIT_USAGE;
-  return 0;
+  return fb__plots_prepare(&fb__cmd_compare, &a->plots, &a->seen[O_PLOT],
+                           inputs);
 }
 
 static int write_html(FILE *out, const void *arg) {
@@ -513,15 +494,8 @@ static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
   if (csv &&
       fb__output_write(&fb__cmd_compare, &a->csv, "CSV", write_csv, cmp) != 0)
     status = FB_EXIT_USAGE;
-  for (size_t i = 0; i < 3; i++) {
-    if (!a->seen[plots[i].id])
-      continue;
-    if (fb__plot(&fb__cmd_compare, cmp, plots[i].metric,
-                 a->seen[plots[i].id]) != 0)
-      status = FB_EXIT_USAGE;
-    else
-      a->plots[i].written = 1;
-  }
+  if (fb__plots_draw(&fb__cmd_compare, &a->plots, cmp, NULL) != 0)
+    status = FB_EXIT_USAGE;
   /* Last, so that the line naming it ends what the table's stream shows. */
   if (a->seen[O_HTML]) {
     if (fb__output_write(&fb__cmd_compare, &a->html, "HTML report", write_html,
@@ -538,7 +512,8 @@ static int write_reports(struct compare_args *a, const struct fb_compare *cmp,
 static int sweep(struct compare_args *a, struct fb_compare *cmp) {
   struct fb_sweep sw = {
       .job = &a->job,
-      .delay_ms = fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH),
+      .delay_ms =
+          fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH),
       .cell_timeout_s = a->cell_timeout_s,
       .arrival = a->w.arrival,
       .seed = a->w.seed,
@@ -628,7 +603,8 @@ static int compare_main(int argc, char **argv) {
   if (status != 0)
     goto out;
   a.job.cancel = &fb__cli_cancel;
-  rc = plan(&a, &cmp, fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH));
+  rc = plan(&a, &cmp,
+            fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH));
   if (rc != 0) {
     fb__cli_error(&fb__cmd_compare, "%s", fb_strerror(rc));
     status = FB_EXIT_USAGE;
@@ -674,8 +650,7 @@ out:
   fb__output_discard(&a.json);
   fb__output_discard(&a.csv);
   fb__output_discard(&a.html);
-  for (size_t i = 0; i < 3; i++)
-    fb__output_discard(&a.plots[i]);
+  fb__plots_discard(&a.plots);
   fb_compare_cleanup(&cmp);
   fb__workload_stop(&a.w);
   return status;

@@ -8,6 +8,10 @@
 
 enum {
   O_HTML,
+  O_PLOT,
+  O_PLOT_CPU,
+  O_PLOT_RSS,
+  O_TITLE,
   O_COUNT,
 };
 
@@ -15,6 +19,9 @@ static const struct fb_cli_opt report_opts[] = {
     {O_HTML, "html", 0, "FILE",
      "write one self-contained HTML page to FILE (- : standard output) "
      "instead of the table"},
+    FB_PLOT_OPTS(O_PLOT),
+    {O_TITLE, "title", 0, "TEXT",
+     "the plots' second title line (default: the workload)"},
     {0},
 };
 
@@ -27,7 +34,10 @@ const struct fb_cli_cmd fb__cmd_report = {
         "Reads the JSON Lines that `fetchbench compare --json FILE` wrote "
         "(- : standard\ninput) and prints its table and verdict, recomputed "
         "from the saved cells, as\ncompare printed them; with --html, "
-        "writes the HTML page that compare --html\nwould have written.\n\n"
+        "writes the HTML page that compare --html\nwould have written; with "
+        "--plot, --plot-cpu and --plot-rss, compare's plots.\nAlso reads one "
+        "sweep of a bench suite's rows (bench/README.md), its peers and\n"
+        "reference cells beside the engines.\n\n"
         "Exit status: 0 the report was written; 2 usage or output error, a "
         "malformed\nor truncated file (named with its line), or a sweep "
         "with nothing to report\n(no cell, or no run that finished).",
@@ -39,11 +49,15 @@ const struct fb_cli_cmd fb__cmd_report = {
 struct report_args {
   const char *seen[O_COUNT];
   const char *input;
+  struct fb_output html; /* --html */
+  struct fb_plots plots; /* --plot, --plot-cpu, --plot-rss */
 };
 
 static int parse_value(void *ctx, int id, const char *v) {
   struct report_args *a = ctx;
 
+  if (id == O_PLOT || id == O_PLOT_CPU || id == O_PLOT_RSS)
+    return fb__plots_check(&fb__cmd_report, id - O_PLOT, v);
   if (id != FB_CLI_OPERAND)
     return 0;
   if (a->input != NULL)
@@ -114,11 +128,25 @@ static int write_html(FILE *out, const void *arg) {
   return fb_report_compare_html(out, arg);
 }
 
+/* Checked only once the input is read: a file that cannot be read leaves no
+ * page or plot behind; and all of them before any is written.
+ */
+static int prepare_outputs(struct report_args *a) {
+  const char *inputs[2] = {a->input, NULL};
+
+  a->html.path = "-";
+  a->html.f = stdout;
+  if (a->seen[O_HTML] != NULL &&
+      fb__output_prepare(&fb__cmd_report, &a->html, "--html", a->seen[O_HTML],
+                         0, inputs) != 0)
+    return FB_EXIT_USAGE;
+  return fb__plots_prepare(&fb__cmd_report, &a->plots, &a->seen[O_PLOT],
+                           inputs);
+}
+
 static int report_main(int argc, char **argv) {
   struct report_args a;
   struct fb_results res;
-  struct fb_output out = {.path = "-", .f = stdout};
-  const char *inputs[2] = {NULL, NULL};
   int status;
 
   memset(&a, 0, sizeof(a));
@@ -131,28 +159,33 @@ static int report_main(int argc, char **argv) {
     return fb__cli_usage_error(&fb__cmd_report,
                                "which results file? (RESULTS.json, as "
                                "compare --json wrote it)");
-  inputs[0] = a.input;
+  if (a.seen[O_TITLE] != NULL && a.seen[O_PLOT] == NULL &&
+      a.seen[O_PLOT_CPU] == NULL && a.seen[O_PLOT_RSS] == NULL)
+    return fb__cli_usage_error(&fb__cmd_report,
+                               "--title: a title of plots, with --plot, "
+                               "--plot-cpu or --plot-rss");
   status = fb__cli_read_results(&fb__cmd_report, a.input, &res);
   if (status == 0)
     status = check_not_empty(a.input, &res.cmp);
+  if (status == 0)
+    status = prepare_outputs(&a);
   if (status != 0)
     goto out;
-  if (a.seen[O_HTML] == NULL) {
-    status =
-        fb__output_write(&fb__cmd_report, &out, "report", write_text, &res.cmp);
-    goto out;
-  }
-  /* Opened only now: a file that cannot be read leaves no page behind. */
-  status = fb__output_prepare(&fb__cmd_report, &out, "--html", a.seen[O_HTML],
-                              0, inputs);
-  if (status == 0)
-    status = fb__output_write(&fb__cmd_report, &out, "HTML report", write_html,
+  if (a.seen[O_HTML] == NULL)
+    status = fb__output_write(&fb__cmd_report, &a.html, "report", write_text,
                               &res.cmp);
-  if (status == 0 && strcmp(a.seen[O_HTML], "-") != 0 &&
-      (printf("HTML report: %s\n", a.seen[O_HTML]) < 0 || fflush(stdout) != 0))
+  else if (fb__output_write(&fb__cmd_report, &a.html, "HTML report", write_html,
+                            &res.cmp) != 0)
+    status = FB_EXIT_USAGE;
+  else if (strcmp(a.seen[O_HTML], "-") != 0 &&
+           (printf("HTML report: %s\n", a.seen[O_HTML]) < 0 ||
+            fflush(stdout) != 0))
+    status = FB_EXIT_USAGE;
+  if (fb__plots_draw(&fb__cmd_report, &a.plots, &res.cmp, a.seen[O_TITLE]) != 0)
     status = FB_EXIT_USAGE;
 out:
-  fb__output_discard(&out);
+  fb__output_discard(&a.html);
+  fb__plots_discard(&a.plots);
   fb_results_cleanup(&res);
   return status;
 }

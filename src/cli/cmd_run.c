@@ -12,6 +12,7 @@ enum {
   O_WORKERS,
   O_FORMAT,
   O_OUTPUT,
+  O_CSV,
   /* --- shard (issue 15) --- */
   O_SHARD,
   /* --- end shard --- */
@@ -27,6 +28,9 @@ static const struct fb_cli_opt run_opts[] = {
      "report format: a table, one JSON object, or one CSV row per request "
      "(default text)"},
     {O_OUTPUT, "output", 'o', "FILE", "write the report to FILE"},
+    {O_CSV, "csv", 0, "FILE",
+     "also write one CSV row per request to FILE (- : standard output), "
+     "beside a text or JSON report"},
     /* --- shard (issue 15) --- */
     {O_SHARD, "shard", 0, "I/N|auto",
      "fetch only the URLs whose index is I modulo N (0 <= I < N), so that N "
@@ -66,6 +70,7 @@ struct run_args {
   struct fb_job job;
   struct fb_workload w;
   struct fb_output out;
+  struct fb_output csv; /* --csv */
   /* --- shard (issue 15) --- */
   unsigned shard, shards;       /* shards 0: the whole list */
   char shard_from[96];          /* where --shard auto found them, or "" */
@@ -195,6 +200,7 @@ static int parse_value(void *ctx, int id, const char *v) {
     return a->engine != NULL ? 0 : FB_EXIT_USAGE;
   case O_WORKERS: /* once the engine is known */
   case O_OUTPUT:
+  case O_CSV:
     return 0;
   /* --- shard (issue 15) --- */
   case O_SHARD:
@@ -238,6 +244,17 @@ static int parse(struct run_args *a, int argc, char **argv) {
     return rc;
   if (fb__jobopt_finish(&fb__cmd_run, a->seen, &a->job, &a->w) != 0)
     return FB_EXIT_USAGE;
+  if (a->seen[O_CSV] != NULL && a->format == FORMAT_CSV)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--csv: the report is CSV already (--format "
+                               "csv); --csv goes beside a text or JSON one");
+  if (a->seen[O_CSV] != NULL &&
+      strcmp(a->seen[O_CSV],
+             a->seen[O_OUTPUT] != NULL ? a->seen[O_OUTPUT] : "-") == 0)
+    return fb__cli_usage_error(&fb__cmd_run,
+                               "--csv %s: the report goes there too; give "
+                               "each its own file (--output FILE)",
+                               a->seen[O_CSV]);
   if (a->engine == NULL)
     a->engine = fb_engine_find("sequential");
   if (a->engine == NULL)
@@ -313,12 +330,23 @@ static void run_context(const struct run_args *a, const char *line,
   x->scheme = fb_urlset_scheme(a->w.urls);
   x->urls_digest = digest;
   x->workload_urls = fb_urlset_count(a->w.urls);
-  x->delay_ms = fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH);
+  x->delay_ms =
+      fb__workload_ideal_ms(&a->w, a->job.connection == FB_CONN_FRESH);
   x->jitter_ms = a->w.origin_running ? a->w.jitter_ms : 0;
   x->shard = a->shard;
   x->shards = a->shards;
 }
 /* --- end shard --- */
+
+static int write_csv_to(FILE *out, const void *arg) {
+  const struct report *rp = arg;
+  const struct run_args *a = rp->a;
+
+  return rp->c != NULL
+             ? fb_report_csv_shard(out, rp->c, rp->urls, rp->s->engine,
+                                   a->shard, a->shards > 0 ? a->shards : 1)
+             : FB_ELOST;
+}
 
 static int write_report_to(FILE *out, const void *arg) {
   const struct report *rp = arg;
@@ -337,21 +365,22 @@ static int write_report_to(FILE *out, const void *arg) {
     err = fb_report_json_ctx(out, rp->s, rp->ctx);
     break;
   case FORMAT_CSV:
-    err = rp->c != NULL
-              ? fb_report_csv_shard(out, rp->c, rp->urls, rp->s->engine,
-                                    a->shard, a->shards > 0 ? a->shards : 1)
-              : FB_ELOST;
+    err = write_csv_to(out, rp);
     break;
   }
   return err;
 }
 
+/* The report, then the per-request CSV of --csv: each written even when
+ * the other could not be.
+ */
 static int write_report(struct run_args *a, const struct fb_summary *s,
                         const struct fb_collector *c) {
   char line[1024], shown[1100], digest[FB_URLSET_DIGEST_LEN];
   struct fb_report_context ctx;
   const struct fb_urlset *urls = a->shard_urls ? a->shard_urls : a->w.urls;
   struct report rp = {a, s, c, shown, &ctx, urls};
+  int status;
 
   fb__workload_describe(&a->w, line, sizeof(line));
   /* --- shard (issue 15) --- */
@@ -364,8 +393,12 @@ static int write_report(struct run_args *a, const struct fb_summary *s,
   /* --- end shard --- */
   if (a->format != FORMAT_TEXT)
     fprintf(stderr, "fetchbench run: %s\n", shown);
-  return fb__output_write(&fb__cmd_run, &a->out, "report", write_report_to,
-                          &rp);
+  status =
+      fb__output_write(&fb__cmd_run, &a->out, "report", write_report_to, &rp);
+  if (a->seen[O_CSV] != NULL &&
+      fb__output_write(&fb__cmd_run, &a->csv, "CSV", write_csv_to, &rp) != 0)
+    status = FB_EXIT_USAGE;
+  return status;
 }
 
 /* Open descriptors of this process now, or 0 when /proc cannot tell. */
@@ -441,8 +474,11 @@ static int run_main(int argc, char **argv) {
   inputs[0] = a.w.urls_path;
   status = fb__output_prepare(&fb__cmd_run, &a.out, "--output",
                               a.seen[O_OUTPUT], 0, inputs);
+  if (status == 0 && a.seen[O_CSV] != NULL)
+    status = fb__output_prepare(&fb__cmd_run, &a.csv, "--csv", a.seen[O_CSV], 0,
+                                inputs);
   if (status != 0)
-    return status;
+    goto out;
   if (fb__signals_install() != 0) {
     fb__cli_error(&fb__cmd_run, "cannot install signal handlers");
     status = FB_EXIT_USAGE;
@@ -474,7 +510,9 @@ static int run_main(int argc, char **argv) {
     goto out;
   a.job.cancel = &fb__cli_cancel;
   fds_before = open_fds();
-  rc = fb_run_measure(a.engine, &a.job, fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH), &s, &c);
+  rc = fb_run_measure(
+      a.engine, &a.job,
+      fb__workload_ideal_ms(&a.w, a.job.connection == FB_CONN_FRESH), &s, &c);
   if (rc == FB_ERANGE && c == NULL) {
     status = fb__cli_usage_error(&fb__cmd_run, "%s", fb_strerror(rc));
     goto out;
@@ -518,6 +556,7 @@ static int run_main(int argc, char **argv) {
   }
 out:
   fb__output_discard(&a.out);
+  fb__output_discard(&a.csv);
   free(hists);
   fb_collector_destroy(c);
   fb_urlset_destroy(a.shard_urls);

@@ -165,8 +165,7 @@ static int parse_workload(const struct fb_cli_cmd *cmd, int id, const char *v,
     return fb__cli_rate(cmd, "--rate", v, FB_RATE_MAX, &w->rate);
   case FB_JOBOPT_SCHEME:
     if (strcmp(v, "https") != 0 && strcmp(v, "http") != 0)
-      return fb__cli_usage_error(cmd, "--scheme: '%s' is not https or http",
-                                 v);
+      return fb__cli_usage_error(cmd, "--scheme: '%s' is not https or http", v);
     w->https = strcmp(v, "https") == 0;
     return 0;
   case FB_JOBOPT_RTT:
@@ -251,9 +250,9 @@ int fb__jobopt_parse(const struct fb_cli_cmd *cmd, int id, const char *v,
 
 int fb__jobopt_finish(const struct fb_cli_cmd *cmd, const char *const *seen,
                       struct fb_job *job, struct fb_workload *w) {
-  static const int embedded_only[] = {
-      FB_JOBOPT_CORPUS, FB_JOBOPT_JITTER, FB_JOBOPT_SEED,
-      FB_JOBOPT_NO_PIN, FB_JOBOPT_SCHEME, FB_JOBOPT_RTT};
+  static const int embedded_only[] = {FB_JOBOPT_CORPUS, FB_JOBOPT_JITTER,
+                                      FB_JOBOPT_SEED,   FB_JOBOPT_NO_PIN,
+                                      FB_JOBOPT_SCHEME, FB_JOBOPT_RTT};
   /* --seed also seeds Poisson arrivals, wherever the URLs come from. */
   int seed_for_arrivals = seen[FB_JOBOPT_RATE] != NULL;
   int urls = seen[FB_JOBOPT_URLS] != NULL;

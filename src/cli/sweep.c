@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -262,7 +263,7 @@ void fb__sweep_progress_end(const struct fb_sweep *sw) {
 
 void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp) {
   const struct fb_compare_context *x = &cmp->ctx;
-  char repeats[96];
+  char repeats[96], elapsed[32] = "";
 
   if (cmp->precision > 0)
     snprintf(repeats, sizeof(repeats),
@@ -270,12 +271,15 @@ void fb__sweep_header(char *buf, size_t len, const struct fb_compare *cmp) {
              cmp->min_repeats, cmp->repeats);
   else
     snprintf(repeats, sizeof(repeats), "%u per cell", cmp->repeats);
+  /* A bench suite's rows come from several runs of several programs. */
+  if (!isnan(cmp->elapsed_s))
+    snprintf(elapsed, sizeof(elapsed), " in %.1f s", cmp->elapsed_s);
   snprintf(buf, len,
            "# fetchbench compare: %s\n# %s connections; %zu cells, %zu runs "
-           "(%s) in %.1f s%s; machine: %s\n",
+           "(%s)%s%s; machine: %s\n",
            x->workload != NULL ? x->workload : "(workload not saved)",
            x->connection != NULL ? x->connection : "?", cmp->ncells,
-           cmp->runs_done, repeats, cmp->elapsed_s,
+           cmp->runs_done, repeats, elapsed,
            cmp->cancelled ? " (cancelled)" : "",
            x->machine != NULL ? x->machine : "(not saved)");
 }

@@ -260,8 +260,9 @@ static int spawn_origin(struct fb_workload *w, const struct fb_cli_cmd *cmd,
     snprintf(w->tmpdir, sizeof(w->tmpdir), "%s/fetchbench-XXXXXX",
              tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(w->tmpdir) == NULL) {
-      snprintf(err, errlen, "cannot make a directory for the origin's "
-                            "certificate: %s: %s",
+      snprintf(err, errlen,
+               "cannot make a directory for the origin's "
+               "certificate: %s: %s",
                w->tmpdir, strerror(errno));
       w->tmpdir[0] = '\0';
       return -errno;
@@ -299,7 +300,8 @@ double fb__workload_ideal_ms(const struct fb_workload *w, int fresh) {
 
   if (w->known_delay_ms < 0)
     return -1;
-  return w->known_delay_ms + (double)(w->origin_running ? w->rtt_ms : 0) * trips;
+  return w->known_delay_ms +
+         (double)(w->origin_running ? w->rtt_ms : 0) * trips;
 }
 
 /* The URL set: the user's list or the origin's pages. Returns 0 or a

@@ -169,7 +169,7 @@ void fb_compare_runs_range(const struct fb_compare *cmp, unsigned *fewest,
   for (size_t i = 0; i < cmp->ncells; i++) {
     unsigned r = cmp->cells[i].runs;
 
-    if (r == 0)
+    if (r == 0 || cmp->cells[i].reference)
       continue;
     if (*fewest == 0 || r < *fewest)
       *fewest = r;
@@ -345,7 +345,8 @@ void fb_compare_aggregate(struct fb_compare *cmp) {
 }
 
 static int is_clean(const struct fb_compare_cell *cell) {
-  return cell->runs > 0 && cell->errors == 0 && cell->failed == 0;
+  return cell->runs > 0 && cell->errors == 0 && cell->failed == 0 &&
+         !cell->reference;
 }
 
 /* The index of the clean cell with the lowest (sign 1) or highest (sign -1)

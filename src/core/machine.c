@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -79,4 +81,48 @@ char *fb_machine_describe(char *buf, size_t len) {
   snprintf(buf, len, "%s, %ld cores online, %d allowed, Linux %s", model,
            sysconf(_SC_NPROCESSORS_ONLN), allowed, u.release);
   return buf;
+}
+
+/* The number of a "Key:   123 kB" line, or -1 when line is another key. */
+static long status_kib(const char *line, const char *key) {
+  size_t n = strlen(key);
+  char *end;
+  long v;
+
+  if (strncmp(line, key, n) != 0)
+    return -1;
+  v = strtol(line + n, &end, 10);
+  return end != line + n && v >= 0 && v != LONG_MAX ? v : -1;
+}
+
+int fb_proc_rss_kib(pid_t pid, long *rss_kib, long *peak_kib) {
+  char path[64], line[256];
+  long rss = -1, peak = -1;
+  FILE *f;
+
+  if (pid == 0)
+    snprintf(path, sizeof(path), "/proc/self/status");
+  else
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+  if (rss_kib != NULL)
+    *rss_kib = -1;
+  if (peak_kib != NULL)
+    *peak_kib = -1;
+  f = fopen(path, "re");
+  if (f == NULL)
+    return -errno;
+  while (fgets(line, sizeof(line), f) != NULL && (rss < 0 || peak < 0)) {
+    if (rss < 0)
+      rss = status_kib(line, "VmRSS:");
+    if (peak < 0)
+      peak = status_kib(line, "VmHWM:");
+  }
+  fclose(f);
+  if (rss_kib != NULL)
+    *rss_kib = rss;
+  if (peak_kib != NULL)
+    *peak_kib = peak;
+  if ((rss_kib != NULL && rss < 0) || (peak_kib != NULL && peak < 0))
+    return -ENODATA;
+  return 0;
 }

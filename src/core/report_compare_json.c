@@ -129,6 +129,9 @@ static void jcell(struct fb__out *o, const struct fb_compare *cmp,
                  ",\"workers\":%u,\"urls\":%zu,\"runs\":%u,"
                  "\"failed_runs\":%u",
                  c->workers, c->urls, c->runs, c->failed);
+  /* Only where set: a sweep of compare's own has none. */
+  if (c->reference)
+    fb__out_printf(o, ",\"reference\":true");
   jstr(o, "failure", c->failed > 0 ? c->note : NULL);
   /* Open loop: the rate asked; null in a closed loop. */
   jmaybe(o, "rate", c->rate > 0 ? c->rate : -1);

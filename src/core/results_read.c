@@ -23,6 +23,9 @@ struct reader {
   json_t *context;     /* that line, borrowed from the document */
   int verdict;         /* the verdict line was read */
   int schema;          /* the current line's */
+  int rows;            /* a bench suite's rows (1), compare's (0), not yet
+                        * known (-1) */
+  const char *sweep;   /* the rows' sweep, once a row named one */
 };
 
 static int fail(struct reader *r, const char *fmt, ...)
@@ -328,6 +331,19 @@ static int read_runs(struct reader *r, const json_t *o,
   return 0;
 }
 
+/* "reference": true marks published figures (not measured here); missing
+ * means false.
+ */
+static int read_reference(struct reader *r, const json_t *o,
+                          struct fb_compare_cell *c) {
+  json_t *v = json_object_get(o, "reference");
+
+  if (v != NULL && !json_is_boolean(v))
+    return wrong(r, (struct path){NULL, "reference"}, v, "a boolean");
+  c->reference = json_is_true(v);
+  return 0;
+}
+
 /* "samples": {figure: [one value per run, or null]} (schema 2 on), into
  * the runs' summaries: what the verdict and fetchbench diff test.
  */
@@ -445,18 +461,28 @@ static int read_hists(struct reader *r, const json_t *o, struct path p,
   return rc;
 }
 
+/* A cell's "engine" (a name: a suite's row may name a peer) and
+ * "workers".
+ */
+static int read_name(struct reader *r, const json_t *o,
+                     struct fb_compare_cell *c) {
+  int rc = get_string(r, o, (struct path){NULL, "engine"}, &c->engine);
+
+  if (rc == 0 && (c->engine == NULL || c->engine[0] == '\0'))
+    return fail(r, "field 'engine' is %s, expected an engine's name",
+                c->engine == NULL ? "null" : "empty");
+  if (rc == 0)
+    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &c->workers);
+  return rc;
+}
+
 static int read_cell(struct reader *r, const json_t *o,
                      struct fb_compare_cell *c) {
   const char *failure;
   uint64_t n;
   int rc;
 
-  rc = get_string(r, o, (struct path){NULL, "engine"}, &c->engine);
-  if (rc == 0 && (c->engine == NULL || c->engine[0] == '\0'))
-    return fail(r, "field 'engine' is %s, expected an engine's name",
-                c->engine == NULL ? "null" : "empty");
-  if (rc == 0)
-    rc = get_unsigned(r, o, (struct path){NULL, "workers"}, 1, &c->workers);
+  rc = read_name(r, o, c);
   if (rc == 0)
     rc = get_size(r, o, (struct path){NULL, "urls"}, &c->urls);
   if (rc == 0)
@@ -506,6 +532,8 @@ static int read_cell(struct reader *r, const json_t *o,
     rc = read_samples(r, o, c);
   if (rc == 0 && r->schema >= 2)
     rc = read_hists(r, o, (struct path){NULL, "histograms"}, &c->hists);
+  if (rc == 0)
+    rc = read_reference(r, o, c);
   return rc;
 }
 
@@ -609,6 +637,9 @@ static int check_context(struct reader *r, const json_t *o,
   return 0;
 }
 
+static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
+                    struct fb_compare_cell *c);
+
 static int add_cell(struct reader *r, const json_t *o, struct fb_compare *cmp,
                     size_t *room) {
   struct fb_compare_cell *c;
@@ -627,13 +658,15 @@ static int add_cell(struct reader *r, const json_t *o, struct fb_compare *cmp,
   }
   c = &cmp->cells[cmp->ncells++];
   memset(c, 0, sizeof(*c));
-  rc = read_cell(r, o, c);
+  rc = r->rows > 0 ? read_row(r, o, cmp, c) : read_cell(r, o, c);
   if (rc != 0)
     return rc;
+  /* An open-loop sweep has a cell per rate. */
   for (size_t i = 0; i + 1 < cmp->ncells; i++)
-    if (cmp->cells[i].workers == c->workers &&
+    if (cmp->cells[i].workers == c->workers && cmp->cells[i].rate == c->rate &&
         strcmp(cmp->cells[i].engine, c->engine) == 0)
-      return fail(r, "a second cell %s with %u workers", c->engine, c->workers);
+      return fail(r, "a second cell %s with %u workers%s", c->engine,
+                  c->workers, c->rate > 0 ? " at that rate" : "");
   return 0;
 }
 
@@ -670,6 +703,155 @@ static int read_verdict(struct reader *r, const json_t *o,
   return 0;
 }
 
+/* --- Rows of the bench suites --------------------------------------------- */
+
+/* A field that is there with a value: missing and null both mean unknown. */
+static int has(const json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+
+  return v != NULL && !json_is_null(v);
+}
+
+/* Every row of the file belongs to one sweep, and to one origin delay. */
+static int check_row(struct reader *r, const json_t *o,
+                     struct fb_compare *cmp) {
+  const char *sweep;
+  double delay;
+  int rc = 0;
+
+  if (has(o, "sweep")) {
+    rc = get_string(r, o, (struct path){NULL, "sweep"}, &sweep);
+    if (rc != 0)
+      return rc;
+    if (r->sweep != NULL && strcmp(r->sweep, sweep) != 0)
+      return fail(r,
+                  "rows of sweeps '%s' and '%s' in one file: one sweep at a "
+                  "time",
+                  r->sweep, sweep);
+    r->sweep = sweep;
+  }
+  /* A cell of compare's carries the sweep's context: the first one gives
+   * the report its workload, machine and cores.
+   */
+  if (r->context == NULL && json_object_get(o, "schema") != NULL) {
+    rc = read_context(r, o, cmp);
+    if (rc != 0)
+      return rc;
+    r->context = (json_t *)o;
+    r->context_line = r->line;
+  }
+  if (!has(o, "delay_ms"))
+    return 0;
+  rc = get_number(r, o, (struct path){NULL, "delay_ms"}, &delay);
+  if (rc == 0 && cmp->delay_ms >= 0 && delay != cmp->delay_ms)
+    return fail(r,
+                "field 'delay_ms' is %g, an earlier row's %g: two workloads "
+                "in one file?",
+                delay, cmp->delay_ms);
+  if (rc == 0)
+    cmp->delay_ms = delay;
+  return rc;
+}
+
+/* A statistic of a row: wall_s is required, the others unknown (NaN) when
+ * missing or null.
+ */
+static int get_row_stat(struct reader *r, const json_t *o, const char *key,
+                        unsigned runs, struct fb_stat *st) {
+  if (strcmp(key, "wall_s") == 0 || has(o, key))
+    return get_stat(r, o, key, runs, st);
+  st->median = st->min = st->max = st->lo = st->hi = st->coverage = NAN;
+  st->n = 0;
+  return 0;
+}
+
+/* A row: a cell of compare's with the suite's fields added, a peer's cell
+ * (its figures measured from outside, those it has) or a reference cell.
+ */
+static int read_row(struct reader *r, const json_t *o, struct fb_compare *cmp,
+                    struct fb_compare_cell *c) {
+  const char *note = NULL;
+  const char *errors = has(o, "errors_total") ? "errors_total" : "errors";
+  uint64_t runs;
+  int rc = check_row(r, o, cmp);
+
+  if (rc == 0)
+    rc = read_name(r, o, c);
+  if (rc == 0)
+    rc = get_count(r, o, (struct path){NULL, "runs"}, 0, FB_RESULTS_MAX_RUNS,
+                   &runs);
+  if (rc == 0 && has(o, "urls"))
+    rc = get_size(r, o, (struct path){NULL, "urls"}, &c->urls);
+  if (rc == 0 && has(o, "failed_runs"))
+    rc = get_unsigned(r, o, (struct path){NULL, "failed_runs"}, 0, &c->failed);
+  if (rc == 0 && has(o, errors))
+    rc = get_size(r, o, (struct path){NULL, errors}, &c->errors);
+  if (rc == 0 && has(o, "note"))
+    rc = get_string(r, o, (struct path){NULL, "note"}, &note);
+  else if (rc == 0 && has(o, "failure"))
+    rc = get_string(r, o, (struct path){NULL, "failure"}, &note);
+  if (rc != 0)
+    return rc;
+  c->runs = (unsigned)runs;
+  c->requests = c->urls * c->runs;
+  if (c->urls > 0 && c->requests / c->urls != c->runs)
+    return fail(r, "field 'urls' is %zu: too many for %u runs", c->urls,
+                c->runs);
+  if (c->errors > c->requests)
+    return fail(r, "field '%s' is %zu, more than the %zu requests", errors,
+                c->errors, c->requests);
+  c->outcomes[FB_OUTCOME_OTHER] = c->errors;
+  snprintf(c->note, sizeof(c->note), "%s", note != NULL ? note : "");
+  for (size_t i = 0; rc == 0 && i < sizeof(stats) / sizeof(stats[0]); i++)
+    rc = get_row_stat(r, o, stats[i].key, c->runs,
+                      (struct fb_stat *)((char *)c + stats[i].offset));
+  if (rc == 0)
+    rc = get_row_stat(r, o, "corrected_p99_ms", c->runs, &c->corrected_p99_ms);
+  c->ideal_s = c->efficiency = -1;
+  c->rate = 0;
+  if (rc == 0 && has(o, "rate"))
+    rc = get_maybe(r, o, (struct path){NULL, "rate"}, &c->rate);
+  if (c->rate < 0)
+    c->rate = 0;
+  if (rc == 0 && has(o, "ideal_s"))
+    rc = get_maybe(r, o, (struct path){NULL, "ideal_s"}, &c->ideal_s);
+  if (rc == 0 && has(o, "efficiency"))
+    rc = get_maybe(r, o, (struct path){NULL, "efficiency"}, &c->efficiency);
+  if (rc == 0)
+    rc = read_reference(r, o, c);
+  return rc != 0 ? rc : read_runs(r, o, c);
+}
+
+/* Its cells; the other lines of a suite's results (goals, ratios, bench
+ * lines) are skipped.
+ */
+static int read_row_line(struct reader *r, json_t *o, struct fb_compare *cmp,
+                         size_t *room) {
+  json_t *kind = json_object_get(o, "kind");
+
+  if (!json_is_string(kind) || strcmp(json_string_value(kind), "cell") != 0)
+    return 0;
+  return add_cell(r, o, cmp, room);
+}
+
+/* What compare's verdict line would have said: the runs, and "median of"
+ * the most runs of any cell (at least 1, as in compare's files).
+ */
+static void rows_finish(struct fb_compare *cmp) {
+  cmp->repeats = 1;
+  cmp->precision = 0;
+  cmp->runs_done = 0;
+  cmp->elapsed_s = NAN;
+  for (size_t i = 0; i < cmp->ncells; i++) {
+    const struct fb_compare_cell *c = &cmp->cells[i];
+
+    if (c->runs > cmp->repeats)
+      cmp->repeats = c->runs;
+    cmp->runs_done += c->runs + c->failed;
+  }
+  cmp->min_repeats = cmp->repeats;
+}
+
 /* One line, parsed; *obj is a new reference or NULL for a blank line. */
 static int parse_line(struct reader *r, const char *line, size_t len, int last,
                       json_t **obj) {
@@ -694,8 +876,13 @@ static int read_line(struct reader *r, json_t *o, struct fb_compare *cmp,
                      size_t *room) {
   json_t *v;
   const char *kind;
-  int rc = field(r, o, (struct path){NULL, "schema"}, &v);
+  int rc;
 
+  if (r->rows < 0)
+    r->rows = json_object_get(o, "suite") != NULL;
+  if (r->rows > 0)
+    return read_row_line(r, o, cmp, room);
+  rc = field(r, o, (struct path){NULL, "schema"}, &v);
   if (rc != 0)
     return fail(r, "field 'schema' missing: not what `compare --json` "
                    "writes");
@@ -1003,7 +1190,7 @@ void fb_results_run_cleanup(struct fb_results_run *run) {
 
 int fb_results_read(struct fb_results *res, FILE *in, const char *name,
                     char *err, size_t errlen) {
-  struct reader r = {.name = name, .err = err, .errlen = errlen};
+  struct reader r = {.name = name, .err = err, .errlen = errlen, .rows = -1};
   int rc;
 
   memset(res, 0, sizeof(*res));
@@ -1016,7 +1203,9 @@ int fb_results_read(struct fb_results *res, FILE *in, const char *name,
   if (res->doc_ == NULL)
     return -ENOMEM;
   rc = read_all(&r, in, res);
-  if (rc == 0 && !r.verdict) {
+  if (rc == 0 && r.rows > 0)
+    rows_finish(&res->cmp);
+  else if (rc == 0 && !r.verdict) {
     r.line++;
     if (r.context == NULL)
       rc = fail(&r, "no cell and no verdict: not what `compare --json` "
@@ -1028,6 +1217,7 @@ int fb_results_read(struct fb_results *res, FILE *in, const char *name,
     json_t *first = json_array_get(res->doc_, 0);
 
     res->schema = (int)json_integer_value(json_object_get(first, "schema"));
+    res->rows = r.rows > 0;
     res->lines = r.line;
     return 0;
   }

@@ -9,6 +9,7 @@
 #include "fetchbench/clock.h"
 #include "fetchbench/collector.h"
 #include "fetchbench/histogram.h"
+#include "fetchbench/machine.h"
 #include "fetchbench/summary.h"
 
 void fb_usage_begin(struct fb_usage *u) {
@@ -48,20 +49,10 @@ static double tv_delta_s(const struct timeval *a, const struct timeval *b) {
  * getrusage's lifetime peak.
  */
 static long self_peak_kib(const struct fb_usage *end) {
-  char line[256];
-  long kib = -1;
-  FILE *f = fopen("/proc/self/status", "re");
+  long kib;
 
-  if (f != NULL) {
-    while (fgets(line, sizeof(line), f) != NULL) {
-      if (strncmp(line, "VmHWM:", 6) == 0) {
-        kib = strtol(line + 6, NULL, 10);
-        break;
-      }
-    }
-    fclose(f);
-  }
-  return kib > 0 ? kib : end->self.ru_maxrss;
+  return fb_proc_rss_kib(0, NULL, &kib) == 0 && kib > 0 ? kib
+                                                        : end->self.ru_maxrss;
 }
 
 static double ns_to_ms(uint64_t ns) {

@@ -54,7 +54,6 @@
 #define HANG_GRACE_MS 2000 /* beyond a request's timeout: the worker hangs */
 #define GRACE_MS 500       /* to finish requests in flight when stopping */
 #define REAP_WAIT_MS 1000  /* for a worker that closed its pipe to exit */
-#define CHILD_EXIT_INIT 70 /* the child could not set up its handle */
 #define CHILD_EXIT_PIPE 71 /* the child could not use its pipes */
 #define TASK_MAGIC 0x6b736174u   /* "task" */
 #define RESULT_MAGIC 0x746c7372u /* "rslt" */
@@ -101,6 +100,13 @@ struct range {
 };
 
 struct pool {
+  /* The easy handle every worker starts from, set up once here rather than
+   * in each child: a worker inherits it (a copy on write) and only takes
+   * its id. child_job is the job as the workers see it.
+   */
+  struct fb_fetch tmpl;
+  struct fb_job child_job;
+  int tmpl_ready;
   const struct fb_job *job;
   struct fb_collector *c;
   struct fb_engine_stats *stats;
@@ -202,9 +208,9 @@ static void send_result(int fd, struct fb_result *r) {
 
 static void child_main(struct pool *p, unsigned id, int task_fd,
                        int result_fd) {
-  struct fb_job job = *p->job;
+  const struct fb_job *job = &p->child_job;
+  struct fb_fetch *f = &p->tmpl;
   struct task_rec task;
-  struct fb_fetch f;
   struct fb_result r;
   CURLcode code;
   int rc;
@@ -229,10 +235,7 @@ static void child_main(struct pool *p, unsigned id, int task_fd,
     if (p->w[k].result_fd >= 0)
       close(p->w[k].result_fd);
   }
-  /* Only the parent sees the cancel flag change; it stops the workers. */
-  job.cancel = NULL;
-  if (fb__fetch_init(&f, &job, fb_collector_t0(p->c), id, NULL) != 0)
-    _exit(CHILD_EXIT_INIT);
+  f->worker = id;
 
   for (;;) {
     rc = read_full(task_fd, &task, sizeof(task));
@@ -247,17 +250,17 @@ static void child_main(struct pool *p, unsigned id, int task_fd,
        * worker, which waits for its due time (the parent stops a run by
        * closing the pipes, then kills what still waits).
        */
-      fb__engine_wait_due(&job, fb_collector_t0(p->c), task.first + k);
-      if (fb__fetch_start(&f, task.first + k) != 0)
+      fb__engine_wait_due(job, fb_collector_t0(p->c), task.first + k);
+      if (fb__fetch_start(f, task.first + k) != 0)
         code = CURLE_FAILED_INIT;
       else
-        code = fb__fetch_perform(&f);
-      fb__fetch_finish(&f, code, &r);
+        code = fb__fetch_perform(f);
+      fb__fetch_finish(f, code, &r);
       send_result(result_fd, &r);
     }
   }
 out:
-  fb__fetch_cleanup(&f);
+  fb__fetch_cleanup(f);
   _exit(0);
 }
 
@@ -717,12 +720,26 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   pthread_sigmask(SIG_BLOCK, &pipe_set, &p->oldmask);
 
   t = fb_clock_ns();
-  for (unsigned k = 0; k < p->nw; k++) {
-    err = spawn(p, &p->w[k]);
-    if (err != 0)
-      break;
-    dispatch(p, &p->w[k]);
+  /* Only the parent sees the cancel flag change; it stops the workers. */
+  p->child_job = *job;
+  p->child_job.cancel = NULL;
+  err = fb__fetch_init(&p->tmpl, &p->child_job, fb_collector_t0(c), 0, NULL);
+  if (err != 0) {
+    snprintf(why, sizeof(why), "%.*s", (int)sizeof(why) - 1, p->tmpl.errbuf);
+    pthread_sigmask(SIG_SETMASK, &p->oldmask, NULL);
+    goto out;
   }
+  p->tmpl_ready = 1;
+  /* Every worker first, then the work: a worker handed its task as soon
+   * as it is forked would run its first request on the client's core while
+   * the pool is still being forked, and each fork would wait for it (16
+   * workers took three times as long as 16 bare forks of this parent).
+   */
+  for (unsigned k = 0; k < p->nw && err == 0; k++)
+    err = spawn(p, &p->w[k]);
+  for (unsigned k = 0; k < p->nw; k++)
+    if (p->w[k].pid > 0)
+      dispatch(p, &p->w[k]);
   p->stats->setup_ns = fb_clock_ns() - t;
   if (p->alive < p->nw)
     p->stats->workers_err = err;
@@ -759,6 +776,8 @@ static int run(const struct fb_job *job, struct fb_collector *c) {
   }
 
 out:
+  if (p->tmpl_ready)
+    fb__fetch_cleanup(&p->tmpl);
   if (err != 0 && err != FB_ENOFILE && why[0] == '\0')
     snprintf(why, sizeof(why), "%s%s", fb_strerror(err),
              err == -EMFILE || err == -ENFILE ? " (open-files limit)" : "");
