@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,14 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include "engines-fixture.h"
 #include "engines/testhooks.h"
@@ -25,6 +34,31 @@ void fx_global_init(void) {
     fprintf(stderr, "curl_global_init failed\n");
     exit(1);
   }
+}
+
+int fx_engine_skip(const struct fb_engine *e) {
+  char why[FB_MESSAGE_MAX];
+
+  if (fb_engine_available(e, why, sizeof(why)) == 0)
+    return 0;
+  fprintf(stderr, "engine %s unavailable here, skipped: %s\n", e->name, why);
+  return 77;
+}
+
+int fx_under_valgrind(void) {
+  return RUNNING_ON_VALGRIND != 0;
+}
+
+int fx_helper_thread_starves(const struct fb_engine *e, const char *test) {
+  if (!fx_under_valgrind() || strcmp(e->name, "uring") != 0)
+    return 0;
+  fprintf(stderr,
+          "%s skipped: under valgrind 3.19 no other thread of the process "
+          "runs while the uring loop waits in io_uring_enter (valgrind "
+          "does not mark the call as one that blocks), and this test needs "
+          "its own thread during the run\n",
+          test);
+  return 1;
 }
 
 void fx_global_cleanup(void) {
@@ -184,6 +218,46 @@ const struct fb_page *fx_page_of(const struct fx_origin *o, const char *url) {
   return fb_corpus_find(o->corpus, path, n);
 }
 
+static int loopback_socket(struct sockaddr_in *a) {
+  memset(a, 0, sizeof(*a));
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+int fx_black_hole_open(struct fx_black_hole *bh) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  struct pollfd pfd;
+  int probe, rc;
+
+  bh->listen_fd = loopback_socket(&a);
+  assert_true(bh->listen_fd >= 0);
+  assert_int_equal(bind(bh->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(listen(bh->listen_fd, 0), 0);
+  assert_int_equal(getsockname(bh->listen_fd, (struct sockaddr *)&a, &len), 0);
+  bh->port = ntohs(a.sin_port);
+  bh->fill_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(bh->fill_fd >= 0);
+  assert_int_equal(connect(bh->fill_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+
+  /* The queue is full when a second connect does not complete. */
+  probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  assert_true(probe >= 0);
+  rc = connect(probe, (struct sockaddr *)&a, sizeof(a));
+  assert_true(rc == 0 || errno == EINPROGRESS);
+  pfd.fd = probe;
+  pfd.events = POLLOUT;
+  rc = rc == 0 ? 1 : poll(&pfd, 1, 300);
+  close(probe);
+  return rc == 0 ? 0 : -1;
+}
+
+void fx_black_hole_close(struct fx_black_hole *bh) {
+  close(bh->fill_fd);
+  close(bh->listen_fd);
+}
+
 int fx_closed_port(void) {
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
@@ -339,4 +413,38 @@ void fx_cancel_disarm(struct fx_cancel *k) {
   fb__test_hooks.arg = NULL;
   assert_int_equal(pthread_join(k->thread, NULL), 0);
   assert_int_equal(sigaction(SIGINT, &k->old, NULL), 0);
+}
+
+void fx_run_init(struct fx_run *r, struct fb_urlset *u, unsigned workers) {
+  memset(r, 0, sizeof(*r));
+  fb_job_init(&r->job);
+  r->u = u;
+  r->job.urls = u;
+  r->job.workers = workers;
+}
+
+int fx_run_go(struct fx_run *r, const struct fb_engine *e) {
+  int rc;
+
+  assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
+  fb__test_hooks.raw_counters = &r->k;
+  fb__test_hooks.uring_counters = &r->uk;
+  fb_collector_restart(r->c);
+  rc = e->run(&r->job, r->c);
+  fb__test_hooks.raw_counters = NULL;
+  fb__test_hooks.uring_counters = NULL;
+  if (strcmp(e->name, "uring") == 0)
+    r->k = r->uk.loop;
+  for (size_t i = 0; i < fb_collector_size(r->c); i++) {
+    const struct fb_result *res = fb_collector_get(r->c, i);
+
+    if (res != NULL && res->outcome < FB_OUTCOME_COUNT)
+      r->oc[res->outcome]++;
+  }
+  return rc;
+}
+
+void fx_run_free(struct fx_run *r) {
+  fb_collector_destroy(r->c);
+  fb_urlset_destroy(r->u);
 }

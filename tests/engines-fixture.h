@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engines/testhooks.h"
 #include "fetchbench/fetchbench.h"
 
 /* The seed of the synthetic corpus, the same in the test and the origin. */
@@ -42,6 +43,22 @@ void fx_job_init(struct fb_job *job, const struct fx_origin *o);
 void fx_global_init(void);
 void fx_global_cleanup(void);
 
+/* 77 (a test program's skip) after printing why when this system refuses
+ * engine e (fb_engine_available: io_uring under a seccomp policy, say),
+ * else 0.
+ */
+int fx_engine_skip(const struct fb_engine *e);
+
+/* 1 when this runs under valgrind (and its origin child with it). */
+int fx_under_valgrind(void);
+
+/* 1 when a test must not count on a thread of its own to run while engine
+ * e's loop waits: under valgrind 3.19, which does not know that
+ * io_uring_enter blocks and so runs no other thread of the process while
+ * uring waits in it (the reason is printed, with the test's name); else 0.
+ */
+int fx_helper_thread_starves(const struct fb_engine *e, const char *test);
+
 /* Starts an origin child on 127.0.0.1:0 serving corpus ("synthetic" or a
  * directory) and loads the same corpus. Returns 0 or a negative code (the
  * reason printed).
@@ -72,6 +89,19 @@ struct fb_urlset *fx_urls_seed(const struct fx_origin *o, const char *query);
 
 /* The corpus page a URL of o names (its path, query stripped), or NULL. */
 const struct fb_page *fx_page_of(const struct fx_origin *o, const char *url);
+
+/* A port on 127.0.0.1 where connections are never completed: a listener
+ * with a backlog of 0 whose one queue place is taken, so that Linux drops
+ * further SYNs. open returns 0, or -1 when this kernel completes
+ * connections anyway.
+ */
+struct fx_black_hole {
+  int listen_fd;
+  int fill_fd;
+  int port;
+};
+int fx_black_hole_open(struct fx_black_hole *bh);
+void fx_black_hole_close(struct fx_black_hole *bh);
 
 /* A port on 127.0.0.1 where nothing listens (bound, then closed). */
 int fx_closed_port(void);
@@ -109,6 +139,29 @@ struct fx_cancel {
 void fx_cancel_arm(struct fx_cancel *k, volatile sig_atomic_t *flag,
                    size_t after_index, int use_signal);
 void fx_cancel_disarm(struct fx_cancel *k);
+
+/* One run of an engine on a URL set: its job, the collector it filled, the
+ * outcomes counted, and the loop's counters of a test build (each engine
+ * fills its own; uring's loop part is copied into k). The run owns u.
+ */
+struct fx_run {
+  struct fb_job job;
+  struct fb_urlset *u;
+  struct fb_collector *c;
+  size_t oc[FB_OUTCOME_COUNT];
+  struct fb__loop_counters k;   /* raw, uring */
+  struct fb__uring_counters uk; /* uring */
+};
+
+/* A job of workers for u (fb_job_init's defaults otherwise). */
+void fx_run_init(struct fx_run *r, struct fb_urlset *u, unsigned workers);
+
+/* Runs e on r's job into a new collector (its clock restarted), counts the
+ * outcomes; returns the run's code.
+ */
+int fx_run_go(struct fx_run *r, const struct fb_engine *e);
+
+void fx_run_free(struct fx_run *r);
 
 /* Asserts the one-result rule and that every result is ok with the body of
  * its page: status 200, bytes and XXH3 equal, sane times, worker below

@@ -29,7 +29,7 @@ SUMMARY_KEYS = [
     "reused", "handshakes_full", "handshakes_resumed", "latency_ms",
     "ttfb_ms", "tls_ms", "delay_ms", "ideal_s", "efficiency",
     "delay_mismatch", "rate_asked", "rate_achieved", "late", "corrected_ms",
-    "queue_ms", "start_real_ns", "end_real_ns", "histograms",
+    "queue_ms", "engine_features", "start_real_ns", "end_real_ns", "histograms",
 ]
 
 OUTCOMES = {

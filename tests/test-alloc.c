@@ -578,7 +578,7 @@ static int fake_run(const struct fb_job *job, struct fb_collector *c) {
   return 0;
 }
 
-static const struct fb_engine fake_engine = {"fake", "test", 4, fake_run};
+static const struct fb_engine fake_engine = {"fake", "test", 4, fake_run, NULL};
 
 static int op_run_measure(long n) {
   struct fb_collector *c = (struct fb_collector *)1;

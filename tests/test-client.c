@@ -1141,6 +1141,54 @@ static void test_timeouts(void **state) {
   rig_free(&t);
 }
 
+/* The connect's own bound (an engine's linked timeout): while a CONNECT is
+ * out, the connect timeout or the whole request's, whichever comes first,
+ * fixed while the low-speed window moves; none once connected, for a
+ * connection kept alive, or when idle.
+ */
+static void test_connect_deadline(void **state) {
+  static const char *const urls[] = {"http://127.0.0.1:1/a",
+                                     "http://127.0.0.1:1/b", NULL};
+  struct rig t;
+
+  (void)state;
+  rig_init(&t, urls);
+  t.job.connect_timeout_ms = 300;
+  t.job.timeout_ms = 1000;
+  t.job.low_speed_bytes = 100;
+  t.job.low_speed_secs = 1;
+  rig_start(&t);
+  assert_int_equal(fb_client_connect_deadline(t.c), INT64_MAX);
+  fb_client_start(t.c, 0, t.now);
+  expect_ops(&t, FB_CLIENT_CONNECT, FB_CLIENT_WAIT);
+  assert_int_equal(fb_client_connect_deadline(t.c), T0 + 300 * MS);
+  fb_client_connected(t.c, 0, t.now + 10 * MS);
+  assert_int_equal(fb_client_connect_deadline(t.c), INT64_MAX);
+  expect_ops(&t, FB_CLIENT_SEND, FB_CLIENT_WAIT);
+  fb_client_sent(t.c, (long)t.sent_len, t.now + 10 * MS);
+  feed_str(&t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  expect_ops(&t, FB_CLIENT_DONE, FB_CLIENT_WAIT);
+  assert_int_equal(fb_client_connect_deadline(t.c), INT64_MAX);
+  /* Kept alive: the next request connects to nothing. */
+  fb_client_start(t.c, 1, t.now + 20 * MS);
+  expect_ops(&t, FB_CLIENT_SEND, FB_CLIENT_WAIT);
+  assert_int_equal(fb_client_connect_deadline(t.c), INT64_MAX);
+  rig_free(&t);
+
+  /* A whole-request timeout shorter than the connect timeout bounds it. */
+  rig_init(&t, urls);
+  t.job.connect_timeout_ms = 300;
+  t.job.timeout_ms = 200;
+  rig_start(&t);
+  fb_client_start(t.c, 0, t.now);
+  expect_ops(&t, FB_CLIENT_CONNECT, FB_CLIENT_WAIT);
+  assert_int_equal(fb_client_connect_deadline(t.c), T0 + 200 * MS);
+  fb_client_timer(t.c, T0 + 200 * MS);
+  expect_ops(&t, FB_CLIENT_CLOSE, FB_CLIENT_DONE, FB_CLIENT_WAIT);
+  assert_int_equal(fb_client_connect_deadline(t.c), INT64_MAX);
+  rig_free(&t);
+}
+
 /* Aborted mid-response: the outcome asked for, the connection closed, the
  * bytes so far counted.
  */
@@ -1543,6 +1591,7 @@ int main(void) {
       cmocka_unit_test(test_redirect_ends),
       cmocka_unit_test(test_connect_failures),
       cmocka_unit_test(test_timeouts),
+      cmocka_unit_test(test_connect_deadline),
       cmocka_unit_test(test_abort),
   };
 

@@ -270,6 +270,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s ENGINE [http|https]\n", argv[0]);
     return 2;
   }
+  if (fx_engine_skip(engine) != 0)
+    return 77;
   fx_global_init();
   rc = cmocka_run_group_tests_name(argv[1], tests, fx_group_setup,
                                    fx_group_teardown);

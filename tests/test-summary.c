@@ -386,7 +386,7 @@ static int fake_run(const struct fb_job *job, struct fb_collector *c) {
   return fake_mode == 3 ? FB_ECANCELED : 0;
 }
 
-static const struct fb_engine fake = {"fake", "test engine", 4, fake_run};
+static const struct fb_engine fake = {"fake", "test engine", 4, fake_run, NULL};
 
 static void test_run_measure(void **state) {
   struct fb_urlset *urls = NULL;

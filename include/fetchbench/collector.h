@@ -19,6 +19,9 @@
  */
 struct fb_collector;
 
+/* Room for an engine's note on what it used (fb_engine_stats.features). */
+#define FB_ENGINE_FEATURES_MAX 160
+
 /* What an engine reports about itself beside the results. The engine's
  * controlling thread writes it (fb_collector_stats) during run().
  */
@@ -36,6 +39,11 @@ struct fb_engine_stats {
   struct timeval child_stime;
   long child_max_rss_kib; /* largest reaped child's peak RSS */
   long child_rss_sum_kib; /* sum of every reaped child's peak RSS */
+  /* What the engine chose on this system that a reader of its figures
+   * should know, one line ("io_uring: buffer ring, multishot recv, ..."),
+   * "" when nothing.
+   */
+  char features[FB_ENGINE_FEATURES_MAX];
 };
 
 /* Creates a collector for n URLs (n >= 1) in *out. Its clock zero t0 is set

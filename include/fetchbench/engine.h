@@ -10,7 +10,7 @@ struct fb_collector;
  * exports one const struct fb_engine; fb_engines lists them.
  */
 struct fb_engine {
-  const char *name;     /* "sequential", "threads", "processes", "async" */
+  const char *name;     /* "sequential", "threads", ..., "uring" */
   const char *summary;  /* one line for --help */
   unsigned max_workers; /* largest job->workers it accepts */
 
@@ -25,6 +25,15 @@ struct fb_engine {
    * Never exits the process and never leaves a thread or child behind.
    */
   int (*run)(const struct fb_job *job, struct fb_collector *c);
+
+  /* Optional, NULL when the engine runs wherever it builds. Whether this
+   * system lets it run (a kernel interface that a seccomp policy, a sysctl
+   * or an old kernel may refuse): returns 0, or FB_EUNAVAIL with why (len
+   * bytes) saying what was refused and naming the errno. It makes and
+   * frees what it probes, so it may be called before any run; run() itself
+   * then fails the same way (FB_EUNAVAIL, every URL not_run with why).
+   */
+  int (*available)(char *why, size_t len);
 };
 
 /* The engines, NULL-terminated, in the order reports list them. */
@@ -32,6 +41,12 @@ extern const struct fb_engine *const fb_engines[];
 
 /* The engine called name, or NULL. */
 const struct fb_engine *fb_engine_find(const char *name);
+
+/* Whether e can run here (its available slot): 0, or FB_EUNAVAIL with why
+ * (len bytes). An engine without the slot is always available. Callers
+ * never need to know which engine might not be.
+ */
+int fb_engine_available(const struct fb_engine *e, char *why, size_t len);
 
 /* Checks, before a run, what every engine will need of job beyond its URLs:
  * the trusted CAs of https (job->cacert, or the system's) load. For a job

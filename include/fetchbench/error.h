@@ -28,7 +28,8 @@
   XX(TLSVERIFY, "TLS certificate verification failed")                         \
   XX(CERT, "unusable certificate or key")                                      \
   XX(RESULTS, "malformed results file")                                        \
-  XX(SHARDS, "shards do not cover the list exactly once")
+  XX(SHARDS, "shards do not cover the list exactly once")                      \
+  XX(UNAVAIL, "engine unavailable on this system")
 
 enum fb_errno {
   FB__EBASE = -5000,

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
+#include "collector.h"
 #include "histogram.h"
 #include "result.h"
 
@@ -97,13 +98,15 @@ struct fb_summary {
   size_t late;      /* requests started more than 1 ms after due */
   double req_per_s; /* done / wall */
   double bytes_per_s;
-  double delay_ms;       /* origin delay per request, < 0 unknown */
-  double ideal_s;        /* ceil(done / workers_ran) * delay; < 0 unknown or
+  double delay_ms;    /* origin delay per request, < 0 unknown */
+  double ideal_s;     /* ceil(done / workers_ran) * delay; < 0 unknown or
                       * without meaning (a delay of 0) */
-  double efficiency;     /* ideal_s / wall_s in [0, 1]; < 0 unknown, or when
+  double efficiency;  /* ideal_s / wall_s in [0, 1]; < 0 unknown, or when
                       * the run beat the ideal: the delay given was not the
                       * delay the server had (delay_mismatch) */
-  int delay_mismatch;    /* 1: faster than the given delay allows */
+  int delay_mismatch; /* 1: faster than the given delay allows */
+  char engine_features[FB_ENGINE_FEATURES_MAX]; /* fb_engine_stats.features:
+                                                 * "" when none */
   int64_t start_real_ns; /* wall-clock time (CLOCK_REALTIME) at the start */
   int64_t end_real_ns;   /* and at the end, 0 when unknown */
 

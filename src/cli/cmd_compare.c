@@ -316,6 +316,31 @@ static int check_conflicts(struct compare_args *a) {
   return fb__jobopt_finish(&fb__cmd_compare, seen, &a->job, &a->w);
 }
 
+/* Leaves out the engines this system refuses (io_uring under a seccomp
+ * policy, say), one line each saying why. Returns 0, or FB_EXIT_USAGE when
+ * none is left.
+ */
+static int leave_out_unavailable(struct compare_args *a) {
+  size_t kept = 0;
+
+  for (size_t e = 0; e < a->nengines; e++) {
+    char why[FB_MESSAGE_MAX];
+
+    if (fb_engine_available(a->engines[e], why, sizeof(why)) == 0) {
+      a->engines[kept++] = a->engines[e];
+      continue;
+    }
+    fb__cli_error(&fb__cmd_compare, "engine %s left out: %s",
+                  a->engines[e]->name, why);
+  }
+  a->nengines = kept;
+  if (kept == 0) {
+    fb__cli_error(&fb__cmd_compare, "no engine to compare can run here");
+    return FB_EXIT_USAGE;
+  }
+  return 0;
+}
+
 /* Returns FB_CLI_GO or the status to exit with. */
 static int parse(struct compare_args *a, int argc, char **argv) {
   static const unsigned default_workers[] = {1, 2, 4, 8, 16};
@@ -329,6 +354,8 @@ static int parse(struct compare_args *a, int argc, char **argv) {
   if (a->nengines == 0)
     for (size_t i = 0; fb_engines[i] != NULL && i < MAX_ENGINES; i++)
       a->engines[a->nengines++] = fb_engines[i];
+  if (leave_out_unavailable(a) != 0)
+    return FB_EXIT_USAGE;
   if (a->seen[O_WORKERS] != NULL) {
     if (parse_workers(a, a->seen[O_WORKERS]) != 0)
       return FB_EXIT_USAGE;

@@ -222,6 +222,19 @@ static int parse_value(void *ctx, int id, const char *v) {
   }
 }
 
+/* An engine this system refuses (io_uring under a seccomp policy, say) is
+ * an input error, said before any origin starts. Returns FB_CLI_GO or
+ * FB_EXIT_USAGE.
+ */
+static int check_available(const struct fb_engine *e) {
+  char why[FB_MESSAGE_MAX];
+
+  if (fb_engine_available(e, why, sizeof(why)) == 0)
+    return FB_CLI_GO;
+  fb__cli_error(&fb__cmd_run, "engine %s cannot run here: %s", e->name, why);
+  return FB_EXIT_USAGE;
+}
+
 /* Returns FB_CLI_GO or the status to exit with. */
 static int parse(struct run_args *a, int argc, char **argv) {
   int rc =
@@ -267,7 +280,7 @@ static int parse(struct run_args *a, int argc, char **argv) {
   } else {
     a->job.workers = a->engine->max_workers < 8 ? a->engine->max_workers : 8;
   }
-  return FB_CLI_GO;
+  return check_available(a->engine);
 }
 
 /* Below the table (which counts failures by kind): one example of each
@@ -515,8 +528,10 @@ static int run_main(int argc, char **argv) {
   status = write_report(&a, &s, c);
   diagnose(&a, &s, fds_before);
   why = first_message(c, FB_OUTCOME_NOT_RUN);
-  if (rc == FB_ENOFILE) {
-    /* Not the server's doing nor a failed request: the limit given. */
+  if (rc == FB_ENOFILE || rc == FB_EUNAVAIL) {
+    /* Not the server's doing nor a failed request: the limit given, or a
+     * system that refuses the engine.
+     */
     fb__cli_error(&fb__cmd_run, "%s", why != NULL ? why : fb_strerror(rc));
     status = FB_EXIT_USAGE;
     goto out;

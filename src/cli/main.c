@@ -35,10 +35,14 @@ static int usage(FILE *out) {
   fprintf(out, "  %-10s%s\n", "help", "Show the help of a command.");
   fprintf(out, "\nEngines:\n");
   for (size_t i = 0; fb_engines[i] != NULL; i++) {
-    char text[256];
+    char text[512], why[256];
 
     snprintf(text, sizeof(text), "%s (workers 1..%u)", fb_engines[i]->summary,
              fb_engines[i]->max_workers);
+    /* Said where the list is read: scripts leave such an engine out. */
+    if (fb_engine_available(fb_engines[i], why, sizeof(why)) != 0)
+      snprintf(text, sizeof(text), "%s (workers 1..%u); unavailable here: %s",
+               fb_engines[i]->summary, fb_engines[i]->max_workers, why);
     fprintf(out, "  %-12s", fb_engines[i]->name);
     fb__cli_wrap(out, 14, 14, text);
   }

@@ -285,6 +285,15 @@ enum fb_client_op fb_client_next(struct fb_client_conn *c,
  */
 int64_t fb_client_deadline(const struct fb_client_conn *c);
 
+/* While a CONNECT is out: the instant the connection must be up by (the
+ * connect timeout, or the whole request's when that comes first), or
+ * INT64_MAX when none; else INT64_MAX. Unlike fb_client_deadline, a fixed
+ * point (the low-speed window does not move it): for an engine that bounds
+ * the connect itself (io_uring's linked timeout). When it has passed,
+ * fb_client_timer ends the request.
+ */
+int64_t fb_client_connect_deadline(const struct fb_client_conn *c);
+
 /* After DONE: the request's result. r->message is borrowed from c until
  * its next start.
  */

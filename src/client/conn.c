@@ -653,6 +653,12 @@ int64_t fb_client_deadline(const struct fb_client_conn *c) {
   return d;
 }
 
+int64_t fb_client_connect_deadline(const struct fb_client_conn *c) {
+  if (!c->active || c->sock != FB__SOCK_CONNECTING)
+    return INT64_MAX;
+  return c->connect_deadline < c->deadline ? c->connect_deadline : c->deadline;
+}
+
 void fb_client_result(const struct fb_client_conn *c, struct fb_result *r) {
   int64_t t0 = c->cl->t0;
 

@@ -151,6 +151,8 @@ int fb_report_json_ctx(FILE *out, const struct fb_summary *s,
                        "\"late\":null,\"corrected_ms\":null,"
                        "\"queue_ms\":null");
   }
+  str(&o, "engine_features",
+      s->engine_features[0] != '\0' ? s->engine_features : NULL);
   fb__out_printf(&o, ",\"start_real_ns\":%" PRId64 ",\"end_real_ns\":%" PRId64,
                  s->start_real_ns, s->end_real_ns);
   if (ctx != NULL)

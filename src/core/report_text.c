@@ -126,6 +126,8 @@ static void notes(struct fb__out *o, const struct fb_summary *s) {
                      "service time leaves out: a closed-loop tool would have "
                      "shown only the service time (coordinated omission).\n");
   }
+  if (s->engine_features[0] != '\0')
+    fb__out_printf(o, "%s: %s\n", e, s->engine_features);
   if (s->done < s->urls)
     fb__out_printf(o,
                    "%s: %zu of %zu requests ran to an end; rates, CPU per "

@@ -187,6 +187,7 @@ int fb_summary_compute(struct fb_summary *s, const struct fb_collector *c,
   if (s->wall_s < 0)
     s->wall_s = 0;
   s->setup_s = (double)st->setup_ns / (double)FB_NS_PER_S;
+  snprintf(s->engine_features, sizeof(s->engine_features), "%s", st->features);
   s->bare_fork_s = st->bare_fork_ns > 0
                        ? (double)st->bare_fork_ns / (double)FB_NS_PER_S
                        : -1;

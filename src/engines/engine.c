@@ -19,14 +19,20 @@ extern const struct fb_engine fb_engine_threads;
 extern const struct fb_engine fb_engine_processes;
 extern const struct fb_engine fb_engine_async;
 extern const struct fb_engine fb_engine_raw;
+extern const struct fb_engine fb_engine_uring;
 
 /* Report order: the models of the original experiment, then the event loop,
- * then the event loop without libcurl. Adding an engine is one line here and
- * one file beside this one.
+ * then the event loop without libcurl, then the completion-based loop.
+ * Adding an engine is one line here and one file beside this one.
  */
 const struct fb_engine *const fb_engines[] = {
-    &fb_engine_sequential, &fb_engine_threads, &fb_engine_processes,
-    &fb_engine_async,      &fb_engine_raw,     NULL,
+    &fb_engine_sequential,
+    &fb_engine_threads,
+    &fb_engine_processes,
+    &fb_engine_async,
+    &fb_engine_raw,
+    &fb_engine_uring,
+    NULL,
 };
 
 const struct fb_engine *fb_engine_find(const char *name) {
@@ -34,6 +40,12 @@ const struct fb_engine *fb_engine_find(const char *name) {
     if (strcmp(fb_engines[i]->name, name) == 0)
       return fb_engines[i];
   return NULL;
+}
+
+int fb_engine_available(const struct fb_engine *e, char *why, size_t len) {
+  if (len > 0)
+    why[0] = '\0';
+  return e->available != NULL ? e->available(why, len) : 0;
 }
 
 int fb__engine_finish(const struct fb_job *job, struct fb_collector *c, int err,

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <stdalign.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +12,7 @@
 #include "client/client.h"
 #include "engines/duetimer.h"
 #include "engines/engine_int.h"
+#include "engines/slots.h"
 #include "engines/testhooks.h"
 #include "fetchbench/clock.h"
 #include "fetchbench/collector.h"
@@ -28,13 +28,12 @@
  * this file does it with libuv and tells the core what happened, with the
  * time it happened.
  *
- * The slots are refilled as async's are: in the loop's check phase, once
- * the iteration's reads have all been handled, at most REFILL_BURST at a
- * time (the rest on the next iteration), so that requests leave in a burst
- * and the first fill of a thousand slots sends requests while later
- * connections are still being opened. In an open loop (job->schedule) a
- * URL also waits for its due time: next_due() is the gate, with a timerfd
- * alarm for the next one (duetimer.h), as in async.
+ * The slots, their refill in bursts and the end of each request are
+ * slots.h's, shared with uring: here they are refilled as async's are, in
+ * the loop's check phase once the iteration's reads have all been handled
+ * (the rest of a burst on the next iteration, through an idle handle). In
+ * an open loop (job->schedule) a URL also waits for its due time, with a
+ * timerfd alarm for the next one (duetimer.h), as in async.
  *
  * Reads go into one buffer for the whole loop: libuv calls the alloc
  * callback right before each read and the read callback right after it,
@@ -44,7 +43,6 @@
 
 #define RAW_MAX_WORKERS 10000u
 #define CANCEL_CHECK_MS 20
-#define REFILL_BURST 64u
 #define READ_BUFFER (64u << 10)
 
 #define OWNER(ptr, type, member)                                               \
@@ -58,22 +56,21 @@ enum handle_state { H_NONE, H_CONNECTING, H_OPEN, H_CLOSING };
 struct raw;
 
 struct slot {
-  struct fb_client_conn cc; /* first: 64-byte aligned */
+  struct fb__slot base; /* first: 64-byte aligned */
   uv_tcp_t tcp;
   uv_connect_t connect;
   uv_write_t write;
   uv_timer_t timer;
   struct raw *r;
-  struct slot *next_free;
   int64_t armed;   /* deadline the timer is set for; INT64_MAX: none */
   size_t send_len; /* bytes of the write in flight */
   const struct sockaddr *wait_addr; /* a CONNECT waiting for the close */
   uint8_t tcp_state;
-  uint8_t busy;
   uint8_t timer_ready;
 };
 
 struct raw {
+  struct fb__slots p; /* first (slots.h) */
   uv_loop_t loop;
   uv_timer_t watch; /* polls job->cancel */
   uv_check_t batch; /* refills once the poll phase has run its callbacks */
@@ -84,91 +81,24 @@ struct raw {
   unsigned closing;         /* close callbacks still to run */
   int loop_ready;
 
-  const struct fb_job *job;
-  struct fb_collector *c;
-  struct fb_client *cl;
-  struct slot *slots;
-  unsigned nslots;
-  struct slot *free;
-  size_t n;    /* URLs */
-  size_t next; /* next URL index to start */
-  unsigned in_flight;
-  unsigned budget; /* slots refill may still fill in this burst */
-  int last_lap;    /* every URL started: idle connections were closed */
-  char *rbuf;      /* the loop's one read buffer */
-
-  int err;                  /* first failure of the machinery, 0: none */
-  char why[FB_MESSAGE_MAX]; /* what failed, for the not_run results */
-  int cancelled;            /* job->cancel seen */
-  struct fb__raw_counters k;
+  char *rbuf; /* the loop's one read buffer */
+  struct fb__loop_counters k;
 };
 
-static void drive(struct slot *s);
+static struct slot *slot_at(struct raw *r, unsigned i) {
+  return (struct slot *)(void *)fb__slots_at(&r->p, i);
+}
 
-static int fail(struct raw *r, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void on_stop(struct fb__slots *p) {
+  struct raw *r = OWNER(p, struct raw, p);
 
-/* Records the machinery's first failure and leaves the loop; run() then
- * accounts for every transfer in flight. Returns err.
- */
-static int fail(struct raw *r, int err, const char *fmt, ...) {
-  va_list ap;
-
-  if (r->err == 0) {
-    r->err = err;
-    va_start(ap, fmt);
-    vsnprintf(r->why, sizeof(r->why), fmt, ap);
-    va_end(ap);
-  }
   if (r->loop_ready)
     uv_stop(&r->loop);
-  return err;
 }
 
 static int fail_uv(struct raw *r, const char *call, int rc) {
-  return fail(r, rc == UV_ENOMEM ? -ENOMEM : FB_EUV, "%s: %s", call,
-              uv_strerror(rc));
-}
-
-static int finished(const struct raw *r) {
-  return r->next == r->n && r->in_flight == 0;
-}
-
-/* Whether any URL is left to start. */
-static int next_ready(const struct raw *r) {
-  return r->next < r->n;
-}
-
-/* The gate of the next URL: in a closed loop, always open; in an open
- * loop, open once the URL is due, and until then the alarm is set for it.
- */
-static int next_due(struct raw *r) {
-  int64_t at;
-  int err;
-
-  if (r->job->schedule == NULL)
-    return 1;
-  at = fb__engine_due_at(r->job, fb_collector_t0(r->c), r->next);
-  if (at <= fb_clock_ns())
-    return 1;
-  err = fb__due_timer_arm(&r->due, at);
-  if (err != 0)
-    fail(r, FB_EUV, "timerfd_settime: %s", strerror(-err));
-  return 0;
-}
-
-static void put(struct raw *r, const struct fb_result *res) {
-  /* A refused put is counted by the collector and fails the run's check;
-   * -ENOMEM only drops the message copy.
-   */
-  (void)fb_collector_put(r->c, res);
-}
-
-static void release(struct raw *r, struct slot *s) {
-  s->busy = 0;
-  s->next_free = r->free;
-  r->free = s;
-  r->in_flight--;
+  return fb__slots_fail(&r->p, rc == UV_ENOMEM ? -ENOMEM : FB_EUV, "%s: %s",
+                        call, uv_strerror(rc));
 }
 
 static void on_tcp_closed(uv_handle_t *h);
@@ -176,7 +106,9 @@ static void on_tcp_closed(uv_handle_t *h);
 /* Closes the slot's handle. A CONNECT waiting for the previous handle's
  * close is dropped with it: the core has given that connection up too.
  */
-static void tcp_close(struct slot *s) {
+static void tcp_close(struct fb__slot *b) {
+  struct slot *s = (struct slot *)(void *)b;
+
   s->wait_addr = NULL;
   if (s->tcp_state == H_NONE || s->tcp_state == H_CLOSING)
     return;
@@ -218,12 +150,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   if (nread > 0) {
     s->r->k.reads++;
-    fb_client_received(&s->cc, buf->base, (size_t)nread, fb_clock_ns());
+    fb_client_received(&s->base.cc, buf->base, (size_t)nread, fb_clock_ns());
   } else {
-    fb_client_eof(&s->cc, nread == UV_EOF ? eof_error(s) : (int)nread,
+    fb_client_eof(&s->base.cc, nread == UV_EOF ? eof_error(s) : (int)nread,
                   fb_clock_ns());
   }
-  drive(s);
+  fb__slots_drive(&s->base);
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -237,14 +169,14 @@ static void on_connect(uv_connect_t *req, int status) {
     s->tcp_state = H_OPEN;
     rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
     if (rc != 0) {
-      tcp_close(s);
+      tcp_close(&s->base);
       status = rc;
     }
   } else {
-    tcp_close(s);
+    tcp_close(&s->base);
   }
-  fb_client_connected(&s->cc, status, fb_clock_ns());
-  drive(s);
+  fb_client_connected(&s->base.cc, status, fb_clock_ns());
+  fb__slots_drive(&s->base);
 }
 
 /* Starts a connection on the slot's handle, or, while the last one is
@@ -252,9 +184,12 @@ static void on_connect(uv_connect_t *req, int status) {
  * at once (out of descriptors: it creates the socket here) is reported to
  * the core as a failed connect.
  */
-static void tcp_connect(struct slot *s, const struct sockaddr *addr) {
+static void tcp_connect(struct fb__slot *b, const struct sockaddr *addr,
+                        socklen_t len) {
+  struct slot *s = (struct slot *)(void *)b;
   int rc;
 
+  (void)len; /* libuv takes it from the address's family */
   if (s->tcp_state == H_CLOSING) {
     s->wait_addr = addr;
     s->r->k.waited_connects++;
@@ -265,8 +200,8 @@ static void tcp_connect(struct slot *s, const struct sockaddr *addr) {
   s->tcp_state = H_CONNECTING;
   rc = uv_tcp_connect(&s->connect, &s->tcp, addr, on_connect);
   if (rc != 0) {
-    tcp_close(s);
-    fb_client_connected(&s->cc, rc, fb_clock_ns());
+    tcp_close(&s->base);
+    fb_client_connected(&s->base.cc, rc, fb_clock_ns());
     return;
   }
   /* As libcurl: requests are small and go out at once. */
@@ -281,8 +216,8 @@ static void on_tcp_closed(uv_handle_t *h) {
   s->tcp_state = H_NONE;
   s->wait_addr = NULL;
   if (addr != NULL) {
-    tcp_connect(s, addr);
-    drive(s);
+    tcp_connect(&s->base, addr, 0);
+    fb__slots_drive(&s->base);
   }
 }
 
@@ -291,12 +226,13 @@ static void on_write(uv_write_t *req, int status) {
 
   if (s->tcp_state != H_OPEN)
     return;
-  fb_client_sent(&s->cc, status == 0 ? (long)s->send_len : status,
+  fb_client_sent(&s->base.cc, status == 0 ? (long)s->send_len : status,
                  fb_clock_ns());
-  drive(s);
+  fb__slots_drive(&s->base);
 }
 
-static void tcp_send(struct slot *s, const struct fb_client_action *act) {
+static void tcp_send(struct fb__slot *b, const struct fb_client_action *act) {
+  struct slot *s = (struct slot *)(void *)b;
   int rc;
 
   s->send_len = 0;
@@ -308,7 +244,7 @@ static void tcp_send(struct slot *s, const struct fb_client_action *act) {
   rc = uv_write(&s->write, (uv_stream_t *)&s->tcp, (const uv_buf_t *)act->iov,
                 (unsigned)act->iovcnt, on_write);
   if (rc != 0)
-    fb_client_sent(&s->cc, rc, fb_clock_ns());
+    fb_client_sent(&s->base.cc, rc, fb_clock_ns());
 }
 
 static void on_timer(uv_timer_t *h) {
@@ -316,8 +252,8 @@ static void on_timer(uv_timer_t *h) {
 
   s->armed = INT64_MAX;
   s->r->k.timer_fires++;
-  fb_client_timer(&s->cc, fb_clock_ns());
-  drive(s);
+  fb_client_timer(&s->base.cc, fb_clock_ns());
+  fb__slots_drive(&s->base);
 }
 
 /* Sets the slot's timer to the core's next deadline when it moved. libuv
@@ -325,8 +261,9 @@ static void on_timer(uv_timer_t *h) {
  * time is updated first, the wait rounded up, and a timer that still fires
  * early finds the core with nothing to do and is set again.
  */
-static void arm(struct slot *s) {
-  int64_t d = fb_client_deadline(&s->cc);
+static void arm(struct fb__slot *b) {
+  struct slot *s = (struct slot *)(void *)b;
+  int64_t d = fb_client_deadline(&s->base.cc);
   int64_t wait;
 
   if (d == s->armed)
@@ -342,138 +279,40 @@ static void arm(struct slot *s) {
                        0); /* 0: the callback is set */
 }
 
-static void on_batch(uv_check_t *h);
-
-static void done(struct slot *s) {
-  struct raw *r = s->r;
-  struct fb_result res;
-
-  fb_client_result(&s->cc, &res);
-  put(r, &res);
-  release(r, s);
-  /* Every URL has started: a connection coming free is never used again.
-   * Closed now, while other transfers still wait for their answers, not
-   * all at once after the last one.
-   */
-  if (!next_ready(r))
-    fb_client_release(&s->cc);
-  if (finished(r))
-    uv_stop(&r->loop);
-  else if (next_ready(r) && !r->cancelled)
-    (void)uv_check_start(&r->batch, on_batch); /* always 0 */
-}
-
-/* Does what the core asks of slot s until it waits. */
-static void drive(struct slot *s) {
-  struct fb_client_action act;
-
-  for (;;) {
-    switch (fb_client_next(&s->cc, &act)) {
-    case FB_CLIENT_WAIT:
-      arm(s);
-      return;
-    case FB_CLIENT_CLOSE:
-      tcp_close(s);
-      break;
-    case FB_CLIENT_CONNECT:
-      tcp_connect(s, act.addr);
-      break;
-    case FB_CLIENT_SEND:
-      tcp_send(s, &act);
-      break;
-    case FB_CLIENT_DONE:
-      done(s);
-      break;
-    }
-  }
-}
-
-static void on_more(uv_idle_t *h);
-
-/* Starts URLs on free slots until none is left or ready, at most
- * REFILL_BURST per loop iteration (see the top of the file).
- */
-static void refill(struct raw *r) {
-  while (r->free != NULL && next_ready(r)) {
-    struct slot *s = r->free;
-    size_t index;
-
-    if (r->budget == 0) {
-      /* An active idle handle also keeps the poll phase from blocking. */
-      (void)uv_idle_start(&r->more, on_more); /* always 0 */
-      break;
-    }
-    if (fb_job_cancelled(r->job)) {
-      r->cancelled = 1;
-      uv_stop(&r->loop);
-      return;
-    }
-    if (!next_due(r))
-      break;
-    r->free = s->next_free;
-    s->busy = 1;
-    r->in_flight++;
-    r->budget--;
-    index = r->next++;
-    if (r->in_flight > r->k.max_in_flight)
-      r->k.max_in_flight = r->in_flight;
-    FB__TEST_BEFORE_REQUEST(index);
-    fb_client_start(&s->cc, index, fb_clock_ns());
-    drive(s);
-  }
-  /* Every URL has started: the idle slots' connections are closed now,
-   * while the last transfers run (those close theirs as they end, done()).
-   */
-  if (!next_ready(r) && !r->last_lap) {
-    r->last_lap = 1;
-    for (struct slot *s = r->free; s != NULL; s = s->next_free) {
-      fb_client_release(&s->cc);
-      drive(s);
-    }
-  }
-  if (finished(r))
-    uv_stop(&r->loop);
-}
-
 static void on_batch(uv_check_t *h) {
-  struct raw *r = OWNER(h, struct raw, batch);
-
   (void)uv_check_stop(h); /* always 0 */
-  if (r->err != 0 || r->cancelled)
-    return;
-  r->k.refills++;
-  r->budget = REFILL_BURST;
-  refill(r);
+  fb__slots_burst(&OWNER(h, struct raw, batch)->p);
 }
 
 static void on_more(uv_idle_t *h) {
-  struct raw *r = OWNER(h, struct raw, more);
-
   (void)uv_idle_stop(h); /* always 0 */
-  if (r->err != 0 || r->cancelled)
-    return;
-  r->k.refills++;
-  r->budget = REFILL_BURST;
-  refill(r);
+  fb__slots_burst(&OWNER(h, struct raw, more)->p);
 }
 
 static void on_due(struct fb__due_timer *t) {
-  struct raw *r = OWNER(t, struct raw, due);
-
-  if (r->err != 0 || r->cancelled)
-    return;
-  r->k.refills++;
-  r->budget = REFILL_BURST;
-  refill(r);
+  fb__slots_burst(&OWNER(t, struct raw, due)->p);
 }
 
-static void on_watch(uv_timer_t *h) {
-  struct raw *r = OWNER(h, struct raw, watch);
+static void refill_soon(struct fb__slots *p) {
+  (void)uv_check_start(&OWNER(p, struct raw, p)->batch,
+                       on_batch); /* always 0 */
+}
 
-  if (fb_job_cancelled(r->job)) {
-    r->cancelled = 1;
-    uv_stop(&r->loop);
-  }
+/* An active idle handle also keeps the poll phase from blocking. */
+static void refill_next(struct fb__slots *p) {
+  (void)uv_idle_start(&OWNER(p, struct raw, p)->more, on_more); /* always 0 */
+}
+
+static int refill_at(struct fb__slots *p, int64_t at_ns) {
+  return fb__due_timer_arm(&OWNER(p, struct raw, p)->due, at_ns);
+}
+
+static const struct fb__slots_ops raw_ops = {
+    tcp_close, tcp_connect, tcp_send,    arm,
+    on_stop,   refill_soon, refill_next, refill_at};
+
+static void on_watch(uv_timer_t *h) {
+  fb__slots_watch(&OWNER(h, struct raw, watch)->p);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -485,24 +324,18 @@ static void on_handle_closed(uv_handle_t *h) {
  */
 #define LOOP_FDS 3u
 
-static int setup(struct raw *r, const struct fb_job *job,
+static int setup(struct fb__slots *p, const struct fb_job *job,
                  struct fb_collector *c) {
-  char err[FB_MESSAGE_MAX];
+  struct raw *r = OWNER(p, struct raw, p);
   int rc;
 
-  r->job = job;
-  r->c = c;
-  r->n = fb_urlset_count(job->urls);
-  r->nslots = job->workers < r->n ? job->workers : (unsigned)r->n;
-
-  /* libuv aborts the process when it cannot make its signal pipe. */
-  rc = fb__engine_check_fds("raw", LOOP_FDS + 1, LOOP_FDS + r->nslots, err,
-                            sizeof(err));
+  /* libuv aborts the process when it cannot make its signal pipe: the
+   * descriptors are checked before the loop exists.
+   */
+  rc = fb__slots_init(&r->p, &raw_ops, "raw", LOOP_FDS, sizeof(struct slot),
+                      job, c, &r->k);
   if (rc != 0)
-    return fail(r, rc, "%s", err);
-  rc = fb_client_create(&r->cl, job, fb_collector_t0(c), err, sizeof(err));
-  if (rc != 0)
-    return fail(r, rc, "%s", err);
+    return rc;
   rc = uv_loop_init(&r->loop);
   if (rc != 0)
     return fail_uv(r, "uv_loop_init", rc);
@@ -522,52 +355,23 @@ static int setup(struct raw *r, const struct fb_job *job,
       return fail_uv(r, "timerfd for the arrival schedule", rc);
     r->due_ready = 1;
   }
+  for (unsigned i = 0; i < r->p.nslots; i++) {
+    struct slot *s = slot_at(r, i);
 
-  r->rbuf = malloc(READ_BUFFER);
-  r->slots = aligned_alloc(alignof(struct slot),
-                           (size_t)r->nslots * sizeof(*r->slots));
-  if (r->rbuf == NULL || r->slots == NULL)
-    return fail(r, -ENOMEM, "out of memory");
-  memset(r->slots, 0, (size_t)r->nslots * sizeof(*r->slots));
-  for (unsigned i = r->nslots; i-- > 0;) {
-    struct slot *s = &r->slots[i];
-
-    fb_client_conn_init(&s->cc, r->cl, i);
     s->r = r;
     s->armed = INT64_MAX;
     (void)uv_timer_init(&r->loop, &s->timer);
     s->timer_ready = 1;
-    s->next_free = r->free;
-    r->free = s;
   }
+  r->rbuf = malloc(READ_BUFFER);
+  if (r->rbuf == NULL)
+    return fb__slots_fail(&r->p, -ENOMEM, "out of memory");
   if (job->cancel != NULL) {
     rc = uv_timer_start(&r->watch, on_watch, CANCEL_CHECK_MS, CANCEL_CHECK_MS);
     if (rc != 0)
       return fail_uv(r, "uv_timer_start", rc);
   }
-  r->budget = REFILL_BURST;
   return 0;
-}
-
-/* Accounts for the transfers still in flight when the loop stopped early:
- * each ends as cancelled (or lost, when the machinery broke), its
- * connection closed.
- */
-static void abandon(struct raw *r) {
-  const char *why = r->err != 0
-                        ? (r->why[0] != '\0' ? r->why : fb_strerror(r->err))
-                        : "run cancelled";
-
-  for (unsigned i = 0; r->slots != NULL && i < r->nslots; i++) {
-    struct slot *s = &r->slots[i];
-
-    if (!s->busy)
-      continue;
-    fb_client_abort(&s->cc,
-                    r->err != 0 ? FB_OUTCOME_LOST : FB_OUTCOME_CANCELLED, why,
-                    fb_clock_ns());
-    drive(s);
-  }
 }
 
 static void close_handle(struct raw *r, uv_handle_t *h) {
@@ -575,17 +379,19 @@ static void close_handle(struct raw *r, uv_handle_t *h) {
   uv_close(h, on_handle_closed);
 }
 
-/* Closes every handle, runs the loop until their close callbacks ran, and
- * frees everything. Returns 0, or FB_EUV when the loop would not close.
+/* Closes every handle, runs the loop until their close callbacks ran,
+ * frees everything and hands the counters to a test build's hook. Returns
+ * 0, or FB_EUV when the loop would not close.
  */
-static int teardown(struct raw *r) {
+static int teardown(struct fb__slots *p) {
+  struct raw *r = OWNER(p, struct raw, p);
   int err = 0;
 
   if (r->loop_ready) {
-    for (unsigned i = 0; r->slots != NULL && i < r->nslots; i++) {
-      struct slot *s = &r->slots[i];
+    for (unsigned i = 0; r->p.mem != NULL && i < r->p.nslots; i++) {
+      struct slot *s = slot_at(r, i);
 
-      tcp_close(s);
+      tcp_close(&s->base);
       if (s->timer_ready)
         close_handle(r, (uv_handle_t *)&s->timer);
     }
@@ -607,89 +413,41 @@ static int teardown(struct raw *r) {
       (void)uv_run(&r->loop, UV_RUN_DEFAULT);
     if (r->closing != 0 || uv_loop_alive(&r->loop))
       err = FB_EUV;
-    if (uv_loop_close(&r->loop) != 0)
-      return FB_EUV; /* handles still point into r: leave it be */
+    if (uv_loop_close(&r->loop) != 0) {
+      r->p.kept = 1; /* handles still point into r: leave it be */
+      err = FB_EUV;
+      goto out;
+    }
     r->loop_ready = 0;
   }
-  for (unsigned i = 0; r->slots != NULL && i < r->nslots; i++)
-    fb_client_conn_cleanup(&r->slots[i].cc);
-  free(r->slots);
-  r->slots = NULL;
+  fb__slots_cleanup(&r->p);
   free(r->rbuf);
   r->rbuf = NULL;
-  fb_client_destroy(r->cl);
-  r->cl = NULL;
-  return err;
-}
-
-/* A test build hands the loop's counters to its hook (testhooks.h). */
-static void publish_counters(struct raw *r) {
+out:
+  r->k.loop_closed = !r->p.kept;
 #ifdef FB_UNITTEST
   if (fb__test_hooks.raw_counters != NULL)
     *fb__test_hooks.raw_counters = r->k;
-#else
-  (void)r;
 #endif
+  return err;
 }
 
+static const struct fb__slots_engine raw_engine = {
+    RAW_MAX_WORKERS, sizeof(struct raw), setup, teardown};
+
+/* uv_run returns after uv_stop (done, cancelled or failed); returning 0
+ * means it ran out of handles with transfers unfinished, which the slots'
+ * timers should make impossible.
+ */
 static int run(const struct fb_job *job, struct fb_collector *c) {
-  struct fb_engine_stats *stats = fb_collector_stats(c);
-  int64_t t = fb_clock_ns();
-  struct raw *r;
-  int err, terr;
+  struct fb__slots *p;
+  int rc = fb__slots_begin(&raw_engine, job, c, &p);
 
-  if (job->workers < 1 || job->workers > RAW_MAX_WORKERS)
-    return fb__engine_finish(job, c, FB_ERANGE, NULL);
-  r = calloc(1, sizeof(*r));
-  if (r == NULL)
-    return fb__engine_finish(job, c, -ENOMEM, NULL);
-  err = setup(r, job, c);
-  stats->setup_ns = fb_clock_ns() - t;
-  if (err != 0)
-    goto out;
-  stats->workers_started = r->nslots;
-  stats->workers_max = r->nslots;
-
-  refill(r);
-  if (r->err == 0 && !r->cancelled && !finished(r)) {
-    /* Returns after uv_stop (done, cancelled or failed); returning 0 means
-     * it ran out of handles with transfers unfinished, which the slots'
-     * timers should make impossible.
-     */
-    if (uv_run(&r->loop, UV_RUN_DEFAULT) == 0 && !finished(r) &&
-        !r->cancelled && r->err == 0)
-      fail(r, FB_EUV, "the loop ran out of handles with transfers unfinished");
-  }
-  if (r->err == 0 && !finished(r) && fb_job_cancelled(job))
-    r->cancelled = 1;
-
-out:
-  if (!finished(r) || r->err != 0)
-    abandon(r);
-  err = fb__engine_finish(job, c,
-                          r->err != 0    ? r->err
-                          : r->cancelled ? FB_ECANCELED
-                                         : 0,
-                          r->why);
-  r->k.closes_in_run = r->k.closes;
-  if (r->cl != NULL) {
-    const struct fb_client_counters *ck = fb_client_counters(r->cl);
-
-    r->k.connects = ck->connects;
-    r->k.reuses = ck->reuses;
-    r->k.retries = ck->retries;
-    r->k.redirects = ck->redirects;
-    r->k.idle_closes = ck->idle_closes;
-    r->k.dns_lookups = fb_client_dns_lookups(r->cl);
-  }
-  terr = teardown(r);
-  if (err == 0)
-    err = terr;
-  r->k.loop_closed = !r->loop_ready;
-  publish_counters(r);
-  if (!r->loop_ready)
-    free(r);
-  return err;
+  if (rc > 0 && uv_run(&OWNER(p, struct raw, p)->loop, UV_RUN_DEFAULT) == 0 &&
+      fb__slots_running(p))
+    fb__slots_fail(p, FB_EUV,
+                   "the loop ran out of handles with transfers unfinished");
+  return rc < 0 ? rc : fb__slots_finish(&raw_engine, p);
 }
 
 const struct fb_engine fb_engine_raw = {

@@ -38,24 +38,56 @@ struct fb__async_counters {
   int loop_closed; /* uv_loop_close returned 0 */
 };
 
-/* What the raw engine's loop did (and its client core), counted in every
- * build, published only to a test build's hook.
+/* What a loop engine on the HTTP/1.1 client core did (raw, uring), with
+ * its core, counted in every build, published only to a test build's hook.
  */
-struct fb__raw_counters {
+struct fb__loop_counters {
   uint64_t connects;        /* connections the core asked for */
   uint64_t reuses;          /* requests on a kept-alive connection */
   uint64_t retries;         /* ... sent again on a new one */
   uint64_t redirects;       /* redirects followed */
   uint64_t idle_closes;     /* kept-alive connections the server closed */
-  uint64_t reads;           /* read callbacks with bytes */
+  uint64_t reads;           /* reads that brought bytes */
   uint64_t timer_fires;     /* slot timers that fired */
   uint64_t refills;         /* refill bursts */
-  uint64_t closes;          /* socket handles closed */
+  uint64_t closes;          /* sockets closed */
   uint64_t closes_in_run;   /* ... before teardown */
-  uint64_t waited_connects; /* connects that waited for a handle's close */
+  uint64_t waited_connects; /* connects that waited for a socket's close */
   unsigned dns_lookups;     /* host names resolved with getaddrinfo */
   unsigned max_in_flight;
-  int loop_closed; /* uv_loop_close returned 0 */
+  int loop_closed; /* the loop (or ring) closed with nothing left in it */
+};
+
+/* The io_uring features the uring engine uses where the kernel has them
+ * (a test build can turn each off: fb__test_hooks.uring_off).
+ */
+#define FB__URING_BUF_RING 0x01u     /* receives into a provided-buffer ring */
+#define FB__URING_MULTISHOT 0x02u    /* one multishot receive per connection */
+#define FB__URING_LINK_TIMEOUT 0x04u /* connects with a linked timeout */
+#define FB__URING_TIMEOUT_UPDATE 0x08u /* slot timeouts moved in place */
+#define FB__URING_EXT_ARG 0x10u /* the cancel watch as the wait's timeout */
+#define FB__URING_DEFER_TASKRUN 0x20u /* completions run when the loop waits */
+
+/* What the uring engine's loop did, counted in every build, published only
+ * to a test build's hook.
+ */
+struct fb__uring_counters {
+  struct fb__loop_counters loop; /* as raw counts them */
+  uint64_t turns;                /* loop turns (each a wait for completions) */
+  uint64_t submits;     /* io_uring_submit* calls: one a turn, plus flushes */
+  uint64_t flushes;     /* ... of a full submission queue within a turn */
+  uint64_t sqes;        /* submission queue entries filled */
+  uint64_t cqes;        /* completions handled */
+  uint64_t recv_arms;   /* receives (or polls) submitted */
+  uint64_t nobufs;      /* receives that found no buffer in the ring */
+  uint64_t cancels;     /* cancel requests submitted */
+  uint64_t timer_sqes;  /* slot timeouts added, moved or removed */
+  uint64_t link_fires;  /* linked connect timeouts that fired */
+  unsigned features;    /* FB__URING_* in use at the end of the run */
+  unsigned buffers;     /* buffers in the ring */
+  unsigned buffer_size; /* bytes each */
+  unsigned sq_entries;
+  unsigned cq_entries;
 };
 
 #ifdef FB_UNITTEST
@@ -78,7 +110,14 @@ struct fb__test_hooks {
   struct fb__async_counters *async_counters;
 
   /* raw: the same. */
-  struct fb__raw_counters *raw_counters;
+  struct fb__loop_counters *raw_counters;
+
+  /* uring: the same, and the features (FB__URING_*) not to use although
+   * the kernel has them, to run the fallbacks.
+   */
+  struct fb__uring_counters *uring_counters;
+  unsigned uring_off;
+  unsigned uring_sq_entries; /* the submission queue's size, 0: its own */
 };
 
 /* Zeroed: no hook. Tests set what they need before a run and clear it

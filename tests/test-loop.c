@@ -1,10 +1,12 @@
-/* The raw engine's own tests: what the shared conformance, fault and
- * reliability programs cannot see. The test build of the engines
- * (FB_UNITTEST) hands the loop's counters to a hook
- * (src/engines/testhooks.h).
+/* The loop engines on the client core, raw and uring, each on its own:
+ * what the shared conformance, fault and reliability programs cannot see.
+ * The test build of the engines (FB_UNITTEST) hands the loop's counters to
+ * a hook (src/engines/testhooks.h). uring's own matters (its submissions,
+ * features and fallbacks, a ring the system refuses) are test-uring.c's.
  *
- * Groups, chosen by the first argument: "loop" (quick), "limits" (the
- * open-files limit, cancellation, SIGINT) and "scale" (5,000 in flight).
+ * Run as `test-loop ENGINE GROUP`: the groups are "loop" (quick),
+ * "limits" (the open-files limit, cancellation, SIGINT) and "scale" (5,000
+ * in flight). An engine this system refuses is skipped (77).
  */
 
 #include <arpa/inet.h>
@@ -35,50 +37,8 @@
 
 #define PAGE "intro/tutorial01.html"
 
-struct outcome_counts {
-  size_t n[FB_OUTCOME_COUNT];
-};
-
-/* One run of the engine: its job, the collector it filled, the loop's
- * counters and the outcomes counted. The run owns u (run_free).
- */
-struct run {
-  struct fb_job job;
-  struct fb_urlset *u;
-  struct fb_collector *c;
-  struct fb__raw_counters k;
-  struct outcome_counts oc;
-};
-
-static void run_init(struct run *r, struct fb_urlset *u, unsigned workers) {
-  memset(r, 0, sizeof(*r));
-  fb_job_init(&r->job);
-  r->u = u;
-  r->job.urls = u;
-  r->job.workers = workers;
-}
-
-static int run_go(struct run *r) {
-  int rc;
-
-  assert_int_equal(fb_collector_create(&r->c, fb_urlset_count(r->u)), 0);
-  fb__test_hooks.raw_counters = &r->k;
-  fb_collector_restart(r->c);
-  rc = fb_engine_find("raw")->run(&r->job, r->c);
-  fb__test_hooks.raw_counters = NULL;
-  for (size_t i = 0; i < fb_collector_size(r->c); i++) {
-    const struct fb_result *res = fb_collector_get(r->c, i);
-
-    if (res != NULL && res->outcome < FB_OUTCOME_COUNT)
-      r->oc.n[res->outcome]++;
-  }
-  return rc;
-}
-
-static void run_free(struct run *r) {
-  fb_collector_destroy(r->c);
-  fb_urlset_destroy(r->u);
-}
+/* The engine under test (argv[1]). */
+static const struct fb_engine *engine;
 
 static void add_url(struct fb_urlset *u, const char *url) {
   char err[256];
@@ -107,12 +67,12 @@ static struct fb_urlset *urls_host(size_t n, const char *host) {
  * all, and every URL was started by a refill burst.
  */
 static void test_reuse(void **state) {
-  struct run r;
+  struct fx_run r;
   size_t reused;
 
   (void)state;
-  run_init(&r, fx_urls_cycle(300, NULL), 8);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, fx_urls_cycle(300, NULL), 8);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   reused = fx_assert_all_ok(&fx_synthetic, r.u, r.c, 8);
   assert_int_equal(reused, 300 - 8);
   assert_int_equal(r.k.connects, 8);
@@ -124,43 +84,47 @@ static void test_reuse(void **state) {
   assert_int_equal(r.k.closes_in_run, 8);
   assert_true(r.k.loop_closed);
   assert_true(fb_collector_stats_const(r.c)->setup_ns > 0);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* Fresh connections: one per request, each closed after it; a slot's next
  * connection waits for the last one's handle to close.
  */
 static void test_fresh(void **state) {
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_cycle(300, NULL), 4);
+  fx_run_init(&r, fx_urls_cycle(300, NULL), 4);
   r.job.connection = FB_CONN_FRESH;
-  assert_int_equal(run_go(&r), 0);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   assert_int_equal(fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4), 0);
   assert_int_equal(r.k.connects, 300);
   assert_int_equal(r.k.reuses, 0);
   assert_int_equal(r.k.closes, 300);
   assert_true(r.k.waited_connects > 0);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* The origin closes every keep-alive connection right after its answer:
  * the core sees the close while the connection is idle (or, when the next
  * request went out first, retries it once on a new connection), so every
- * answer but the last of each slot (whose connection the run closes
- * itself) is followed by one or the other, and every page arrives.
+ * answer is followed by one or the other but the last of a slot whose
+ * connection the run closed itself once every URL had started: at least
+ * the last answer's, at most one a slot (two slots can come free together
+ * with one URL left, and the one that gets none has seen its close by
+ * then). Every page arrives.
  */
 static void test_close_idle(void **state) {
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_cycle(100, "?fault=close_idle"), 4);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, fx_urls_cycle(100, "?fault=close_idle"), 4);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4);
-  assert_int_equal(r.k.idle_closes + r.k.retries, 100 - 4);
+  assert_true(r.k.idle_closes + r.k.retries >= 100 - 4);
+  assert_true(r.k.idle_closes + r.k.retries <= 100 - 1);
   assert_int_equal(r.k.connects, 100);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* localhost and any name under .localhost reach 127.0.0.1 without DNS, as
@@ -172,13 +136,13 @@ static void test_localhost(void **state) {
 
   (void)state;
   for (size_t i = 0; i < sizeof(hosts) / sizeof(*hosts); i++) {
-    struct run r;
+    struct fx_run r;
 
-    run_init(&r, urls_host(20, hosts[i]), 4);
-    assert_int_equal(run_go(&r), 0);
-    assert_int_equal(r.oc.n[FB_OUTCOME_OK], 20);
+    fx_run_init(&r, urls_host(20, hosts[i]), 4);
+    assert_int_equal(fx_run_go(&r, engine), 0);
+    assert_int_equal(r.oc[FB_OUTCOME_OK], 20);
     assert_int_equal(r.k.dns_lookups, 0);
-    run_free(&r);
+    fx_run_free(&r);
   }
 }
 
@@ -262,9 +226,11 @@ static void test_redirect_elsewhere(void **state) {
   struct redirector rd;
   struct fb_urlset *u = NULL;
   char url[512];
-  struct run r;
+  struct fx_run r;
 
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   snprintf(url, sizeof(url), "%s/" PAGE, fx_synthetic.proc.base_url);
   redirector_start(&rd, url);
   assert_int_equal(fb_urlset_create(&u), 0);
@@ -272,10 +238,10 @@ static void test_redirect_elsewhere(void **state) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/r%d", rd.port, i);
     add_url(u, url);
   }
-  run_init(&r, u, 4);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, u, 4);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   redirector_stop(&rd);
-  assert_int_equal(r.oc.n[FB_OUTCOME_OK], 30);
+  assert_int_equal(r.oc[FB_OUTCOME_OK], 30);
   for (size_t i = 0; i < 30; i++) {
     const struct fb_result *res = fb_collector_get(r.c, i);
 
@@ -285,34 +251,34 @@ static void test_redirect_elsewhere(void **state) {
   }
   assert_int_equal(r.k.redirects, 30);
   assert_int_equal(rd.served, 30);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* The whole-request timeout through the slot's timer, and the low-speed
  * limit on a body that comes a byte a second.
  */
 static void test_timers(void **state) {
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_small(6, "?delay=3000"), 3);
+  fx_run_init(&r, fx_urls_small(6, "?delay=3000"), 3);
   r.job.timeout_ms = 150;
-  assert_int_equal(run_go(&r), 0);
-  assert_int_equal(r.oc.n[FB_OUTCOME_TIMEOUT], 6);
+  assert_int_equal(fx_run_go(&r, engine), 0);
+  assert_int_equal(r.oc[FB_OUTCOME_TIMEOUT], 6);
   assert_true(r.k.timer_fires >= 6);
   for (size_t i = 0; i < 6; i++) {
     const struct fb_result *res = fb_collector_get(r.c, i);
 
     assert_true(res->t_done - res->t_start >= 150 * FB_NS_PER_MS);
   }
-  run_free(&r);
+  fx_run_free(&r);
 
-  run_init(&r, fx_urls_small(2, "?fault=trickle"), 2);
+  fx_run_init(&r, fx_urls_small(2, "?fault=trickle"), 2);
   r.job.timeout_ms = 20000;
   r.job.low_speed_bytes = 100;
   r.job.low_speed_secs = 1;
-  assert_int_equal(run_go(&r), 0);
-  assert_int_equal(r.oc.n[FB_OUTCOME_TIMEOUT], 2);
+  assert_int_equal(fx_run_go(&r, engine), 0);
+  assert_int_equal(r.oc[FB_OUTCOME_TIMEOUT], 2);
   for (size_t i = 0; i < 2; i++) {
     const struct fb_result *res = fb_collector_get(r.c, i);
 
@@ -320,7 +286,7 @@ static void test_timers(void **state) {
     assert_true(res->t_done - res->t_start >= FB_NS_PER_S);
     assert_true(res->t_done - res->t_start < 10 * FB_NS_PER_S);
   }
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* A proxy the environment names carries plain http (absolute-form
@@ -331,32 +297,32 @@ static void test_proxy(void **state) {
   const struct fb_page *page =
       fb_corpus_find(fx_synthetic.corpus, PAGE, strlen(PAGE));
   char proxy[64];
-  struct run r;
+  struct fx_run r;
 
   (void)state;
   assert_int_equal(setenv("http_proxy", fx_synthetic.proc.base_url, 1), 0);
-  run_init(&r, urls_host(10, "through.proxy.invalid"), 2);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, urls_host(10, "through.proxy.invalid"), 2);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   unsetenv("http_proxy");
-  assert_int_equal(r.oc.n[FB_OUTCOME_OK], 10);
+  assert_int_equal(r.oc[FB_OUTCOME_OK], 10);
   assert_int_equal(fb_collector_get(r.c, 0)->checksum, page->xxh3);
   assert_int_equal(r.k.dns_lookups, 0);
   assert_int_equal(r.k.connects, 2);
-  run_free(&r);
+  fx_run_free(&r);
 
   snprintf(proxy, sizeof(proxy), "127.0.0.1:%d", fx_closed_port());
   assert_int_equal(setenv("http_proxy", proxy, 1), 0);
   assert_int_equal(setenv("no_proxy", "example.com, .127.0.0.1", 1), 0);
-  run_init(&r, urls_host(10, "127.0.0.1"), 2);
-  assert_int_equal(run_go(&r), 0);
-  assert_int_equal(r.oc.n[FB_OUTCOME_OK], 10);
-  run_free(&r);
+  fx_run_init(&r, urls_host(10, "127.0.0.1"), 2);
+  assert_int_equal(fx_run_go(&r, engine), 0);
+  assert_int_equal(r.oc[FB_OUTCOME_OK], 10);
+  fx_run_free(&r);
   unsetenv("no_proxy");
-  run_init(&r, urls_host(10, "127.0.0.1"), 2);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, urls_host(10, "127.0.0.1"), 2);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   unsetenv("http_proxy");
-  assert_int_equal(r.oc.n[FB_OUTCOME_CONNECT], 10);
-  run_free(&r);
+  assert_int_equal(r.oc[FB_OUTCOME_CONNECT], 10);
+  fx_run_free(&r);
 }
 
 /* --- https --------------------------------------------------------------- */
@@ -543,7 +509,7 @@ static int loop_setup(void **state) {
   const struct fb_tls_cert *both[2];
   char err[256];
 
-  if (fx_group_setup(state) != 0 || scratch_create("raw") != 0)
+  if (fx_group_setup(state) != 0 || scratch_create(engine->name) != 0)
     return -1;
   memset(&o, 0, sizeof(o));
   o.kind = FB_TLS_CERT_OTHER_NAME;
@@ -570,7 +536,7 @@ static int loop_teardown(void **state) {
   return fx_group_teardown(state);
 }
 
-static void check_https_pages(struct run *r, const struct tls_server *ts) {
+static void check_https_pages(struct fx_run *r, const struct tls_server *ts) {
   uint64_t sum = XXH3_64bits(ts->page, TLS_PAGE_LEN);
 
   for (size_t i = 0; i < fb_collector_size(r->c); i++) {
@@ -590,13 +556,15 @@ static void check_https_pages(struct run *r, const struct tls_server *ts) {
 static void test_https_reuse(void **state) {
   struct tls_server ts;
   size_t full = 0, none = 0;
-  struct run r;
+  struct fx_run r;
 
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   tls_server_start(&ts, cert_good);
-  run_init(&r, urls_https(&ts, 60, "localhost"), 4);
+  fx_run_init(&r, urls_https(&ts, 60, "localhost"), 4);
   r.job.cacert = ca_path;
-  assert_int_equal(run_go(&r), 0);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   tls_server_stop(&ts);
   check_https_pages(&r, &ts);
   for (size_t i = 0; i < 60; i++) {
@@ -612,7 +580,7 @@ static void test_https_reuse(void **state) {
   assert_int_equal(full, 4);
   assert_int_equal(none, 56);
   assert_int_equal(ts.accepted, 4);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* A new connection per request: sessions resumed after the first full
@@ -620,17 +588,19 @@ static void test_https_reuse(void **state) {
  */
 static void test_https_fresh(void **state) {
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   for (int resume = 1; resume >= 0; resume--) {
     struct tls_server ts;
     size_t full = 0, resumed = 0;
-    struct run r;
+    struct fx_run r;
 
     tls_server_start(&ts, cert_good);
-    run_init(&r, urls_https(&ts, 30, "127.0.0.1"), 2);
+    fx_run_init(&r, urls_https(&ts, 30, "127.0.0.1"), 2);
     r.job.cacert = ca_path;
     r.job.connection = FB_CONN_FRESH;
     r.job.tls_resume = resume;
-    assert_int_equal(run_go(&r), 0);
+    assert_int_equal(fx_run_go(&r, engine), 0);
     tls_server_stop(&ts);
     check_https_pages(&r, &ts);
     for (size_t i = 0; i < 30; i++) {
@@ -651,7 +621,7 @@ static void test_https_fresh(void **state) {
     else
       assert_int_equal(resumed, 0);
     assert_int_equal(ts.accepted, 30);
-    run_free(&r);
+    fx_run_free(&r);
   }
 }
 
@@ -660,38 +630,40 @@ static void test_https_fresh(void **state) {
  */
 static void test_https_verify(void **state) {
   (void)state;
+  if (fx_helper_thread_starves(engine, __func__))
+    skip();
   for (int verify = 1; verify >= 0; verify--) {
     struct tls_server ts;
-    struct run r;
+    struct fx_run r;
 
     tls_server_start(&ts, cert_other);
-    run_init(&r, urls_https(&ts, 10, "localhost"), 2);
+    fx_run_init(&r, urls_https(&ts, 10, "localhost"), 2);
     r.job.cacert = ca_path;
     r.job.verify_tls = verify;
-    assert_int_equal(run_go(&r), 0);
+    assert_int_equal(fx_run_go(&r, engine), 0);
     tls_server_stop(&ts);
     if (!verify) {
       check_https_pages(&r, &ts);
     } else {
-      assert_int_equal(r.oc.n[FB_OUTCOME_TLS], 10);
+      assert_int_equal(r.oc[FB_OUTCOME_TLS], 10);
       assert_non_null(strstr(fb_collector_get(r.c, 0)->message,
                              "no alternative certificate subject name"));
     }
-    run_free(&r);
+    fx_run_free(&r);
   }
 }
 
 /* More workers than URLs: one slot per URL, all in flight. */
 static void test_more_workers_than_urls(void **state) {
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_cycle(5, NULL), 10000);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, fx_urls_cycle(5, NULL), 10000);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5);
   assert_int_equal(r.k.max_in_flight, 5);
   assert_int_equal(fb_collector_stats_const(r.c)->workers_started, 5);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* --- limits -------------------------------------------------------------- */
@@ -702,24 +674,30 @@ static volatile sig_atomic_t cancel_flag;
  * returns FB_ECANCELED with every URL accounted for, the quick ones ok, the
  * stalled and never-started ones cancelled, every socket closed.
  */
+static void check_cancelled(struct fx_run *r) {
+  assert_int_equal(fb_collector_check(r->c, NULL), 0);
+  assert_int_equal(r->oc[FB_OUTCOME_OK], 20);
+  assert_int_equal(r->oc[FB_OUTCOME_CANCELLED], 200);
+  assert_int_equal(r->k.max_in_flight, 50);
+  assert_int_equal(r->k.closes, r->k.connects);
+  assert_true(r->k.loop_closed);
+  fx_run_free(r);
+}
+
 static void cancel_midrun(int use_signal) {
   struct fx_cancel k;
-  struct run r;
+  struct fx_run r;
 
-  run_init(&r, fx_urls_small(20, NULL), 50);
+  if (fx_helper_thread_starves(engine, use_signal ? "test_cancel_sigint"
+                                                  : "test_cancel_flag"))
+    skip();
+  fx_run_init(&r, fx_urls_small(20, NULL), 50);
   fx_add_cycle(r.u, 200, "?fault=stall");
   r.job.cancel = &cancel_flag;
   fx_cancel_arm(&k, &cancel_flag, 69, use_signal);
-  assert_int_equal(run_go(&r), FB_ECANCELED);
+  assert_int_equal(fx_run_go(&r, engine), FB_ECANCELED);
   fx_cancel_disarm(&k);
-
-  assert_int_equal(fb_collector_check(r.c, NULL), 0);
-  assert_int_equal(r.oc.n[FB_OUTCOME_OK], 20);
-  assert_int_equal(r.oc.n[FB_OUTCOME_CANCELLED], 200);
-  assert_int_equal(r.k.max_in_flight, 50);
-  assert_int_equal(r.k.closes, r.k.connects);
-  assert_true(r.k.loop_closed);
-  run_free(&r);
+  check_cancelled(&r);
 }
 
 static void test_cancel_flag(void **state) {
@@ -732,20 +710,45 @@ static void test_cancel_sigint(void **state) {
   cancel_midrun(1);
 }
 
+/* The flag raised from within the loop, when request 69 starts (the
+ * before_request hook): no thread and no signal, so that it runs under
+ * valgrind for every engine. The same run and checks as above.
+ */
+static void raise_at_69(size_t index, void *arg) {
+  (void)arg;
+  if (index == 69)
+    cancel_flag = 1;
+}
+
+static void test_cancel_inline(void **state) {
+  struct fx_run r;
+
+  (void)state;
+  cancel_flag = 0;
+  fx_run_init(&r, fx_urls_small(20, NULL), 50);
+  fx_add_cycle(r.u, 200, "?fault=stall");
+  r.job.cancel = &cancel_flag;
+  fb__test_hooks.before_request = raise_at_69;
+  assert_int_equal(fx_run_go(&r, engine), FB_ECANCELED);
+  fb__test_hooks.before_request = NULL;
+  cancel_flag = 0;
+  check_cancelled(&r);
+}
+
 /* Cancelled before it starts: nothing runs, everything is cancelled. */
 static void test_cancel_before(void **state) {
-  struct run r;
+  struct fx_run r;
 
   (void)state;
   cancel_flag = 1;
-  run_init(&r, fx_urls_small(10, NULL), 4);
+  fx_run_init(&r, fx_urls_small(10, NULL), 4);
   r.job.cancel = &cancel_flag;
-  assert_int_equal(run_go(&r), FB_ECANCELED);
-  assert_int_equal(r.oc.n[FB_OUTCOME_CANCELLED], 10);
+  assert_int_equal(fx_run_go(&r, engine), FB_ECANCELED);
+  assert_int_equal(r.oc[FB_OUTCOME_CANCELLED], 10);
   assert_int_equal(r.k.connects, 0);
   assert_true(r.k.loop_closed);
   cancel_flag = 0;
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* The open-files limit below the concurrency, in a child so that the limit
@@ -755,7 +758,7 @@ static void test_cancel_before(void **state) {
  */
 static int nofile_child(void) {
   struct rlimit rl;
-  struct run r;
+  struct fx_run r;
   const struct fb_result *res = NULL;
   int rc;
 
@@ -764,22 +767,22 @@ static int nofile_child(void) {
   rl.rlim_cur = 256;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 2;
-  run_init(&r, fx_urls_cycle(1000, "?delay=300"), 1000);
-  rc = run_go(&r);
+  fx_run_init(&r, fx_urls_cycle(1000, "?delay=300"), 1000);
+  rc = fx_run_go(&r, engine);
   for (size_t i = 0; i < fb_collector_size(r.c) && res == NULL; i++)
     if (fb_collector_get(r.c, i)->outcome == FB_OUTCOME_RESOURCE)
       res = fb_collector_get(r.c, i);
   fprintf(stderr,
           "nofile 256, 1000 in flight: rc %d, ok %zu, resource %zu (%s), "
           "loop closed %d\n",
-          rc, r.oc.n[FB_OUTCOME_OK], r.oc.n[FB_OUTCOME_RESOURCE],
+          rc, r.oc[FB_OUTCOME_OK], r.oc[FB_OUTCOME_RESOURCE],
           res != NULL ? res->message : "", r.k.loop_closed);
   if (rc != 0 || fb_collector_check(r.c, NULL) != 0 ||
-      r.oc.n[FB_OUTCOME_OK] + r.oc.n[FB_OUTCOME_RESOURCE] != 1000 ||
-      r.oc.n[FB_OUTCOME_OK] == 0 || res == NULL ||
+      r.oc[FB_OUTCOME_OK] + r.oc[FB_OUTCOME_RESOURCE] != 1000 ||
+      r.oc[FB_OUTCOME_OK] == 0 || res == NULL ||
       strstr(res->message, "open-files limit 256") == NULL || !r.k.loop_closed)
     rc = 1;
-  run_free(&r);
+  fx_run_free(&r);
   return rc;
 }
 
@@ -813,30 +816,44 @@ static void on_last_request(size_t index, void *arg) {
 }
 
 /* 5,000 transfers in flight at once, every one complete and intact, and
- * the memory they hold: a few KiB each (no read buffer per connection),
- * printed, and bounded at 16 KiB to catch a per-connection buffer coming
- * back. Each page is delayed 2 s so that they overlap.
+ * the memory they hold: a few KiB each (no read buffer per connection; for
+ * uring, a pool of receive buffers for them all), printed, and bounded at
+ * issue 14's 8 KiB. Each page is delayed 2 s so that they overlap.
  */
 static void test_5000(void **state) {
   size_t last = 4999;
-  long before;
-  struct run r;
+  struct fb_usage u;
+  long before, peak;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_small(5000, "?delay=2000"), 5000);
+  fx_run_init(&r, fx_urls_small(5000, "?delay=2000"), 5000);
+  fb_usage_begin(&u); /* the peak from here */
   assert_int_equal(fb_proc_rss_kib(0, &before, NULL), 0);
   fb__test_hooks.before_request = on_last_request;
   fb__test_hooks.arg = &last;
-  assert_int_equal(run_go(&r), 0);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   fb__test_hooks.before_request = NULL;
+  if (fb_proc_rss_kib(0, NULL, &peak) != 0)
+    peak = 0;
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 5000);
   assert_int_equal(r.k.max_in_flight, 5000);
   assert_int_equal(r.k.connects, 5000);
   assert_true(r.k.loop_closed);
-  fprintf(stderr, "5,000 in flight: %ld KiB more resident, %.2f KiB each\n",
-          rss_in_flight - before, (double)(rss_in_flight - before) / 5000);
-  assert_true(rss_in_flight - before < 5000 * 16);
-  run_free(&r);
+  /* When the last request starts, and at the run's peak (the answers
+   * arriving: uring's pool of receive buffers in use).
+   */
+  fprintf(stderr,
+          "%s, 5,000 in flight: %ld KiB more resident when the last starts, "
+          "%.0f bytes per transfer; %ld KiB at the run's peak, %.0f bytes "
+          "per transfer\n",
+          engine->name, rss_in_flight - before,
+          (double)(rss_in_flight - before) * 1024 / 5000, peak - before,
+          (double)(peak - before) * 1024 / 5000);
+  assert_true(rss_in_flight - before < 5000 * 8);
+  if (peak > 0)
+    assert_true(peak - before < 5000 * 8);
+  fx_run_free(&r);
 }
 
 /* The first fill of 1,000 slots goes in bursts: some transfer is connected
@@ -844,11 +861,11 @@ static void test_5000(void **state) {
  */
 static void test_fill_bursts(void **state) {
   int64_t first_connected = INT64_MAX, last_start = 0;
-  struct run r;
+  struct fx_run r;
 
   (void)state;
-  run_init(&r, fx_urls_small(1000, "?delay=1000"), 1000);
-  assert_int_equal(run_go(&r), 0);
+  fx_run_init(&r, fx_urls_small(1000, "?delay=1000"), 1000);
+  assert_int_equal(fx_run_go(&r, engine), 0);
   fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1000);
   assert_int_equal(r.k.max_in_flight, 1000);
   assert_true(r.k.refills >= 1000 / 64);
@@ -861,7 +878,7 @@ static void test_fill_bursts(void **state) {
       first_connected = res->t_connected;
   }
   assert_true(first_connected < last_start);
-  run_free(&r);
+  fx_run_free(&r);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -883,6 +900,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest limits[] = {
       cmocka_unit_test(test_cancel_flag),
       cmocka_unit_test(test_cancel_sigint),
+      cmocka_unit_test(test_cancel_inline),
       cmocka_unit_test(test_cancel_before),
       cmocka_unit_test(test_nofile),
   };
@@ -890,9 +908,16 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_5000),
       cmocka_unit_test(test_fill_bursts),
   };
-  const char *group = argc > 1 ? argv[1] : "loop";
+  const char *group = argc > 2 ? argv[2] : "loop";
+  char name[64];
   int rc;
 
+  if (argc < 2 || (engine = fb_engine_find(argv[1])) == NULL) {
+    fprintf(stderr, "usage: %s ENGINE loop|limits|scale\n", argv[0]);
+    return 2;
+  }
+  if (fx_engine_skip(engine) != 0)
+    return 77;
   /* Both sides of 5,000 connections need 5,000 fds and some: the origin
    * child inherits the limit raised here.
    */
@@ -902,18 +927,18 @@ int main(int argc, char **argv) {
   }
   if (getenv("FB_TEST_FILTER") != NULL)
     cmocka_set_test_filter(getenv("FB_TEST_FILTER"));
+  snprintf(name, sizeof(name), "%s-%s", engine->name, group);
   fx_global_init();
   if (strcmp(group, "loop") == 0)
-    rc = cmocka_run_group_tests_name("raw-loop", loop, loop_setup,
-                                     loop_teardown);
+    rc = cmocka_run_group_tests_name(name, loop, loop_setup, loop_teardown);
   else if (strcmp(group, "limits") == 0)
-    rc = cmocka_run_group_tests_name("raw-limits", limits, fx_group_setup,
+    rc = cmocka_run_group_tests_name(name, limits, fx_group_setup,
                                      fx_group_teardown);
   else if (strcmp(group, "scale") == 0)
-    rc = cmocka_run_group_tests_name("raw-scale", scale, fx_group_setup,
+    rc = cmocka_run_group_tests_name(name, scale, fx_group_setup,
                                      fx_group_teardown);
   else {
-    fprintf(stderr, "usage: %s loop|limits|scale\n", argv[0]);
+    fprintf(stderr, "usage: %s ENGINE loop|limits|scale\n", argv[0]);
     rc = 2;
   }
   fx_global_cleanup();
