@@ -36,7 +36,7 @@ static const struct fb_cli_opt compare_opts[] = {
      "with 1"},
     {O_REPEAT, "repeat", 'r', "K|auto",
      "runs per cell, interleaved; medians with their 95 % intervals from 6 "
-     "runs (default 3); auto: rounds of one run per cell until each cell's "
+     "runs (default 6); auto: rounds of one run per cell until each cell's "
      "median wall time is within --precision, at least 5 runs"},
     {O_CELL_TIMEOUT, "cell-timeout", 0, "S",
      "kill a run after S seconds and report it failed (default: derived from "
@@ -79,13 +79,12 @@ const struct fb_cli_cmd fb__cmd_compare = {
         "order, each\nrun in a forked child so that its CPU and peak RSS "
         "are its own and a crash\ncannot take the sweep down. The origin runs "
         "on another core than the client.\nWith no options: the original "
-        "experiment's ten pages from the embedded origin\nwith 70 ms delay "
-        "and fresh connections, all engines at 1, 2, 4, 8 and 16\nworkers, "
-        "3 repeats. The table shows medians, with the reach of their 95 %\n"
-        "interval (order statistics) from 6 runs on; the verdict under it "
-        "gives each\nratio with its interval and each comparison a "
-        "Mann-Whitney "
-        "U test's p-value.\n\n"
+        "experiment's ten pages from the embedded origin\nover https with "
+        "70 ms delay and fresh connections, all engines at 1, 2, 4, 8\nand "
+        "16 workers, 6 repeats. The table shows medians, with the reach of "
+        "their\n95 % interval (order statistics) from 6 runs on; the verdict "
+        "under it gives\neach ratio with its interval and each comparison a "
+        "Mann-Whitney U test's\np-value.\n\n"
         "Exit status: 0 every request of every run succeeded; 1 a cell had "
         "errors or\nfailed runs; 2 usage, input or output error; 130/143 "
         "cancelled by\nSIGINT/SIGTERM (the finished cells are reported).",
@@ -571,7 +570,10 @@ static int compare_main(int argc, char **argv) {
 
   memset(&a, 0, sizeof(a));
   memset(&cmp, 0, sizeof(cmp));
-  a.repeat = 3;
+  /* Six: the fewest with a 95 % interval of the median, and enough for
+   * the U test to tell two cells apart.
+   */
+  a.repeat = 6;
   a.precision_pct = 2;
   a.max_repeat = 30;
   a.progress = -1;
