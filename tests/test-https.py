@@ -15,7 +15,7 @@ import unittest
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fbtest  # noqa: E402
-from cli_common import engines, fb, require_bin  # noqa: E402
+from cli_common import engines, fb, origin, require_bin  # noqa: E402
 
 
 class Embedded(unittest.TestCase):
@@ -114,6 +114,22 @@ class BadInput(unittest.TestCase):
                    "--cacert", "/etc/ssl/certs/ca-certificates.crt")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("--insecure wins", r.stderr)
+
+
+class OriginCommand(unittest.TestCase):
+    def test_stats_count_tls_heap(self):
+        # `fetchbench origin --tls` counts OpenSSL's heap for /__stats (memory
+        # per TLS connection): counting starts before libcurl loads OpenSSL,
+        # else the figure stays 0.
+        with tempfile.TemporaryDirectory() as d:
+            pem = os.path.join(d, "origin.pem")
+            with origin("--tls", "--cert-out", pem) as o:
+                o.cafile = pem
+                self.assertTrue(o.url.startswith("https://"), o.url)
+                self.assertGreater(len(o.get("/" + o.index()[0])), 0)
+                tls = o.stats()["tls"]
+                self.assertGreaterEqual(tls["handshakes"], 2, tls)
+                self.assertGreater(tls["heap_bytes"], 0, tls)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,13 @@ void fb_origin_config_init(struct fb_origin_config *cfg);
  */
 int fb_origin_check_faults(const char *spec, char *err, size_t errlen);
 
+/* Makes GET /__stats report the heap OpenSSL holds (tls.heap_bytes, for
+ * memory per TLS connection). Only before anything in the process has
+ * loaded OpenSSL (first thing in main, before curl_global_init). Returns 0,
+ * or FB_ETLS when too late; the count then stays 0.
+ */
+int fb_origin_count_tls_heap(void);
+
 /* --- In-process server --------------------------------------------------- */
 
 struct fb_origin;

@@ -117,6 +117,10 @@ int main(int argc, char **argv) {
 
   set_ctype();
   fb__signals_ignore_pipe();
+  /* The origin's /__stats reports OpenSSL's heap (memory per TLS
+   * connection): counting must start before libcurl loads OpenSSL. */
+  if (argc > 1 && strcmp(argv[1], "origin") == 0)
+    (void)fb_origin_count_tls_heap();
   /* Once, before any engine, thread or fork. */
   code = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (code != CURLE_OK) {

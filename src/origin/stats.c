@@ -27,6 +27,10 @@ static int tls_stats(const struct fb_origin *o, char *buf, size_t len) {
       s->faults, s->handshaking, s->waiting, fb_tls_mem_in_use(), s->ktls > 0);
 }
 
+int fb_origin_count_tls_heap(void) {
+  return fb_tls_mem_count_start();
+}
+
 int fb__stats_response(struct fb__conn *c, int head_only) {
   struct fb_origin *o = c->o;
   uint64_t queued = 0;
