@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the TLS layer costs, client and server in one thread, in memory (no
  * sockets, so no kernel time in the figures):
  *
@@ -29,7 +30,7 @@
 #include "fetchbench/compare.h"
 #include "fetchbench/machine.h"
 #include "fetchbench/report.h"
-#include "tests/tls-pair.h"
+#include "tls/pair.h"
 #include "tls/tls_int.h"
 
 #define HANDSHAKES 400
@@ -99,12 +100,12 @@ static void exchange(struct fb_tls *c, struct fb_tls *s) {
   char buf[64];
   long last;
 
-  if (tls_pair_handshake(c, s, 0, NULL, NULL) != 0 ||
+  if (fb_tls_pair_handshake(c, s, 0, NULL, NULL) != 0 ||
       fb_tls_write(c, "GET / HTTP/1.1\r\n\r\n", 18) != 18 ||
-      tls_pair_read(c, s, buf, 18, 0, &last) != 18 ||
+      fb_tls_pair_read(c, s, buf, 18, 0, &last) != 18 ||
       fb_tls_read(s, buf, sizeof(buf)) != -EAGAIN ||
       fb_tls_write(s, "HTTP/1.1 204 OK\r\n\r\n", 19) != 19 ||
-      tls_pair_read(s, c, buf, 19, 0, &last) != 19 ||
+      fb_tls_pair_read(s, c, buf, 19, 0, &last) != 19 ||
       fb_tls_read(c, buf, sizeof(buf)) != -EAGAIN ||
       fb_tls_out_pending(c) != 0 || fb_tls_out_pending(s) != 0)
     die("exchange failed");
@@ -158,7 +159,7 @@ static void memory(int keep_buffers) {
   for (int i = 0; i < CONNS; i++)
     if (fb_tls_create(&s[i], sctx, NULL, 0, NULL) != 0 ||
         fb_tls_handshake(c[i]) != -EAGAIN ||
-        tls_pair_move(c[i], s[i], 0, NULL, 0, NULL) <= 0 ||
+        fb_tls_pair_move(c[i], s[i], 0, NULL, 0, NULL) <= 0 ||
         fb_tls_handshake(s[i]) != -EAGAIN)
       die("half a handshake failed");
   half = fb_tls_mem_in_use();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* How fast a big URL file loads: 1,000,000 lines of
  * http://127.0.0.1:PORT/path-N, timed through fb_urlset_load (median of a
  * few runs), and the memory the set holds per URL. For scale it also times

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """fetchbench's bench suites, one harness (bench/harness.py): the engines
 through the fetchbench command, the programs users would pick instead, and
 the origin, each on a loopback origin pinned to its own core.
 
 usage: bench.py SUITE --fetchbench PATH --out DIR [--multi-poll PATH]
-                [--raw-client PATH] [--origin-helper PATH]
+                [--raw-client PATH] [--origin-helper PATH] [--spawn PATH]
 
 Suites (bench/README.md says what each answers and prints):
   seed, scale                   bench/suite_latency.py
@@ -58,6 +59,9 @@ def main():
     ap.add_argument("--origin-helper",
                     help="tests/origin-helper (counts the origin's OpenSSL "
                     "heap in /__stats)")
+    ap.add_argument("--spawn",
+                    help="bench/spawn, which starts the peers so that their "
+                    "peak RSS is their own")
     args = ap.parse_args()
     s = Suite(args.suite, args)
     try:

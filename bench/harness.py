@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The bench harness: the one way a suite starts an origin, runs an engine or
 a peer, measures it and reports. Standard library only.
 
@@ -149,13 +150,34 @@ class Timed:
         return (lines[-1] if lines else "exit %s" % self.status)[:200]
 
 
+# bench/spawn (Suite sets it): a small program that forks and executes each
+# child. Linux keeps a process's peak RSS across exec, so a child forked from
+# this Python process would report at least the harness's own RSS as its
+# peak; forked from spawn it reports its own.
+SPAWN = None
+
+
+def _spawned(argv, cpu, report):
+    """argv run through bench/spawn, which pins it and writes its wall, CPU,
+    peak RSS and status to report."""
+    return [SPAWN] + (["-c", str(cpu)] if cpu is not None else []) + [
+        "-o", report, "--"] + list(argv)
+
+
 def spawn(argv, cpu=None, stdin_path=None, timeout=600, keep_stdout=True):
     """Runs argv pinned to cpu (None: not pinned), as its own process group
-    (killed whole after timeout seconds), and reaps it with wait4. Output
-    goes through temporary files, so a chatty child never blocks.
+    (killed whole after timeout seconds), and reaps it with wait4 (through
+    bench/spawn where the suite has it: see SPAWN). Output goes through
+    temporary files, so a chatty child never blocks.
     """
     t = Timed()
-    pin = None if cpu is None else lambda: os.sched_setaffinity(0, {cpu})
+    report = None
+    if SPAWN is not None:
+        fd, report = tempfile.mkstemp(prefix="fb-spawn-")
+        os.close(fd)
+        argv, pin = _spawned([str(a) for a in argv], cpu, report), None
+    else:
+        pin = None if cpu is None else lambda: os.sched_setaffinity(0, {cpu})
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
         try:
@@ -192,6 +214,13 @@ def spawn(argv, cpu=None, stdin_path=None, timeout=600, keep_stdout=True):
         t.status = p.returncode
         t.user_s, t.sys_s = ru.ru_utime, ru.ru_stime
         t.max_rss_kib = ru.ru_maxrss
+        if report is not None:
+            with open(report) as f:
+                got = f.read().split()
+            os.unlink(report)
+            if len(got) == 5:  # else spawn was killed: keep its own figures
+                t.wall_s, t.user_s, t.sys_s = map(float, got[:3])
+                t.max_rss_kib, t.status = int(got[3]), int(got[4])
         out.seek(0)
         err.seek(0)
         t.stdout = out.read().decode(errors="replace")
@@ -260,6 +289,8 @@ class Suite:
         self.multi_poll = args.multi_poll
         self.raw_client = args.raw_client
         self.origin_helper = getattr(args, "origin_helper", None)
+        global SPAWN
+        SPAWN = getattr(args, "spawn", None)
         self.tools_dir = os.path.join(os.path.abspath(args.out), ".tools")
         self.rtt_ms = int(os.environ.get("FB_BENCH_RTT") or 0)
         self._engines = None

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The yardstick for the async engine: the plainest way to run libcurl's multi
  * interface, a curl_multi_perform + curl_multi_poll loop, with the very
  * same easy handles (engines/fetch.c), the same result collection and at

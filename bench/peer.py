@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The peers: programs users would pick instead of fetchbench's engines,
 run on a Workload (the very URL list the engines fetch, against the same
 origin), each through harness.spawn: pinned to the client core, timed from

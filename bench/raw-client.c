@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The floor for the latency-bound benchmark: the least work a client can do
  * for the same job. Plain non-blocking sockets on epoll, one keep-alive
  * connection per slot, requests prebuilt, responses framed by Content-Length

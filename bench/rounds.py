@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Engines and peers measured in interleaved rounds, and the rows that come
 of them: each round runs every contender once, starting one further along
 the list each round, so that the drift of a shared machine spreads over all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Soak: mixed faults at a fixed rate through the async engine and the
  * origin for a long time (30 minutes unless --minutes says otherwise), one
  * run after another in this one process, watching for growth: the RSS and

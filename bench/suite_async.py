@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The async engine against the plainest clients of the same libraries
 (issue 4). Every client is a child process timed the same way
 (harness.spawn); the engine runs as `fetchbench run`, so what the engine

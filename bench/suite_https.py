@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The https suites (issue 13): what TLS costs each model, fetchbench's TLS
 clients beside curl and openssl, and the origin over TLS beside nginx.
 
@@ -77,10 +78,32 @@ SEED_CONFIGS = (
 )
 
 
-def seed_handshakes(s, o, extra, row):
+SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def trust_store(s, o):
+    """The CA file of a user who added the origin's certificate to the
+    system's trust (update-ca-certificates): Debian's bundle and the
+    origin's certificate, so that reading it per connection costs what it
+    costs there. Returns its path and how many certificates it holds; the
+    origin's alone where the system has no bundle."""
+    with open(o.cafile, "rb") as f:
+        mine = f.read()
+    try:
+        with open(SYSTEM_CA, "rb") as f:
+            system = f.read()
+    except OSError:
+        return o.cafile, mine.count(b"BEGIN CERTIFICATE")
+    path = os.path.join(s.work, "trust-store.pem")
+    with open(path, "wb") as f:
+        f.write(system.rstrip(b"\n") + b"\n" + mine)
+    return path, (system + mine).count(b"BEGIN CERTIFICATE")
+
+
+def seed_handshakes(s, o, cafile, extra, row):
     """One `fetchbench run` of a cell (untimed): its handshakes full and
     resumed and its TLS set-up p50, which compare's cells do not carry."""
-    _, doc = s.run(["--origin", o.url, "--cacert", o.cafile, "--seed-pages",
+    _, doc = s.run(["--origin", o.url, "--cacert", cafile, "--seed-pages",
                     "--delay", "70", "--connection", "fresh", "--engine",
                     row["client"], "--workers", str(row["workers"])] + extra)
     row["handshakes_full"] = doc.get("handshakes_full")
@@ -147,6 +170,9 @@ def https_seed(s):
                  ", round trip %d ms" % s.rtt_ms if s.rtt_ms else ""))
     tls = s.tls_origin("--delay", "70", *rtt)
     plain = s.server([s.fetchbench, "origin", "--delay", "70", *rtt])
+    cafile, ncerts = trust_store(s, tls)
+    s.say("# CA file: %d certificates, the system's with the origin's added "
+          "(as update-ca-certificates leaves them)" % ncerts)
     configs = [c for c in SEED_CONFIGS if not (QUICK and c[0] == "https-curl")]
     workers = (1, 4, 16) if QUICK else SEED_WORKERS
     base = ["--seed-pages", "--delay", "70", "--connection", "fresh",
@@ -154,7 +180,7 @@ def https_seed(s):
 
     def contender(key, https, extra):
         o = tls if https else plain
-        args = base + extra + (["--cacert", o.cafile] if https else [])
+        args = base + extra + (["--cacert", cafile] if https else [])
 
         def run():
             cells, _, _ = s.compare(args + ["--repeat", "1"], o.url)
@@ -170,9 +196,10 @@ def https_seed(s):
                 continue
             r = s.engine_row("https-seed-" + key, merge_rounds(cells))
             r.update(config=key, config_label=label, ca_cache=(
-                extra[1] if extra else None), rtt_ms=s.rtt_ms)
+                extra[1] if extra else None), rtt_ms=s.rtt_ms,
+                ca_certs=ncerts if https else None)
             if https:
-                seed_handshakes(s, tls, extra, r)
+                seed_handshakes(s, tls, cafile, extra, r)
             rows.append(r)
             s.add(r)
     for key, label, _, _ in configs:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The latency-bound suites, engines through `fetchbench compare`:
 
   seed    the original experiment: its ten pages at 70 ms, fresh
@@ -49,13 +50,14 @@ def original_rows(s):
 def fork_startup(s, origin, pages, rounds):
     """The process pool's start-up (issue 11): `fetchbench run --engine
     processes --measure-fork` on the 100 ms workload, set-up per worker
-    (setup_s / workers) beside one bare fork() of the same parent timed in
-    the same run (bare_fork_s), per run; goal at 16 workers: <= 1.5x."""
+    (setup_s / workers) beside a bare fork() of the same parent timed in
+    the same run (bare_fork_s: as many in a row as the pool has workers,
+    per fork), per run; goal at 16 workers: <= 1.5x."""
     s.say()
     s.say("the process pool's start-up (%d pages at 100 ms, fresh "
           "connections; %d runs each): set-up per worker beside a bare "
-          "fork() of the same parent, timed in the same run" % (pages,
-                                                                rounds))
+          "fork() of the same parent (as many in a row as workers), timed in "
+          "the same run" % (pages, rounds))
     s.say("  %7s %22s %22s %20s" % ("workers", "set-up/worker ms",
                                     "bare fork ms", "ratio"))
     for w in ((4, 16) if QUICK else (2, 4, 8, 16)):
@@ -95,9 +97,11 @@ def fork_startup(s, origin, pages, rounds):
         s.add_extra(line)
     s.say("note: the ratio is taken run by run, then its median; set-up is "
           "the pool's start inside the timed region (forking every worker "
-          "and handing each its first task), the bare fork one fork() of "
-          "the same parent after its run, both timed in the parent to "
-          "fork's return")
+          "and handing each its first task: a worker woken with its task "
+          "may take the client's core for its first request before the "
+          "next is handed out), the bare fork one of as many fork()s of the "
+          "same parent in a row after its run, each child leaving at once, "
+          "both timed in the parent to fork's return")
 
 
 @suite("seed")

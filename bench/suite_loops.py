@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The loop engines on the client core (issue 14): raw (libuv + the HTTP/1.1
 client core) and uring (io_uring + the same core) beside async, the
 plainest clients and wrk, over http. An engine this fetchbench does not
@@ -25,7 +26,7 @@ out with one line.
 
 import peer
 from harness import (QUICK, Workload, corpus_urls, ideal_of, open_files,
-                     repeats, stat, suite, tool)
+                     proc_cpu_s, repeats, stat, suite, tool)
 from rounds import peer_contender, peer_row, run_rounds
 from suite_async import calls_n_2n, judged, memory_per_transfer, span
 from table import THROUGHPUT_COLUMNS, render
@@ -205,6 +206,26 @@ def loops_memory(s):
 
 # --- scale -------------------------------------------------------------------
 
+def tcp_counters():
+    """The kernel's TCP counters that say a connection had to be tried
+    again: accept-queue overflows and drops (TcpExt) and retransmitted
+    segments (Tcp), summed over the machine."""
+    got = {}
+    for path in ("/proc/net/netstat", "/proc/net/snmp"):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for names, values in zip(lines[::2], lines[1::2]):
+            proto, names = names.split(":", 1)
+            for k, v in zip(names.split(), values.split(":", 1)[1].split()):
+                got[proto + "." + k] = int(v)
+    return {"listen_overflows": got.get("TcpExt.ListenOverflows", 0),
+            "listen_drops": got.get("TcpExt.ListenDrops", 0),
+            "retrans_segs": got.get("Tcp.RetransSegs", 0)}
+
+
 def kernel_limits():
     """What the kernel allows thousands of loopback connections at once:
     the accept queue (the origin asks for 4096; somaxconn caps it), the SYN
@@ -245,7 +266,13 @@ def loops_scale(s):
 
     def contender(e, workers):
         def run():
+            # What the origin's core and the kernel spent on the run: the
+            # best efficiency two cores allow is ideal / the busier core's
+            # CPU, and a dropped connection waits a 1 s retransmission.
+            cpu0, tcp0 = proc_cpu_s(o.proc.pid), tcp_counters()
             _, doc = s.run(w.args(e, workers), timeout=1800)
+            doc["origin_cpu_s"] = proc_cpu_s(o.proc.pid) - cpu0
+            doc["tcp"] = {k: v - tcp0[k] for k, v in tcp_counters().items()}
             if doc["ok"] != n:
                 s.fail("%s at %d: %d of %d requests failed" % (
                     e, workers, n - doc["ok"], n))
@@ -257,15 +284,20 @@ def loops_scale(s):
     s.say("scale: %d small pages (<= 4 KiB) at %d ms, keep-alive; "
           "median of %d rounds [min-max]; the ideal with %d in flight is "
           "%.1f s" % (n, delay, rounds, k, ideal_of(n, k, delay)))
-    s.say("  %-10s %7s %24s %26s %12s %10s" % (
+    s.say("  %-10s %7s %24s %26s %12s %10s %8s %8s %9s" % (
         "engine", "workers", "wall s", "efficiency", "CPU/req ms",
-        "RSS MiB"))
+        "RSS MiB", "bound", "retrans", "overflow"))
     for (e, x), docs in got.items():
         ideal = ideal_of(n, x, delay)
         sw = stat(d["wall_s"] for d in docs)
         se = stat(ideal / d["wall_s"] for d in docs)
         sc = stat(d["cpu_per_req_ms"] for d in docs)
         rss = stat(d.get("rss_sum_kib") or d["max_rss_kib"] for d in docs)
+        # Neither core can be busier than the run is long.
+        bound = stat(ideal / max(d["cpu_per_req_ms"] * n / 1000, ideal,
+                                 d["origin_cpu_s"]) for d in docs)
+        retrans = stat(d["tcp"]["retrans_segs"] for d in docs)
+        overflow = stat(d["tcp"]["listen_overflows"] for d in docs)
         line = {"bench": "loops-scale", "engine": e, "workers": x,
                 "urls": n, "delay_ms": delay, "rounds": rounds,
                 "ideal_s": ideal, "wall_s": sw["median"],
@@ -274,10 +306,15 @@ def loops_scale(s):
                 "efficiency_max": se["max"], "cpu_per_req_ms": sc["median"],
                 "rss_sum_kib": rss["median"],
                 "at_its_maximum": x < k,
+                "cpu_bound": bound["median"],
+                "origin_cpu_s": stat(d["origin_cpu_s"] for d in docs)["median"],
+                "retrans_segs": retrans["median"],
+                "listen_overflows": overflow["median"],
                 "errors": sum(d["errors_total"] for d in docs)}
-        text = "  %-10s %7d %24s %26s %12.3f %10.1f" % (
+        text = "  %-10s %7d %24s %26s %12.3f %10.1f %8.2f %8d %9d" % (
             e, x, span(sw, "%.2f"), span(se, "%.3f"), sc["median"],
-            rss["median"] / 1024)
+            rss["median"] / 1024, bound["median"], retrans["median"],
+            overflow["median"])
         if e in LOOPS:
             line.update(goal=0.9, result=judged(se["median"], 0.9, True))
             text += "  goal >= 0.9: %s" % line["result"]
@@ -289,6 +326,12 @@ def loops_scale(s):
     s.say("note: efficiency = ceil(N / workers) x delay / wall, each at its "
           "own workers; engines that cannot take %d in flight run at the "
           "most they take (`fetchbench --help`)" % k)
+    s.say("note: bound = ideal / the busier core's CPU for the run (the "
+          "client's, or the origin's): the most efficiency these two cores "
+          "allow that engine; retrans and overflow: TCP segments sent again "
+          "and accept-queue overflows during the run (machine-wide), each a "
+          "connection or request waiting a retransmission timeout (1 s for "
+          "a SYN)")
 
 
 # --- system calls ------------------------------------------------------------

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The origin suite: requests/s of `fetchbench origin` under wrk on the
 Django mix (64 keep-alive connections, the server pinned to one core and
 wrk to the other), beside nginx serving the same files, taking turns; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The open-loop suites (issue 16): requests that arrive on a schedule,
 whether or not the client is ready for them, and the latency counted from
 when each was due (corrected), so that a model's queue shows.
@@ -142,23 +143,14 @@ def rate(s):
             s.say("  %-10s %5d in flight (at most %.0f/s at %d ms): %s" % (
                 e, w, line["capacity"], DELAY, text))
             s.add_extra(line)
-    s.say()
-    s.say(PLOT_MISSING)
-    s.add_extra({"bench": "rate-plot", "drawn": False,
-                 "missing": PLOT_MISSING})
-
-
-PLOT_MISSING = (
-    "plot: not drawn. fetchbench's one plot generator (src/cli/plot.c, "
-    "behind compare --plot and report --plot) draws wall time, CPU per "
-    "request and peak RSS against workers, an open-loop sweep as a series "
-    "per engine and rate. The knee plot needs from it: the cells' rate "
-    "(requests/s asked) as the x axis, log-scaled; corrected p99 "
-    "(corrected_p99_ms, with the service p99 latency_p99_ms beside) as the "
-    "y metric, min-max bars over the runs; a series per engine and "
-    "workers; the --slo-ms bound as a horizontal line; e.g. `report "
-    "--plot-latency FILE` reading this suite's rows (results.jsonl, sweep "
-    "\"rate\").")
+    # fetchbench's one plot generator draws an open-loop sweep against the
+    # rate asked: corrected p99, a line per engine and workers.
+    drawn = s.plot("rate", "open loop, origin at %d ms; corrected p99 within "
+                   "%d ms is the knee" % (DELAY, SLO_MS), rows,
+                   names=("p99", "cpu", "rss"))
+    if drawn:
+        s.say()
+        s.say("plots: %s" % ", ".join(os.path.basename(f) for f in drawn))
 
 
 # --- schedule accuracy -------------------------------------------------------

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The suites that put the engines beside the programs users would pick
 instead, in interleaved rounds on the same URL list:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The human tables of the bench suites (stderr and table.txt)."""
 
 from harness import med

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- wrk script for the bench harness (bench/peer.py): walks the corpus paths
 -- listed one per line in the file given after "--", so every request asks
 -- for the next page of the mix (the Django documentation's HTML pages, or

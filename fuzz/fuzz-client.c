@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client core's response path (src/client/): the input is what a
  * server answers to one request, fed to a connection of the core as an
  * engine would feed it, no socket involved.

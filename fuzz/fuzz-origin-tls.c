@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The origin's TLS path end to end: a connection of an in-process TLS
  * origin (synthetic corpus, one handshake slot at a time) on one end of a
  * socketpair, the project's TLS client on the other, and the input as what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The origin's request handling, bytes in and response out: one connection
  * of an in-process origin (synthetic corpus) is fed the input through a
  * socketpair, and the event loop is turned by hand. Its timers (delay,

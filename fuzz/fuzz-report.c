@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The result writers: fuzzed bytes become strings and numbers of a summary,
  * a collector's results, a sweep's cells, and raw bytes for
  * fb_json_string. What the writers produce is read back: JSON with a strict

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reader of saved comparisons (results_read.c): any bytes as a results
  * file. A refusal names the file and its line; an accepted file is a sweep
  * that every compare writer reports, whose JSON reads back to the very same

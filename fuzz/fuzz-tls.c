@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The TLS layer's receiving side: bytes from a hostile peer fed to a fresh
  * server connection (as a client's flights) or a fresh client connection
  * (as a server's flights, after its ClientHello went out).

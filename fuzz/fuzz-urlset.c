@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The URL-list parser: fuzzed bytes as a URL file, loaded with
  * fb_urlset_load (through a memfd, no file system). Checked against a
  * plain re-reading of the same bytes: which lines are URLs (BOM, comments,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "html-check.h"
 #include "fuzz.h"
 #include "json-check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_FUZZ_HTML_CHECK_H
 #define FB_FUZZ_HTML_CHECK_H
 

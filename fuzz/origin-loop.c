@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "fetchbench/clock.h"
 #include "fuzz.h"
 #include "origin-loop.h"

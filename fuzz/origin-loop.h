@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_FUZZ_ORIGIN_LOOP_H
 #define FB_FUZZ_ORIGIN_LOOP_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs a fuzz target over files and directories of inputs without
  * libFuzzer: the regression test of the committed corpus (seeds and the
  * crashers that fuzzing found), in every build.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writes seeds for fuzz-tls into a directory: the real flights of
  * handshakes between the layer's own client and server, in memory, each
  * behind the flag byte fuzz-tls.c reads. Usage: tls-seeds DIR. The flights
@@ -6,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/tls-pair.h"
+#include "tls/pair.h"
 #include "tls/tls_int.h"
 
 #define CAP (64 << 10)
@@ -44,17 +45,17 @@ static int record(const char *dir, const char *tag, struct fb_tls_ctx *cctx,
   for (int turn = 0; turn < 16 && (rc_c != 0 || rc_s != 0); turn++) {
     if (rc_c == -EAGAIN)
       rc_c = fb_tls_handshake(c);
-    tls_pair_move(c, s, 0, cbytes, CAP, &clen);
+    fb_tls_pair_move(c, s, 0, cbytes, CAP, &clen);
     if (rc_s == -EAGAIN)
       rc_s = fb_tls_handshake(s);
-    tls_pair_move(s, c, 0, sbytes, CAP, &slen);
+    fb_tls_pair_move(s, c, 0, sbytes, CAP, &slen);
   }
   if (rc_c == 0 && rc_s == 0 && fb_tls_write(c, "GET / HTTP/1.1\r\n\r\n", 18) &&
-      tls_pair_move(c, s, 0, cbytes, CAP, &clen) >= 0 &&
+      fb_tls_pair_move(c, s, 0, cbytes, CAP, &clen) >= 0 &&
       fb_tls_read(s, buf, sizeof(buf)) > 0 && fb_tls_write(s, "HTTP/1.1", 8) &&
       fb_tls_shutdown(s) == 0 &&
-      tls_pair_move(s, c, 0, sbytes, CAP, &slen) >= 0 &&
-      tls_pair_read(s, c, buf, sizeof(buf), 0, &last) == 8) {
+      fb_tls_pair_move(s, c, 0, sbytes, CAP, &slen) >= 0 &&
+      fb_tls_pair_read(s, c, buf, sizeof(buf), 0, &last) == 8) {
     snprintf(name, sizeof(name), "%s-from-client", tag);
     rc = save(dir, name, 0x00, cbytes, clen);
     snprintf(name, sizeof(name), "%s-from-server", tag);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Headless Chromium driven over the DevTools protocol (python3 stdlib only).
 
 The browser is started with --remote-debugging-pipe: it reads commands on

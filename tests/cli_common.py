@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the python3 tests of the fetchbench command (stdlib only).
 Their origins start through fbtest.Origin, the one origin starter; they run
 with fbtest.main() (unittest, a whole skip exits 77).

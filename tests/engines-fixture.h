@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_TESTS_ENGINES_FIXTURE_H
 #define FB_TESTS_ENGINES_FIXTURE_H
 

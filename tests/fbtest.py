@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the Python tests and the bench harness share: the one way to start
 an origin in a child process, and unittest's main with meson's statuses.
 

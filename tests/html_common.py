@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the HTML report's tests share: real sweeps saved as JSON, edits of
 them, and a strict reading of the HTML (python3 stdlib only)."""
 

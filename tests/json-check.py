@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks test-report's output with python's own json and csv parsers.
 
     json-check.py strings FILE   FILE is a JSON array of {"hex": H, "s": S}:

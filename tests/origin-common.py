@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the origin's python tests: start the helper (through
 fbtest.Origin, the one origin starter), talk raw HTTP/1.1 over sockets, run
 a list of test functions with unittest.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every fault mode of the origin, observed on the wire as specified (raw
 sockets), a few through curl, and fault selection by seeded probability:
 the same seed gives the same fault for the same URL."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test helper: runs the origin with flags and prints its base URL as the
  * first line on stdout, or runs one of the small tools the origin tests need.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The origin under hostile clients: each malformed or smuggling request is
 answered 400/431/505 and closed while another client keeps being served;
 slowloris heads are closed at the header timeout; idle connections at the

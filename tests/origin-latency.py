@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Latency emulation: the delay before the first byte (server-wide and per
 request), jitter (bounded, deterministic per URL), and rate pacing."""
 

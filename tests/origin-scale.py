@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """10,000 concurrent connections held by the origin at once, each served
 (suite slow)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The origin serves its corpus to real clients: every page byte-identical to
 the file (curl, python urllib, raw sockets), keep-alive, pipelining, HEAD,
 404, 405, directory indexes, path traversal in every encoding."""

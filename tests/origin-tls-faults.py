@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The TLS faults of the origin as a client sees them: those of the handshake
 asked for by server name (tls-stall.localhost...), tls_cut by ?fault= and
 by spec; python's ssl module on raw sockets, and curl's exit codes. Each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The TLS origin under hostile clients: garbage instead of a ClientHello,
 an SSLv2-style hello, a 16 KiB server name, a handshake then silence, a
 TLS 1.2 renegotiation, and 2,000 half-open handshakes. Each is answered

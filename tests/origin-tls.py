@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The origin over TLS: every page byte-exact over TLS 1.2 and 1.3 (python's
 ssl module, curl with the --cert-out PEM), keep-alive and pipelining,
 resumption on and off, ALPN, emulated round trips (--rtt, ?rtt=) as a

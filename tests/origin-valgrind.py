@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The origin under valgrind, over TCP and over TLS: a short mixed load
 (pages, pipelining, malformed requests, faults, client resets, hostile TLS
 clients, connections still busy at the end), then SIGTERM: it must stop

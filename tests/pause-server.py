@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A server that pauses: it answers every request at once, except during
 one stretch of the run (from PAUSE_AT to PAUSE_AT + PAUSE_FOR seconds after
 the first request it saw), when it holds every answer until the stretch

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The fetchbench command under signals, for every engine:
 
 - SIGINT and SIGTERM mid-run: exit within a second with 130/143 and a

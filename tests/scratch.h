@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_TESTS_SCRATCH_H
 #define FETCHBENCH_TESTS_SCRATCH_H
 

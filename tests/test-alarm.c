@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The origin's alarm clock (src/origin/alarm.c): a min-heap of alarms on a
  * timerfd, checked on its own through its fire callbacks: order, cancels,
  * re-sets from inside a firing, never early, each alarm once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Allocation failure injected at every allocation site of the core, in a
  * loop: the 1st allocation of an operation fails, then the 2nd, and so on
  * until the operation runs with none failing. Each time the operation must

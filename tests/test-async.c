@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The async engine's own tests: what the shared conformance and fault tests
  * cannot see. The test build of the engines (FB_UNITTEST) hands the loop's
  * counters (how timeouts were served, how polls were used) to a hook

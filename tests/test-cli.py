@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The fetchbench command: help, strict option parsing, exit statuses,
 `run` against the embedded origin and a `fetchbench origin`, output
 formats, cancellation and output errors."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP/1.1 client core alone (src/client/), driven as an engine drives
  * it but without a socket: the test plays the engine and the server, feeds
  * response bytes split at every offset and byte by byte (each piece in a

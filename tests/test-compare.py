@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """fetchbench compare: a tiny sweep's JSON, CSV, table, verdict and plot;
 efficiency from the known delay; usage errors; an unreachable origin;
 --list-urls; --origin-cpu; a signal before any request."""

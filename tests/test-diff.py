@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """fetchbench diff: identical sweeps, a slower origin, a workload that
 differs, malformed files. The sweeps are real `compare` runs against the
 embedded origin, 7 runs per cell so that the U test can reject even with

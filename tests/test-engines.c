@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Engine conformance: the same URL lists and the same assertions for every
  * engine, named by argv[1] (tests/meson.build runs it once per engine).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault outcomes: one URL list with every origin fault mode, ok URLs between
  * them and a closed port, run by the engine named in argv[1]. Every engine
  * must give each URL the outcome in the table below, so all engines agree.

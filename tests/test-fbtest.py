@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The helpers every Python test and the bench harness share (fbtest.py):
 meson's exit statuses for a unittest run, and the one origin starter."""
 

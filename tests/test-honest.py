@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """What a hostile first hour found (issue 11), each as a test that failed
 before the fix: every engine at every open-files limit ends with a message
 or a report, never an abort; a pool that could not grow says so; a run short

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The HTML report in a real browser: headless Chromium renders the page of
 a small real sweep, the same sweep with errors in some cells, and a page of
 hostile strings, at a phone's size (390 x 844) and a desktop's (1366 x 900),

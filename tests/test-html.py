@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """compare --html and report: the HTML page of a small real sweep, strictly
 well-formed and self-contained, with every cell of the JSON in its table,
 the text table's cells and verdict, one chart marker per cell; report's page

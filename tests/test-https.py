@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The command over https (issue 13): the embedded origin serves TLS with a
 certificate of its own that the clients are given, every engine fetches
 over it and counts its handshakes, and bad TLS input is refused before the
@@ -40,6 +41,17 @@ class Embedded(unittest.TestCase):
                 doc = json.loads(r.stdout)
                 self.assertEqual(doc["handshakes_full"], 12, doc)
                 self.assertEqual(doc["handshakes_resumed"], 0, doc)
+
+    def test_text_says_handshakes(self):
+        r = fb("run", "-e", "threads", "-w", "2", "--pages", "6", "--delay",
+               "0", "-c", "fresh", "--tls-resume", "off")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"threads, TLS: 6 handshakes \(6 full, 0 "
+                         r"resumed\); to TLS established p50 [0-9.]+, p99 "
+                         r"[0-9.]+ ms")
+        r = fb("run", "--scheme", "http", "--pages", "2", "--delay", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("TLS:", r.stdout)
 
     def test_csv_has_tls(self):
         r = fb("run", "-e", "async", "-w", "2", "--pages", "4", "--delay",

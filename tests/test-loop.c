@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The loop engines on the client core, raw and uring, each on its own:
  * what the shared conformance, fault and reliability programs cannot see.
  * The test build of the engines (FB_UNITTEST) hands the loop's counters to

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Open-loop runs (--rate): every engine starts request i when it is due or
 as soon after as a worker is free, and reports latency from the due time
 (corrected) beside latency from the start (service time).

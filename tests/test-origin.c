@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The origin's parts in isolation: corpora, the synthetic size distribution,
  * request target and query parsing, the strict head scanner, fault specs,
  * the in-process server's lifecycle, and the spawned child.

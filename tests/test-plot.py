@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """report --plot, --plot-cpu, --plot-rss and --title: the plots of a saved
 compare JSON (one series per engine, the ideal line) and of a bench suite's
 rows (peers plotted like engines, a reference cell dashed and left out of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The processes engine when workers die: killed, crashed, exiting early,
  * writing a cut or garbled record, dying in a loop; when the run is cancelled;
  * and when its parent dies.

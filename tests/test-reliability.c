@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reliability across the engines, in one program so that they can be
  * compared with each other:
  *

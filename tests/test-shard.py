@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """fetchbench run --shard and fetchbench merge: four shards run as local
 processes against one origin, merged, equal a single run of the same list
 (per URL: outcome, bytes, checksum; in all: counts and bytes), and their

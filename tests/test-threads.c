@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The threads engine: more threads than URLs, the stack size it reports,
  * a stack size it must refuse, and the hook seeing each request once.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The TLS layer's shared parts under threads (run under TSan in CI): the
  * process-wide CA store and a client context whose session cache several
  * threads use at once. */
@@ -13,7 +14,7 @@
 #include <cmocka.h>
 
 #include "scratch.h"
-#include "tests/tls-pair.h"
+#include "tls/pair.h"
 #include "tls/tls.h"
 
 #define THREADS 4
@@ -94,9 +95,9 @@ static void *conn_thread(void *arg) {
     long last;
     if (fb_tls_create(&c, j->cctx, "localhost", 443, NULL) != 0 ||
         fb_tls_create(&s, j->sctx, NULL, 0, NULL) != 0 ||
-        tls_pair_handshake(c, s, 0, NULL, NULL) != 0 ||
+        fb_tls_pair_handshake(c, s, 0, NULL, NULL) != 0 ||
         fb_tls_write(s, "response", 8) != 8 ||
-        tls_pair_read(s, c, buf, 8, 0, &last) != 8 ||
+        fb_tls_pair_read(s, c, buf, 8, 0, &last) != 8 ||
         memcmp(buf, "response", 8) != 0)
       j->fails++;
     else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The TLS layer (src/tls/) alone: a client and a server connection talking
  * in memory, with no socket. */
 #include <errno.h>
@@ -15,7 +16,7 @@
 
 #include "fetchbench/error.h"
 #include "scratch.h"
-#include "tests/tls-pair.h"
+#include "tls/pair.h"
 #include "tls/tls_int.h" /* test_renegotiation_refused reaches the SSL */
 
 /* Certificates of the whole program, made once (group setup). */
@@ -139,13 +140,13 @@ static void send_recv(struct fb_tls *from, struct fb_tls *to, const char *msg) {
   long last;
 
   assert_int_equal(fb_tls_write(from, msg, n), (ssize_t)n);
-  assert_int_equal(tls_pair_read(from, to, buf, n, 0, &last), n);
+  assert_int_equal(fb_tls_pair_read(from, to, buf, n, 0, &last), n);
   assert_memory_equal(buf, msg, n);
 }
 
 static void handshake_ok(struct pair *p, size_t piece) {
   char err[256];
-  int rc = tls_pair_handshake(p->c, p->s, piece, NULL, NULL);
+  int rc = fb_tls_pair_handshake(p->c, p->s, piece, NULL, NULL);
 
   if (rc != 0)
     fail_msg("handshake: %s / %s", fb_tls_error(p->c, err, sizeof(err)),
@@ -438,7 +439,7 @@ static void test_close_notify_and_truncation(void **state) {
   handshake_ok(&p, 0);
   assert_int_equal(fb_tls_write(p.s, "body", 4), 4);
   assert_int_equal(fb_tls_shutdown(p.s), 0);
-  assert_int_equal(tls_pair_read(p.s, p.c, buf, sizeof(buf), 0, &last), 4);
+  assert_int_equal(fb_tls_pair_read(p.s, p.c, buf, sizeof(buf), 0, &last), 4);
   assert_int_equal(last, 0);
   assert_true(fb_tls_events(p.c) & FB_TLS_EV_CLOSED);
   fb_tls_feed_eof(p.c);
@@ -450,7 +451,7 @@ static void test_close_notify_and_truncation(void **state) {
   pair_open(&p, cctx, sctx, "localhost");
   handshake_ok(&p, 0);
   assert_int_equal(fb_tls_write(p.s, "body", 4), 4);
-  assert_int_equal(tls_pair_read(p.s, p.c, buf, sizeof(buf), 0, &last), 4);
+  assert_int_equal(fb_tls_pair_read(p.s, p.c, buf, sizeof(buf), 0, &last), 4);
   assert_int_equal(last, -EAGAIN);
   fb_tls_feed_eof(p.c);
   assert_int_equal(fb_tls_read(p.c, buf, sizeof(buf)), FB_ETLSEOF);
@@ -466,7 +467,7 @@ static void test_close_notify_and_truncation(void **state) {
   handshake_ok(&p, 0);
   send_recv(p.s, p.c, "tickets first");
   assert_int_equal(fb_tls_write(p.s, "a longer body", 13), 13);
-  assert_int_equal(tls_pair_move(p.s, p.c, 10, NULL, 0, NULL), 10);
+  assert_int_equal(fb_tls_pair_move(p.s, p.c, 10, NULL, 0, NULL), 10);
   assert_int_equal(fb_tls_read(p.c, buf, sizeof(buf)), -EAGAIN);
   fb_tls_feed_eof(p.c);
   assert_int_equal(fb_tls_read(p.c, buf, sizeof(buf)), FB_ETLSEOF);
@@ -494,7 +495,8 @@ static void refused(struct fb_tls_ctx *sctx, const char *ca, const char *host,
   int crc, src;
 
   pair_open(&p, cctx, sctx, host);
-  assert_int_equal(tls_pair_handshake(p.c, p.s, 0, &crc, &src), FB_ETLSVERIFY);
+  assert_int_equal(fb_tls_pair_handshake(p.c, p.s, 0, &crc, &src),
+                   FB_ETLSVERIFY);
   assert_int_equal(crc, FB_ETLSVERIFY);
   assert_non_null(fb_tls_verify_error(p.c));
   assert_string_equal(fb_tls_verify_error(p.c), why);
@@ -502,7 +504,7 @@ static void refused(struct fb_tls_ctx *sctx, const char *ca, const char *host,
   assert_non_null(strstr(err, "certificate verify failed"));
   assert_non_null(strstr(err, why));
   /* The server hears of it through the client's alert. */
-  tls_pair_move(p.c, p.s, 0, NULL, 0, NULL);
+  fb_tls_pair_move(p.c, p.s, 0, NULL, 0, NULL);
   assert_int_equal(fb_tls_handshake(p.s), FB_ETLS);
   assert_non_null(strstr(fb_tls_error(p.s, err, sizeof(err)), "alert"));
   pair_close(&p);
@@ -837,7 +839,7 @@ static void test_renegotiation_refused(void **state) {
   SSL_clear_options(p.c->ssl, SSL_OP_NO_RENEGOTIATION);
   assert_int_equal(SSL_renegotiate(p.c->ssl), 1);
   SSL_do_handshake(p.c->ssl);
-  assert_true(tls_pair_move(p.c, p.s, 0, NULL, 0, NULL) > 0);
+  assert_true(fb_tls_pair_move(p.c, p.s, 0, NULL, 0, NULL) > 0);
   assert_int_equal(fb_tls_read(p.s, buf, sizeof(buf)), -EAGAIN);
   assert_int_equal(fb_tls_out_iov(p.s, 0, &iov, 1), 1);
   assert_int_equal(((unsigned char *)iov.iov_base)[0], 0x15); /* alert */

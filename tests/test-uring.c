@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The uring engine's own tests, beside test-loop.c's (which it shares with
  * raw): one submission a loop turn and fewer of them than requests; the
  * io_uring features it used and said it used; each fallback, turned on

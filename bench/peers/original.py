@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The original experiment, in Python, as a peer for fetchbench.
 
 Fetches a list of URLs sequentially, with a concurrent.futures

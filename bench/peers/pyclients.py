@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The Python clients the original's readers would name, as peers for
 fetchbench:
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_CLOCK_H
 #define FETCHBENCH_CLOCK_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_COLLECTOR_H
 #define FETCHBENCH_COLLECTOR_H
 
@@ -27,8 +28,9 @@ struct fb_collector;
  */
 struct fb_engine_stats {
   int64_t setup_ns;           /* starting threads/processes/loop, in wall */
-  int64_t bare_fork_ns;       /* processes with job->measure_fork: one
-                               * fork() of the same parent, 0: not timed */
+  int64_t bare_fork_ns;       /* processes with job->measure_fork: one of
+                               * as many bare fork()s of the same parent in
+                               * a row as it has workers, 0: not timed */
   uint64_t thread_stack;      /* threads: stack size per thread, bytes */
   unsigned chunk;             /* processes: URLs handed out per request */
   unsigned workers_started;   /* threads or processes started, respawns too */

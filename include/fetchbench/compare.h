@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_COMPARE_H
 #define FETCHBENCH_COMPARE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_CORPUS_H
 #define FETCHBENCH_CORPUS_H
 

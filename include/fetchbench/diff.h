@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_DIFF_H
 #define FETCHBENCH_DIFF_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_ENGINE_H
 #define FETCHBENCH_ENGINE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_ERROR_H
 #define FETCHBENCH_ERROR_H
 

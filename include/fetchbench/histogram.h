@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_HISTOGRAM_H
 #define FETCHBENCH_HISTOGRAM_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_JOB_H
 #define FETCHBENCH_JOB_H
 
@@ -49,9 +50,10 @@ struct fb_job {
   unsigned chunk;            /* processes: URLs per work request */
   size_t thread_stack;       /* threads: stack bytes per thread */
   unsigned max_respawns;     /* processes: worker deaths tolerated */
-  int measure_fork;          /* processes: after the run, time one bare
-                              * fork() of the same parent beside the
-                              * workers' start (stats bare_fork_ns) */
+  int measure_fork;          /* processes: after the run, time as many bare
+                              * fork()s of the same parent in a row as it
+                              * has workers, beside the workers' start
+                              * (stats bare_fork_ns, per fork) */
 
   /* Open loop: request i may not start before schedule->due_ns[i] after
    * the run's start (fb_collector_t0); it starts then, or as soon after as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_MACHINE_H
 #define FETCHBENCH_MACHINE_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_MERGE_H
 #define FETCHBENCH_MERGE_H
 

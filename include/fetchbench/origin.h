@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_ORIGIN_H
 #define FETCHBENCH_ORIGIN_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_REPORT_H
 #define FETCHBENCH_REPORT_H
 

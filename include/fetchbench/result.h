@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_RESULT_H
 #define FETCHBENCH_RESULT_H
 

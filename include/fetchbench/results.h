@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_RESULTS_H
 #define FETCHBENCH_RESULTS_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_RUN_H
 #define FETCHBENCH_RUN_H
 

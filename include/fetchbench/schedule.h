@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_SCHEDULE_H
 #define FETCHBENCH_SCHEDULE_H
 

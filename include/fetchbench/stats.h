@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_STATS_H
 #define FETCHBENCH_STATS_H
 

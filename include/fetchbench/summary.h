@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_SUMMARY_H
 #define FETCHBENCH_SUMMARY_H
 
@@ -66,7 +67,8 @@ struct fb_summary {
   uint64_t bytes;            /* body bytes, all requests */
   double wall_s;
   double setup_s;     /* engine start-up inside wall_s */
-  double bare_fork_s; /* a bare fork() of the client, < 0 not timed */
+  double bare_fork_s; /* one of as many bare fork()s of the client in a
+                       * row as it had workers, < 0 not timed */
   double cpu_user_s;  /* process + children */
   double cpu_sys_s;
   double child_user_s; /* the children's part */

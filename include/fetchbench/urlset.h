@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_URLSET_H
 #define FETCHBENCH_URLSET_H
 

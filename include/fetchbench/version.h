@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_VERSION_H
 #define FETCHBENCH_VERSION_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -51,7 +52,8 @@ const struct fb_cli_cmd fb__cmd_run = {
         "when\ninstalled, else a synthetic corpus) with a 70 ms delay per "
         "request, the\noriginal experiment's ~71 ms per page, on another core "
         "than the client, and\nfetches the ten pages of the original "
-        "experiment.\n\n"
+        "experiment over HTTPS, a new connection\nper page, as it did "
+        "(--scheme http: plain HTTP).\n\n"
         "Exit status: 0 every request succeeded; 1 some failed (the report is "
         "still\nprinted); 2 usage or input error, or the report could not be "
         "written;\n130/143 cancelled by SIGINT/SIGTERM (a partial report is "

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <sched.h>
 #include <string.h>
 
@@ -42,7 +43,8 @@ static const struct fb_cli_opt workload_opts[] = {
     {FB_JOBOPT_RATE, "rate", 0, "R",
      "open loop: request i is due at i/R seconds (R requests per second, "
      "fractions allowed) and starts then, or once a worker is free: latency "
-     "is also counted from the due time"},
+     "is also counted from the due time. compare takes a list (100,200,400): "
+     "a cell per rate"},
     {FB_JOBOPT_ARRIVAL, "arrival", 0, "uniform|poisson",
      "with --rate: evenly spaced arrivals, or Poisson ones seeded by --seed "
      "(default uniform)"},
@@ -74,8 +76,9 @@ static const struct fb_cli_opt request_opts[] = {
     {FB_JOBOPT_MAX_RESPAWNS, "max-respawns", 0, "N",
      "processes: worker deaths tolerated (default 16)"},
     {FB_JOBOPT_MEASURE_FORK, "measure-fork", 0, NULL,
-     "processes: after the run, time one bare fork() of the client, to set "
-     "beside the workers' start-up (JSON bare_fork_s)"},
+     "processes: after the run, time as many bare fork()s of the client in "
+     "a row as it has workers, to set beside the workers' start-up (JSON "
+     "bare_fork_s, per fork)"},
     {0},
 };
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <langinfo.h>
 #include <locale.h>
 #include <stdio.h>
@@ -27,8 +28,9 @@ static const struct fb_cli_cmd *find_command(const char *name) {
 static int usage(FILE *out) {
   fprintf(out,
           "Usage: fetchbench COMMAND [OPTION]...\n"
-          "How one thread, a pool of threads, a pool of processes and an "
-          "event loop\ncompare on an I/O-bound job: fetching web pages.\n\n"
+          "How one thread, a pool of threads, a pool of processes and event "
+          "loops (libcurl's\nmulti interface, raw libuv, io_uring) compare on "
+          "an I/O-bound job: fetching web\npages over HTTPS.\n\n"
           "Commands:\n");
   for (size_t i = 0; commands[i] != NULL; i++)
     fprintf(out, "  %-10s%s\n", commands[i]->name, commands[i]->summary);
@@ -52,8 +54,9 @@ static int usage(FILE *out) {
           "  -V, --version show the version and exit\n\n"
           "With no options, `fetchbench run` is the original experiment: the "
           "ten pages of\nthe Django documentation from an embedded origin "
-          "with 70 ms of delay, and\n`fetchbench compare` runs it with every "
-          "engine at 1, 2, 4, 8 and 16 workers.\n"
+          "over HTTPS with 70 ms of delay\nand a new connection per page, and "
+          "`fetchbench compare` runs it with every\nengine at 1, 2, 4, 8 and "
+          "16 workers.\n"
           "Run 'fetchbench COMMAND --help' for a command's options.\n\n"
           "Exit status: 0 success; 1 some requests failed; 2 usage, input "
           "or output\nerror; 130/143 cancelled by SIGINT/SIGTERM.\n");

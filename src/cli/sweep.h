@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_CLI_SWEEP_H
 #define FB_CLI_SWEEP_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_CLIENT_CLIENT_H
 #define FB_CLIENT_CLIENT_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -211,7 +212,7 @@ static size_t join_target(const struct curl_parts *cp, char *buf, size_t cap) {
   size_t plen = strlen(cp->path), qlen = cp->query ? strlen(cp->query) : 0;
   size_t len = plen + (cp->query ? 1 + qlen : 0);
 
-  if (len <= cap) {
+  if (buf != NULL && len <= cap) {
     memcpy(buf, cp->path, plen);
     if (cp->query != NULL) {
       buf[plen] = '?';

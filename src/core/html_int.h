@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_CORE_HTML_INT_H
 #define FB_CORE_HTML_INT_H
 

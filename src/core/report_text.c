@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,14 @@ static void notes(struct fb__out *o, const struct fb_summary *s) {
                      "service time leaves out: a closed-loop tool would have "
                      "shown only the service time (coordinated omission).\n");
   }
+  if (s->handshakes_full + s->handshakes_resumed > 0)
+    fb__out_printf(o,
+                   "%s, TLS: %zu handshake%s (%zu full, %zu resumed); to TLS "
+                   "established p50 %.2f, p99 %.2f ms\n",
+                   e, s->handshakes_full + s->handshakes_resumed,
+                   s->handshakes_full + s->handshakes_resumed == 1 ? "" : "s",
+                   s->handshakes_full, s->handshakes_resumed, s->tls.p50,
+                   s->tls.p99);
   if (s->engine_features[0] != '\0')
     fb__out_printf(o, "%s: %s\n", e, s->engine_features);
   if (s->done < s->urls)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "fb_config.h"
 #include "fetchbench/version.h"
 

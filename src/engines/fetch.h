@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_ENGINES_FETCH_H
 #define FB_ENGINES_FETCH_H
 

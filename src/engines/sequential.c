@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "engines/engine_int.h"
 #include "engines/fetch.h"
 #include "fetchbench/clock.h"

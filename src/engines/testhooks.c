@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "engines/testhooks.h"
 
 /* Only in the test build of the engines (FB_UNITTEST); see testhooks.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_ORIGIN_ALARM_H
 #define FB_ORIGIN_ALARM_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FB_ORIGIN_CORPUS_INT_H
 #define FB_ORIGIN_CORPUS_INT_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "origin/origin_int.h"
 
 /* RFC 9110 token characters, the only ones allowed in a field name. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef FETCHBENCH_TLS_INT_H
 #define FETCHBENCH_TLS_INT_H
 

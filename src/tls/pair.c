@@ -1,11 +1,12 @@
+/* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
 
-#include "tests/tls-pair.h"
+#include "tls/pair.h"
 
-long tls_pair_move(struct fb_tls *from, struct fb_tls *to, size_t piece,
-                   unsigned char *log, size_t log_cap, size_t *log_len) {
+long fb_tls_pair_move(struct fb_tls *from, struct fb_tls *to, size_t piece,
+                      unsigned char *log, size_t log_cap, size_t *log_len) {
   size_t moved = 0;
   int turn = 0;
   struct iovec iov;
@@ -38,8 +39,8 @@ long tls_pair_move(struct fb_tls *from, struct fb_tls *to, size_t piece,
   return (long)moved;
 }
 
-int tls_pair_handshake(struct fb_tls *c, struct fb_tls *s, size_t piece,
-                       int *crc, int *src) {
+int fb_tls_pair_handshake(struct fb_tls *c, struct fb_tls *s, size_t piece,
+                          int *crc, int *src) {
   int rc_c = -EAGAIN, rc_s = -EAGAIN;
   int idle = 0;
 
@@ -47,13 +48,13 @@ int tls_pair_handshake(struct fb_tls *c, struct fb_tls *s, size_t piece,
     long moved = 0, m;
     if (rc_c == -EAGAIN)
       rc_c = fb_tls_handshake(c);
-    m = tls_pair_move(c, s, piece, NULL, 0, NULL);
+    m = fb_tls_pair_move(c, s, piece, NULL, 0, NULL);
     if (m < 0)
       break;
     moved += m;
     if (rc_s == -EAGAIN)
       rc_s = fb_tls_handshake(s);
-    m = tls_pair_move(s, c, piece, NULL, 0, NULL);
+    m = fb_tls_pair_move(s, c, piece, NULL, 0, NULL);
     if (m < 0)
       break;
     moved += m;
@@ -74,8 +75,8 @@ int tls_pair_handshake(struct fb_tls *c, struct fb_tls *s, size_t piece,
   return rc_s;
 }
 
-size_t tls_pair_read(struct fb_tls *from, struct fb_tls *conn, void *buf,
-                     size_t len, size_t piece, long *last) {
+size_t fb_tls_pair_read(struct fb_tls *from, struct fb_tls *conn, void *buf,
+                        size_t len, size_t piece, long *last) {
   unsigned char *p = buf;
   size_t got = 0;
   long r = -EAGAIN;
@@ -88,7 +89,7 @@ size_t tls_pair_read(struct fb_tls *from, struct fb_tls *conn, void *buf,
     }
     if (r != -EAGAIN)
       break;
-    if (tls_pair_move(from, conn, piece, NULL, 0, NULL) <= 0)
+    if (fb_tls_pair_move(from, conn, piece, NULL, 0, NULL) <= 0)
       break;
   }
   if (last != NULL)

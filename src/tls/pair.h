@@ -1,5 +1,6 @@
-#ifndef FETCHBENCH_TESTS_TLS_PAIR_H
-#define FETCHBENCH_TESTS_TLS_PAIR_H
+/* SPDX-License-Identifier: MIT */
+#ifndef FETCHBENCH_TLS_PAIR_H
+#define FETCHBENCH_TLS_PAIR_H
 
 #include <stddef.h>
 
@@ -15,21 +16,21 @@
  * fb_tls_feed in turn. Returns the bytes moved, or -1 when a feed failed. If
  * log is not NULL, the bytes are appended to it as well (log_cap bytes at
  * most, *log_len updated). */
-long tls_pair_move(struct fb_tls *from, struct fb_tls *to, size_t piece,
-                   unsigned char *log, size_t log_cap, size_t *log_len);
+long fb_tls_pair_move(struct fb_tls *from, struct fb_tls *to, size_t piece,
+                      unsigned char *log, size_t log_cap, size_t *log_len);
 
 /* Runs both handshakes until both are done or one fails, moving bytes both
  * ways in pieces of at most `piece` bytes. Returns 0 when both are done,
  * else the client's error if it has one, else the server's; *crc and *src
  * (may be NULL) get each side's last fb_tls_handshake result. */
-int tls_pair_handshake(struct fb_tls *c, struct fb_tls *s, size_t piece,
-                       int *crc, int *src);
+int fb_tls_pair_handshake(struct fb_tls *c, struct fb_tls *s, size_t piece,
+                          int *crc, int *src);
 
 /* Reads from conn into buf until len bytes came, moving from's output into
  * conn first (in pieces of `piece`). Returns the bytes read (< len only at
  * the end of data: close_notify, an error or nothing left to move), and
  * the last fb_tls_read result in *last (may be NULL). */
-size_t tls_pair_read(struct fb_tls *from, struct fb_tls *conn, void *buf,
-                     size_t len, size_t piece, long *last);
+size_t fb_tls_pair_read(struct fb_tls *from, struct fb_tls *conn, void *buf,
+                        size_t len, size_t piece, long *last);
 
-#endif /* FETCHBENCH_TESTS_TLS_PAIR_H */
+#endif /* FETCHBENCH_TLS_PAIR_H */
