@@ -129,6 +129,22 @@ class BadInput(unittest.TestCase):
 
 
 class OriginCommand(unittest.TestCase):
+    def test_run_trusts_a_running_origin(self):
+        # --origin https://...: the index is fetched with the clients'
+        # trust (--cacert, --insecure), and without it the message says how.
+        with tempfile.TemporaryDirectory() as d:
+            pem = os.path.join(d, "origin.pem")
+            with origin("--tls", "--cert-out", pem) as o:
+                for trust in (["--cacert", pem], ["--insecure"]):
+                    r = fb("run", "--origin", o.url, "--pages", "3",
+                           "--format", "json", *trust)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(json.loads(r.stdout)["ok"], 3)
+                r = fb("run", "--origin", o.url, "--pages", "3")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(o.url + "/__index", r.stderr)
+                self.assertIn("--cacert FILE", r.stderr)
+
     def test_stats_count_tls_heap(self):
         # `fetchbench origin --tls` counts OpenSSL's heap for /__stats (memory
         # per TLS connection): counting starts before libcurl loads OpenSSL,

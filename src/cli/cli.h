@@ -190,6 +190,10 @@ struct fb_workload {
   int given_origin_cpu;   /* --origin-cpu: the running origin's core, or -1 */
   int https;              /* --scheme: the embedded origin serves TLS */
   unsigned rtt_ms;        /* --rtt: the embedded origin's round trip */
+  const char *trust;      /* --cacert: what --origin's index is fetched
+                           * trusting (the embedded origin's own when it
+                           * runs), NULL: the system's */
+  int verify;             /* 0 with --insecure */
 
   /* Results of fb__workload_start. */
   struct fb_urlset *urls;

@@ -594,6 +594,8 @@ static int compare_main(int argc, char **argv) {
   }
   /* Before pinning, which narrows the CPUs this process may use. */
   fb_machine_describe(machine, sizeof(machine));
+  a.w.trust = a.job.cacert;
+  a.w.verify = a.job.verify_tls;
   status = fb__workload_start(&a.w, &fb__cmd_compare);
   if (status != 0)
     goto out;

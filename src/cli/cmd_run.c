@@ -486,6 +486,8 @@ static int run_main(int argc, char **argv) {
     status = FB_EXIT_USAGE;
     goto out;
   }
+  a.w.trust = a.job.cacert;
+  a.w.verify = a.job.verify_tls;
   status = fb__workload_start(&a.w, &fb__cmd_run);
   if (status != 0)
     goto out;

@@ -93,9 +93,10 @@ static const struct fb_cli_opt tls_opts[] = {
      "resume TLS sessions as the model can share them: each thread and the "
      "loop share one cache, each process keeps its own (default on)"},
     {FB_JOBOPT_CA_CACHE, "ca-cache", 0, "shared|curl|off",
-     "the CA store: built once per process (shared, the default), once per "
-     "libcurl multi handle (curl), or read for every new connection as "
-     "libcurl 7.88 does by itself (off)"},
+     "the curl engines' CA store: built once per process (shared, the "
+     "default), once per libcurl multi handle (curl), or read for every new "
+     "connection as libcurl 7.88 does by itself (off); raw and uring build "
+     "one per process whatever this says"},
     {0},
 };
 

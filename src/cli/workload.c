@@ -19,6 +19,7 @@ void fb__workload_init(struct fb_workload *w) {
   w->given_origin_cpu = -1;
   w->known_delay_ms = -1;
   w->https = 1;
+  w->verify = 1;
 }
 
 struct buffer {
@@ -53,13 +54,28 @@ static size_t on_index_data(char *ptr, size_t size, size_t nmemb, void *arg) {
   return n;
 }
 
-/* GET base/__index: the origin's page paths, one per line. */
-static int fetch_index(const char *base, const char *cacert, struct buffer *b,
-                       char *err, size_t errlen) {
+/* Sets a curl option of the index fetch unless one failed already, and
+ * keeps the name of the first that failed (as fetch.c does).
+ */
+#define INDEX_SETOPT(easy, code, failed, opt, val)                             \
+  do {                                                                         \
+    if ((code) == CURLE_OK) {                                                  \
+      (code) = curl_easy_setopt((easy), (opt), (val));                         \
+      if ((code) != CURLE_OK)                                                  \
+        (failed) = #opt;                                                       \
+    }                                                                          \
+  } while (0)
+
+/* GET base/__index: the origin's page paths, one per line, trusting cacert
+ * (NULL: the system's CAs), or nothing when verify is 0.
+ */
+static int fetch_index(const char *base, const char *cacert, int verify,
+                       struct buffer *b, char *err, size_t errlen) {
   char url[512];
   char cerr[CURL_ERROR_SIZE] = "";
+  const char *failed = NULL;
   long status = 0;
-  CURLcode code;
+  CURLcode code = CURLE_OK;
   CURL *easy = curl_easy_init();
 
   if (easy == NULL) {
@@ -67,17 +83,27 @@ static int fetch_index(const char *base, const char *cacert, struct buffer *b,
     return -ENOMEM;
   }
   snprintf(url, sizeof(url), "%s/__index?delay=0", base);
-  curl_easy_setopt(easy, CURLOPT_URL, url);
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, fb_user_agent());
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, cerr);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_index_data);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_URL, url);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_PROTOCOLS_STR, "http,https");
+  INDEX_SETOPT(easy, code, failed, CURLOPT_NOSIGNAL, 1L);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_TIMEOUT_MS, 30000L);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_USERAGENT, fb_user_agent());
+  INDEX_SETOPT(easy, code, failed, CURLOPT_ERRORBUFFER, cerr);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_WRITEFUNCTION, on_index_data);
+  INDEX_SETOPT(easy, code, failed, CURLOPT_WRITEDATA, b);
   if (cacert != NULL && cacert[0] != '\0')
-    curl_easy_setopt(easy, CURLOPT_CAINFO, cacert);
+    INDEX_SETOPT(easy, code, failed, CURLOPT_CAINFO, cacert);
+  if (!verify) {
+    INDEX_SETOPT(easy, code, failed, CURLOPT_SSL_VERIFYPEER, 0L);
+    INDEX_SETOPT(easy, code, failed, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (failed != NULL) {
+    snprintf(err, errlen, "%s: curl_easy_setopt(%s): %s", url, failed,
+             curl_easy_strerror(code));
+    curl_easy_cleanup(easy);
+    return FB_ECURL;
+  }
   /* The index is not delayed on purpose; a delay in the query is ignored
    * by other servers and overrides the default delay of ours.
    */
@@ -85,8 +111,12 @@ static int fetch_index(const char *base, const char *cacert, struct buffer *b,
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(easy);
   if (code != CURLE_OK) {
-    snprintf(err, errlen, "%s: %s", url,
-             cerr[0] ? cerr : curl_easy_strerror(code));
+    snprintf(err, errlen, "%s: %s%s", url,
+             cerr[0] ? cerr : curl_easy_strerror(code),
+             code == CURLE_PEER_FAILED_VERIFICATION
+                 ? " (--cacert FILE trusts its certificate; --insecure "
+                   "trusts any)"
+                 : "");
     return FB_ECURL;
   }
   if (status != 200 || b->len == 0) {
@@ -142,7 +172,8 @@ static int add_pages(struct fb_workload *w, size_t n, char *err,
   struct buffer b = {0};
   struct span *pages = NULL;
   size_t count = 0, cap = 0;
-  int rc = fetch_index(w->base_url, w->cacert, &b, err, errlen);
+  int rc = fetch_index(w->base_url, w->cacert[0] ? w->cacert : w->trust,
+                       w->verify, &b, err, errlen);
 
   if (rc != 0)
     goto out;
