@@ -329,6 +329,26 @@ class Figures(unittest.TestCase):
         self.assertIsNone(doc["ideal_s"])
         self.assertIsNone(doc["efficiency"])
 
+    def test_pool_start_beside_a_bare_fork(self):
+        # Item 10: the pool's start-up and, with --measure-fork, a bare
+        # fork() of the same client beside it, in JSON and in the text.
+        r = fb("run", "-e", "processes", "-w", "4", "--pages", "8",
+               "--delay", "0", "--measure-fork", "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertGreater(doc["setup_s"], 0)
+        self.assertGreater(doc["bare_fork_s"], 0)
+        self.assertLess(doc["bare_fork_s"], doc["wall_s"])
+        r = fb("run", "-e", "processes", "-w", "4", "--pages", "8",
+               "--delay", "0", "--measure-fork")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"processes: start-up [0-9.]+ ms for 4 "
+                         r"workers, [0-9.]+ ms each: [0-9.]+x a bare "
+                         r"fork\(\) of this client \([0-9.]+ ms\)")
+        r = fb("run", "-e", "processes", "-w", "4", "--pages", "8",
+               "--delay", "0")
+        self.assertNotIn("bare fork", r.stdout)
+
     def test_wrong_delay_is_named(self):
         with origin() as o, tempfile.TemporaryDirectory() as d:
             urls = os.path.join(d, "u.txt")

@@ -127,6 +127,16 @@ static void notes(struct fb__out *o, const struct fb_summary *s) {
                      "service time leaves out: a closed-loop tool would have "
                      "shown only the service time (coordinated omission).\n");
   }
+  /* The pool's start beside the floor the machine sets for it. */
+  if (s->bare_fork_s > 0 && s->workers_ran > 0)
+    fb__out_printf(o,
+                   "%s: start-up %.2f ms for %u workers, %.3f ms each: "
+                   "%.2fx a bare fork() of this client (%.3f ms), the part "
+                   "any process pool pays on this machine\n",
+                   e, s->setup_s * 1000, s->workers_ran,
+                   s->setup_s * 1000 / s->workers_ran,
+                   s->setup_s / s->workers_ran / s->bare_fork_s,
+                   s->bare_fork_s * 1000);
   if (s->handshakes_full + s->handshakes_resumed > 0)
     fb__out_printf(o,
                    "%s, TLS: %zu handshake%s (%zu full, %zu resumed); to TLS "
