@@ -137,6 +137,7 @@ class Timed:
         self.max_rss_kib = 0
         self.status = None
         self.timed_out = False
+        self.settled_s = 0.0  # waited for the last client's ports
         self.stdout = self.stderr = ""
 
     @property
@@ -148,6 +149,63 @@ class Timed:
         wrong, for a note."""
         lines = self.stderr.strip().splitlines()
         return (lines[-1] if lines else "exit %s" % self.status)[:200]
+
+
+# --- the local ports a run leaves behind -------------------------------------
+#
+# A client that closes thousands of connections leaves as many local ports in
+# TIME_WAIT. For about a second (net.ipv4.tcp_tw_reuse_delay) the kernel may
+# not take them again, and a run started meanwhile pays for every connect
+# with a search past them: 10,000 connects in a row took 0.93 s right after
+# 10,000 others and 0.23 s two seconds later (2 cores of an Intel Xeon,
+# Linux 6.18), and a run of 10,000 connections at once lost 0.6 s of its
+# 1.3. So a client starts once the machine's young TIME_WAIT ports (from
+# whichever client) can be taken again, as a run started on its own would
+# find them.
+
+TIME_WAIT_MANY = 1000
+TIME_WAIT_S = 60  # TCP_TIMEWAIT_LEN
+
+
+def _tw_reuse_delay_s():
+    try:
+        with open("/proc/sys/net/ipv4/tcp_tw_reuse_delay") as f:
+            return int(f.read()) / 1000
+    except (OSError, ValueError):
+        return 1.0  # before Linux 6.13 the delay was a fixed second
+
+
+def young_time_wait(delay_s):
+    """(how many TCP sockets in TIME_WAIT are younger than delay_s, how
+    long until the youngest is not), from /proc/net/tcp{,6}: a TIME_WAIT
+    socket's timer says how long it has left of its TIME_WAIT_S."""
+    hz = os.sysconf("SC_CLK_TCK")
+    young, wait = 0, 0.0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f, None)
+                for line in f:
+                    w = line.split()
+                    if len(w) < 6 or w[3] != "06":
+                        continue
+                    age = TIME_WAIT_S - int(w[5].split(":")[1], 16) / hz
+                    if age < delay_s:
+                        young += 1
+                        wait = max(wait, delay_s - age)
+        except (OSError, ValueError, IndexError):
+            continue
+    return young, wait
+
+
+def _settle_ports(t):
+    """Waits until the machine holds fewer than TIME_WAIT_MANY ports in
+    TIME_WAIT that the kernel may not reuse yet; the wait goes into
+    t.settled_s."""
+    young, wait = young_time_wait(_tw_reuse_delay_s())
+    t.settled_s = wait + 0.05 if young >= TIME_WAIT_MANY else 0.0
+    if t.settled_s > 0:
+        time.sleep(t.settled_s)
 
 
 # bench/spawn (Suite sets it): a small program that forks and executes each
@@ -178,6 +236,7 @@ def spawn(argv, cpu=None, stdin_path=None, timeout=600, keep_stdout=True):
         argv, pin = _spawned([str(a) for a in argv], cpu, report), None
     else:
         pin = None if cpu is None else lambda: os.sched_setaffinity(0, {cpu})
+    _settle_ports(t)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
         try:

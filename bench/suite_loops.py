@@ -242,6 +242,22 @@ def kernel_limits():
                 read("ipv4/ip_local_port_range")))
 
 
+def first_starts(rows):
+    """When the last slot started its first request, and the mean of the
+    slots' first starts (ms from the run's start), from a run's CSV rows.
+    No slot works before its first start, so the run needs at least ideal
+    + that mean: the fill's bound on efficiency is ideal / (ideal + mean).
+    """
+    first = {}
+    for r in rows:
+        if r["start_ms"]:
+            w, at = r["worker"], float(r["start_ms"])
+            first[w] = min(first.get(w, at), at)
+    if not first:
+        return 0.0, 0.0
+    return max(first.values()), sum(first.values()) / len(first)
+
+
 @suite("loops-scale")
 def loops_scale(s):
     n, k = (5000, 1000) if QUICK else (100000, 10000)
@@ -270,9 +286,11 @@ def loops_scale(s):
             # best efficiency two cores allow is ideal / the busier core's
             # CPU, and a dropped connection waits a 1 s retransmission.
             cpu0, tcp0 = proc_cpu_s(o.proc.pid), tcp_counters()
-            _, doc = s.run(w.args(e, workers), timeout=1800)
+            t, doc, rows = s.run_csv(w.args(e, workers), timeout=1800)
+            doc["settled_s"] = t.settled_s
             doc["origin_cpu_s"] = proc_cpu_s(o.proc.pid) - cpu0
             doc["tcp"] = {k: v - tcp0[k] for k, v in tcp_counters().items()}
+            doc["fill_ms"], doc["first_start_ms"] = first_starts(rows)
             if doc["ok"] != n:
                 s.fail("%s at %d: %d of %d requests failed" % (
                     e, workers, n - doc["ok"], n))
@@ -280,13 +298,32 @@ def loops_scale(s):
             return [((e, workers), doc)]
         return run
 
-    got = run_rounds(rounds, [contender(e, x) for e, x in cells])
+    def floor():
+        # The raw-socket floor at the same concurrency: what no client can
+        # beat on this machine and origin.
+        cpu0, tcp0 = proc_cpu_s(o.proc.pid), tcp_counters()
+        m = peer.raw_client(s, w, k)
+        if m is None or not m.get("run_s"):
+            return []
+        if m["errors"]:
+            s.fail("raw-client: %d errors (%s)" % (m["errors"], m.get("note")))
+        return [(("raw-client", k), {
+            "wall_s": m["run_s"], "cpu_per_req_ms": m["cpu_per_req_ms"],
+            "max_rss_kib": m["max_rss_kib"], "errors_total": m["errors"],
+            "origin_cpu_s": proc_cpu_s(o.proc.pid) - cpu0,
+            "tcp": {k: v - tcp0[k] for k, v in tcp_counters().items()},
+            "fill_ms": None, "first_start_ms": None, "settled_s": 0.0})]
+
+    got = run_rounds(rounds, [contender(e, x) for e, x in cells] + [floor])
     s.say("scale: %d small pages (<= 4 KiB) at %d ms, keep-alive; "
           "median of %d rounds [min-max]; the ideal with %d in flight is "
           "%.1f s" % (n, delay, rounds, k, ideal_of(n, k, delay)))
-    s.say("  %-10s %7s %24s %26s %12s %10s %8s %8s %9s" % (
+    s.say("  %-10s %7s %24s %26s %12s %10s %8s %8s %8s %8s %9s" % (
         "engine", "workers", "wall s", "efficiency", "CPU/req ms",
-        "RSS MiB", "bound", "retrans", "overflow"))
+        "RSS MiB", "fill ms", "fill bd", "CPU bd", "retrans", "overflow"))
+    floor_docs = got.get(("raw-client", k))
+    floor_wall = stat(d["wall_s"] for d in floor_docs)["median"] \
+        if floor_docs else None
     for (e, x), docs in got.items():
         ideal = ideal_of(n, x, delay)
         sw = stat(d["wall_s"] for d in docs)
@@ -296,6 +333,11 @@ def loops_scale(s):
         # Neither core can be busier than the run is long.
         bound = stat(ideal / max(d["cpu_per_req_ms"] * n / 1000, ideal,
                                  d["origin_cpu_s"]) for d in docs)
+        timed = [d for d in docs if d["fill_ms"] is not None]
+        fill = stat(d["fill_ms"] for d in timed) if timed else None
+        fill_bound = stat(ideal / (ideal + d["first_start_ms"] / 1000)
+                          for d in timed) if timed else None
+        settled = stat(d["settled_s"] for d in docs)
         retrans = stat(d["tcp"]["retrans_segs"] for d in docs)
         overflow = stat(d["tcp"]["listen_overflows"] for d in docs)
         line = {"bench": "loops-scale", "engine": e, "workers": x,
@@ -307,17 +349,27 @@ def loops_scale(s):
                 "rss_sum_kib": rss["median"],
                 "at_its_maximum": x < k,
                 "cpu_bound": bound["median"],
+                "fill_ms": fill and fill["median"],
+                "fill_bound": fill_bound and fill_bound["median"],
+                "settled_s": settled["median"],
                 "origin_cpu_s": stat(d["origin_cpu_s"] for d in docs)["median"],
                 "retrans_segs": retrans["median"],
                 "listen_overflows": overflow["median"],
                 "errors": sum(d["errors_total"] for d in docs)}
-        text = "  %-10s %7d %24s %26s %12.3f %10.1f %8.2f %8d %9d" % (
+        text = "  %-10s %7d %24s %26s %12.3f %10.1f %8s %8s %8.2f %8d %9d" % (
             e, x, span(sw, "%.2f"), span(se, "%.3f"), sc["median"],
-            rss["median"] / 1024, bound["median"], retrans["median"],
-            overflow["median"])
+            rss["median"] / 1024,
+            "%.0f" % fill["median"] if fill else "-",
+            "%.2f" % fill_bound["median"] if fill_bound else "-",
+            bound["median"], retrans["median"], overflow["median"])
+        if e in LOOPS and floor_wall:
+            line["of_floor"] = floor_wall / sw["median"]
+            text += "  %.3f of the floor's" % line["of_floor"]
         if e in LOOPS:
             line.update(goal=0.9, result=judged(se["median"], 0.9, True))
             text += "  goal >= 0.9: %s" % line["result"]
+        elif e == "raw-client":
+            text += "  (the raw-socket floor: sockets only, nothing parsed)"
         elif x < k:
             text += "  (its maximum; %.1fx the %d-in-flight ideal)" % (
                 sw["median"] / ideal_of(n, k, delay), k)
@@ -326,12 +378,19 @@ def loops_scale(s):
     s.say("note: efficiency = ceil(N / workers) x delay / wall, each at its "
           "own workers; engines that cannot take %d in flight run at the "
           "most they take (`fetchbench --help`)" % k)
-    s.say("note: bound = ideal / the busier core's CPU for the run (the "
+    s.say("note: fill ms = when the last slot started its first request; "
+          "fill bd = ideal / (ideal + the slots' mean first start): no slot "
+          "works before it starts, so no run of that fill does better; "
+          "CPU bd = ideal / the busier core's CPU for the run (the "
           "client's, or the origin's): the most efficiency these two cores "
           "allow that engine; retrans and overflow: TCP segments sent again "
           "and accept-queue overflows during the run (machine-wide), each a "
           "connection or request waiting a retransmission timeout (1 s for "
           "a SYN)")
+    s.say("note: each run starts once the last run's local ports in "
+          "TIME_WAIT may be taken again (net.ipv4.tcp_tw_reuse_delay, "
+          "harness.py): back to back, every connect of the next run searches "
+          "past them")
 
 
 # --- system calls ------------------------------------------------------------

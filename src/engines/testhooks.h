@@ -75,18 +75,20 @@ struct fb__loop_counters {
 struct fb__uring_counters {
   struct fb__loop_counters loop; /* as raw counts them */
   uint64_t turns;                /* loop turns (each a wait for completions) */
-  uint64_t submits;     /* io_uring_submit* calls: one a turn, plus flushes */
-  uint64_t flushes;     /* ... of a full submission queue within a turn */
-  uint64_t sqes;        /* submission queue entries filled */
-  uint64_t cqes;        /* completions handled */
-  uint64_t recv_arms;   /* receives (or polls) submitted */
-  uint64_t nobufs;      /* receives that found no buffer in the ring */
-  uint64_t cancels;     /* cancel requests submitted */
-  uint64_t timer_sqes;  /* slot timeouts added, moved or removed */
-  uint64_t link_fires;  /* linked connect timeouts that fired */
-  unsigned features;    /* FB__URING_* in use at the end of the run */
-  unsigned buffers;     /* buffers in the ring */
-  unsigned buffer_size; /* bytes each */
+  uint64_t submits;        /* io_uring_enter calls: turns, flushes and passes */
+  uint64_t flushes;        /* ... of a full submission queue within a turn */
+  uint64_t sqes;           /* submission queue entries filled */
+  uint64_t cqes;           /* completions handled */
+  uint64_t recv_arms;      /* receives (or polls) submitted */
+  uint64_t nobufs;         /* receives that found no buffer in the ring */
+  uint64_t cancels;        /* cancel requests submitted */
+  uint64_t timer_sqes;     /* slot timeouts added, moved or removed */
+  uint64_t link_fires;     /* linked connect timeouts that fired */
+  uint64_t taskrun_passes; /* enters within a turn for held completions */
+  uint64_t taskrun_left;   /* turns that stopped with some still held */
+  unsigned features;       /* FB__URING_* in use at the end of the run */
+  unsigned buffers;        /* buffers in the ring */
+  unsigned buffer_size;    /* bytes each */
   unsigned sq_entries;
   unsigned cq_entries;
 };
