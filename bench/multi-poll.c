@@ -4,7 +4,11 @@
  * same easy handles (engines/fetch.c), the same result collection and at
  * most WORKERS transfers in flight.
  *
- *   multi-poll URLFILE WORKERS [fresh]
+ *   multi-poll URLFILE WORKERS [fresh] [--cacert FILE] [--no-resume]
+ *
+ * fresh: a new connection per request; --cacert: trust the CAs in FILE
+ * (https), through the CA store the engines share; --no-resume: no TLS
+ * session resumption (as `run --tls-resume off`).
  *
  * Exits 0 when every URL was fetched ok, 1 when some failed, 2 on a usage or
  * machinery error. Prints "ok N" to stdout.
@@ -28,13 +32,18 @@ int main(int argc, char **argv) {
   struct fb_fetch **free_slots = NULL;
   CURLM *multi = NULL;
   struct fb_job job;
+  struct fb_fetch_share share;
   size_t n, next = 0, done = 0, nfree = 0, ok = 0;
   unsigned workers;
   char err[1024];
   int rc = 2;
 
+  memset(&share, 0, sizeof(share));
   if (argc < 3) {
-    fprintf(stderr, "usage: %s URLFILE WORKERS [fresh]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s URLFILE WORKERS [fresh] [--cacert FILE] "
+            "[--no-resume]\n",
+            argv[0]);
     return 2;
   }
   workers = (unsigned)strtoul(argv[2], NULL, 10);
@@ -51,8 +60,20 @@ int main(int argc, char **argv) {
   fb_job_init(&job);
   job.urls = u;
   job.workers = workers;
-  if (argc > 3 && strcmp(argv[3], "fresh") == 0)
-    job.connection = FB_CONN_FRESH;
+  for (int i = 3; i < argc; i++) {
+    if (strcmp(argv[i], "fresh") == 0) {
+      job.connection = FB_CONN_FRESH;
+    } else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc) {
+      job.cacert = argv[++i];
+    } else if (strcmp(argv[i], "--no-resume") == 0) {
+      job.tls_resume = 0;
+    } else {
+      fprintf(stderr, "%s: unknown argument %s\n", argv[0], argv[i]);
+      goto out;
+    }
+  }
+  if (fb__fetch_share_init(&share, &job, 0) != 0)
+    goto out;
   if (fb_collector_create(&c, n) != 0)
     goto out;
 
@@ -65,8 +86,10 @@ int main(int argc, char **argv) {
   if (curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)workers) != CURLM_OK)
     goto out;
   for (unsigned i = 0; i < workers; i++) {
-    if (fb__fetch_init(&slots[i], &job, fb_collector_t0(c), i, NULL) != 0)
+    if (fb__fetch_init(&slots[i], &job, fb_collector_t0(c), i, &share) != 0) {
+      fprintf(stderr, "%s: %s\n", argv[0], slots[i].errbuf);
       goto out;
+    }
     free_slots[nfree++] = &slots[i];
   }
 
@@ -116,6 +139,7 @@ out:
       fb__fetch_cleanup(&slots[i]);
   if (multi != NULL)
     curl_multi_cleanup(multi);
+  fb__fetch_share_cleanup(&share);
   free(slots);
   free(free_slots);
   fb_collector_destroy(c);

@@ -142,18 +142,20 @@ def _built(path, name):
     return False
 
 
-def multi_poll(s, w, workers):
+def multi_poll(s, w, workers, resume=True):
     """bench/multi-poll: a plain curl_multi_perform + curl_multi_poll loop
-    over the engines' own easy handles."""
+    over the engines' own easy handles (trusting w.cacert over https;
+    resume=False: no TLS session resumption)."""
     if not _built(s.multi_poll, "multi-poll"):
         return None
-    argv = [s.multi_poll, w.file, str(workers)] + (["fresh"] if w.fresh
-                                                    else [])
-    t = spawn(argv, s.client_cpu)
+    opts = (["fresh"] if w.fresh else []) + (
+        ["--cacert", w.cacert] if w.cacert else []) + (
+        [] if resume else ["--no-resume"])
+    t = spawn([s.multi_poll, w.file, str(workers)] + opts, s.client_cpu)
     got = re.search(r"ok (\d+)", t.stdout)
     return measure(t, w.n, int(got.group(1)) if got else 0, {
-        "command": "multi-poll URLS %d%s" % (workers,
-                                             " fresh" if w.fresh else "")})
+        "command": " ".join(["multi-poll URLS %d" % workers] + [
+            "CAFILE" if o == w.cacert else o for o in opts])})
 
 
 def raw_client(s, w, connections):

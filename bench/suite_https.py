@@ -13,7 +13,8 @@ clients beside curl and openssl, and the origin over TLS beside nginx.
                  on the same list, goal async >= 1.5x curl's pages/s; fresh
                  connections, full handshakes: async's CPU per request
                  beside `openssl s_time -new` fetching the same page from
-                 the same origin, goal within 1.2x
+                 the same origin, goal within 1.2x; both with multi-poll
+                 beside, libcurl's floor
   https-origin   the origin over TLS under wrk beside nginx with the same
                  certificate and key: keep-alive requests/s on the Django
                  mix (goal >= 0.8x nginx) and full handshakes per second
@@ -267,6 +268,11 @@ def keepalive(s, o):
                for e in engines]
     clients.append(("curl --parallel",
                     lambda: peer.curl_parallel(s, w, WORKERS)))
+    if s.multi_poll:
+        # The plainest loop over libcurl's multi interface: what async
+        # could reach were its own loop free.
+        clients.append(("multi-poll",
+                        lambda: peer.multi_poll(s, w, WORKERS)))
     contenders = [lambda n=n, fn=fn: [(n, checked(s, fn(), n))]
                   for n, fn in clients]
     for c in contenders:  # a warm-up each
@@ -307,6 +313,20 @@ def keepalive(s, o):
                      "async_over_curl_pages_per_s": r["median"],
                      "min": r["min"], "max": r["max"], "goal": 1.5,
                      "result": res})
+    if "multi-poll" in pps and "curl --parallel" in pps:
+        r = stat(a / c for a, c in zip(pps["multi-poll"],
+                                       pps["curl --parallel"]))
+        f = stat(a / c for a, c in zip(pps["async"], pps["multi-poll"]))
+        s.say("  multi-poll / curl --parallel pages/s: %s per round (the "
+              "plainest libcurl multi loop: what the libcurl engines can "
+              "reach); async / multi-poll: %s" % (
+                  span(r, "%.2f", unit="x"), span(f, "%.2f", unit="x")))
+        s.add_extra({"bench": "https-keepalive-floor",
+                     "multi_poll_over_curl_pages_per_s": r["median"],
+                     "min": r["min"], "max": r["max"],
+                     "async_over_multi_poll": f["median"],
+                     "async_over_multi_poll_min": f["min"],
+                     "async_over_multi_poll_max": f["max"]})
 
 
 S_TIME = re.compile(r"(\d+) connections in ([\d.]+)s;")
@@ -345,6 +365,16 @@ def fresh_run(s, w, engine):
             "handshakes_resumed": doc.get("handshakes_resumed")}
 
 
+def fresh_multi_poll(s, w):
+    """multi-poll over fresh connections, one at a time, no session
+    resumption: CPU per request from wait4, as fresh_run's."""
+    m = peer.multi_poll(s, w, 1, resume=False)
+    if m["errors"]:
+        s.fail("multi-poll over %s: %d of %d requests failed (%s)" % (
+            w.name, m["errors"], w.n, m.get("note")))
+    return {"cpu_per_req_us": m["cpu_s"] / w.n * 1e6}
+
+
 def handshakes(s, o):
     """CPU per new connection with a full handshake: fetchbench's engines
     beside openssl s_time -new, the same small page from the same origin,
@@ -368,6 +398,9 @@ def handshakes(s, o):
     for e in engines:
         contenders.append(lambda e=e: [((e, "https"), fresh_run(s, w_tls, e))])
         contenders.append(lambda e=e: [((e, "http"), fresh_run(s, w_http, e))])
+    if s.multi_poll:
+        contenders.append(lambda: [(("multi-poll", "https"),
+                                    fresh_multi_poll(s, w_tls))])
     contenders.append(lambda: [(("s_time", "www"),
                                 s_time(s, openssl, o, secs, page))])
     contenders.append(lambda: [(("s_time", "bare"),
@@ -419,6 +452,21 @@ def handshakes(s, o):
                   "round (goal <= 1.2: %s)" % (span(ratio, "%.2f", unit="x"),
                                                res))
         s.add_extra(line)
+    mp = got.get(("multi-poll", "https"))
+    if mp:
+        st = stat(m["cpu_per_req_us"] for m in mp)
+        ratio = stat(a["cpu_per_req_us"] / b["cpu_per_conn_us"]
+                     for a, b in zip(mp, got[("s_time", "www")]))
+        s.say("  %-34s %s; %s s_time -new -www (the plainest libcurl "
+              "loop: what the libcurl engines can reach)" % (
+                  "multi-poll over https", span(st, "%7.0f", "%.0f", " us"),
+                  span(ratio, "%.2f", unit="x")))
+        s.add_extra({"bench": "https-handshake", "engine": "multi-poll",
+                     "page": path, "requests": n, "rounds": rounds,
+                     "cpu_per_req_us": st["median"],
+                     "over_s_time": ratio["median"],
+                     "over_s_time_min": ratio["min"],
+                     "over_s_time_max": ratio["max"]})
     s.say("  the origin saw %d handshakes, %d of them resumed" % (
         after["handshakes"] - before["handshakes"],
         after["resumed"] - before["resumed"]))
