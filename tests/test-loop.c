@@ -89,7 +89,10 @@ static void test_reuse(void **state) {
 }
 
 /* Fresh connections: one per request, each closed after it; a slot's next
- * connection waits for the last one's handle to close.
+ * connection waits for the last one's handle to close. (uring: with its
+ * completions taken a turn at a time, as libuv's close callbacks come a
+ * loop iteration later; asked for again within the turn, the last socket
+ * may be closed before the next connect, and test-uring runs that way.)
  */
 static void test_fresh(void **state) {
   struct fx_run r;
@@ -97,7 +100,9 @@ static void test_fresh(void **state) {
   (void)state;
   fx_run_init(&r, fx_urls_cycle(300, NULL), 4);
   r.job.connection = FB_CONN_FRESH;
+  fb__test_hooks.uring_off = FB__URING_TASKRUN;
   assert_int_equal(fx_run_go(&r, engine), 0);
+  fb__test_hooks.uring_off = 0;
   assert_int_equal(fx_assert_all_ok(&fx_synthetic, r.u, r.c, 4), 0);
   assert_int_equal(r.k.connects, 300);
   assert_int_equal(r.k.reuses, 0);

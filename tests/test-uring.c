@@ -192,9 +192,21 @@ static void test_taskrun(void **state) {
     fprintf(stderr, "no deferred task work on this kernel: nothing held\n");
   } else {
     assert_int_equal(r.uk.taskrun_left, 0);
-    if (kernel_at_least(6, 13) && !fx_under_valgrind())
+    if (kernel_at_least(6, 13) && !fx_under_valgrind()) {
       assert_true(r.uk.taskrun_passes > 0);
+      assert_non_null(strstr(features_of(&r), "asked for again while held"));
+    }
   }
+  fx_run_free(&r);
+
+  /* Turned off (as test-loop's fresh run does), the turn never asks again. */
+  fx_run_init(&r, fx_urls_small(1000, "?delay=50"), 1000);
+  r.job.connection = FB_CONN_REUSE;
+  assert_int_equal(run_go(&r, FB__URING_TASKRUN), 0);
+  fx_assert_all_ok(&fx_synthetic, r.u, r.c, 1000);
+  assert_int_equal(r.uk.taskrun_passes, 0);
+  assert_int_equal(r.uk.submits, r.uk.turns + r.uk.flushes);
+  assert_int_equal(r.uk.features & FB__URING_TASKRUN, 0);
   fx_run_free(&r);
 }
 

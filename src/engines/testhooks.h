@@ -68,6 +68,7 @@ struct fb__loop_counters {
 #define FB__URING_TIMEOUT_UPDATE 0x08u /* slot timeouts moved in place */
 #define FB__URING_EXT_ARG 0x10u /* the cancel watch as the wait's timeout */
 #define FB__URING_DEFER_TASKRUN 0x20u /* completions run when the loop waits */
+#define FB__URING_TASKRUN 0x40u /* ... and are asked for again while held */
 
 /* What the uring engine's loop did, counted in every build, published only
  * to a test build's hook.

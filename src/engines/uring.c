@@ -213,11 +213,15 @@ static int ring_open(struct io_uring *ring, unsigned sq, unsigned cq,
   prm.flags = IORING_SETUP_CQSIZE;
   prm.cq_entries = cq;
   if (!(off & FB__URING_DEFER_TASKRUN)) {
-    prm.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                 IORING_SETUP_TASKRUN_FLAG;
+    prm.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    /* Since 5.19: the kernel flags the completions it holds. */
+    if (!(off & FB__URING_TASKRUN))
+      prm.flags |= IORING_SETUP_TASKRUN_FLAG;
     rc = io_uring_queue_init_params(sq, ring, &prm);
     if (rc == 0)
-      *features |= FB__URING_DEFER_TASKRUN;
+      *features |=
+          FB__URING_DEFER_TASKRUN |
+          (prm.flags & IORING_SETUP_TASKRUN_FLAG ? FB__URING_TASKRUN : 0);
     else if (rc == -EINVAL) /* before Linux 6.1 */
       memset(&prm, 0, sizeof(prm));
   } else {
@@ -710,7 +714,7 @@ static int taskrun_pending(const struct uring *r) {
  * TW_PASSES times.
  */
 static void reap_rest(struct uring *r) {
-  if (!(r->features & FB__URING_DEFER_TASKRUN))
+  if (!(r->features & FB__URING_TASKRUN))
     return;
   for (unsigned pass = 0; !r->stop && taskrun_pending(r); pass++) {
     int rc;
@@ -721,6 +725,7 @@ static void reap_rest(struct uring *r) {
     }
     r->k.taskrun_passes++;
     r->k.submits++;
+    r->used |= FB__URING_TASKRUN;
     rc = io_uring_submit_and_get_events(&r->ring);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       fb__slots_fail(&r->p, rc, "io_uring_enter: %s", strerror(-rc));
@@ -1033,11 +1038,12 @@ static void describe(const struct uring *r, char *buf, size_t len) {
   if (r->mode != R_POLL)
     snprintf(buf + strlen(buf), len - strlen(buf), " (%u x %u KiB)", r->nbufs,
              BUF_SIZE >> 10);
-  snprintf(buf + strlen(buf), len - strlen(buf), ", ring timeouts%s%s%s%s",
+  snprintf(buf + strlen(buf), len - strlen(buf), ", ring timeouts%s%s%s%s%s",
            u & FB__URING_TIMEOUT_UPDATE ? " (updated)" : "",
            u & FB__URING_LINK_TIMEOUT ? ", linked connect timeouts" : "",
            u & FB__URING_EXT_ARG ? ", timed waits" : "",
-           u & FB__URING_DEFER_TASKRUN ? ", deferred task work" : "");
+           u & FB__URING_DEFER_TASKRUN ? ", deferred task work" : "",
+           u & FB__URING_TASKRUN ? " (asked for again while held)" : "");
 }
 
 static const struct fb__slots_engine uring_engine = {
