@@ -226,6 +226,11 @@ def tcp_counters():
             "retrans_segs": got.get("Tcp.RetransSegs", 0)}
 
 
+def tcp_since(before):
+    """tcp_counters() now, less what they were before."""
+    return {k: v - before[k] for k, v in tcp_counters().items()}
+
+
 def kernel_limits():
     """What the kernel allows thousands of loopback connections at once:
     the accept queue (the origin asks for 4096; somaxconn caps it), the SYN
@@ -289,7 +294,7 @@ def loops_scale(s):
             t, doc, rows = s.run_csv(w.args(e, workers), timeout=1800)
             doc["settled_s"] = t.settled_s
             doc["origin_cpu_s"] = proc_cpu_s(o.proc.pid) - cpu0
-            doc["tcp"] = {k: v - tcp0[k] for k, v in tcp_counters().items()}
+            doc["tcp"] = tcp_since(tcp0)
             doc["fill_ms"], doc["first_start_ms"] = first_starts(rows)
             if doc["ok"] != n:
                 s.fail("%s at %d: %d of %d requests failed" % (
@@ -311,7 +316,7 @@ def loops_scale(s):
             "wall_s": m["run_s"], "cpu_per_req_ms": m["cpu_per_req_ms"],
             "max_rss_kib": m["max_rss_kib"], "errors_total": m["errors"],
             "origin_cpu_s": proc_cpu_s(o.proc.pid) - cpu0,
-            "tcp": {k: v - tcp0[k] for k, v in tcp_counters().items()},
+            "tcp": tcp_since(tcp0),
             "fill_ms": None, "first_start_ms": None, "settled_s": 0.0})]
 
     got = run_rounds(rounds, [contender(e, x) for e, x in cells] + [floor])

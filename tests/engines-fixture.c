@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,6 +348,23 @@ struct fb_urlset *fx_urls_small(size_t n, const char *query) {
   assert_int_equal(fb_urlset_create(&u), 0);
   fx_add_small(u, n, query);
   return u;
+}
+
+int fx_in_child(int (*fn)(void *arg), void *arg, const char *what) {
+  int status = 0;
+  pid_t pid;
+
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(fn(arg));
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (WIFSIGNALED(status))
+    fail_msg("%s%schild killed by signal %d", what != NULL ? what : "",
+             what != NULL ? ": " : "", WTERMSIG(status));
+  assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status);
 }
 
 int fx_raise_nofile(unsigned long need) {

@@ -119,6 +119,12 @@ struct fb_urlset *fx_urls_small(size_t n, const char *query);
 void fx_add_cycle(struct fb_urlset *u, size_t n, const char *query);
 void fx_add_small(struct fb_urlset *u, size_t n, const char *query);
 
+/* Runs fn(arg) in a forked child, where limits and hooks it sets stay,
+ * and returns the child's exit status; a child killed by a signal fails the
+ * test (naming what, when what is not NULL).
+ */
+int fx_in_child(int (*fn)(void *arg), void *arg, const char *what);
+
 /* Raises the soft open-files limit to the hard one. Returns 0 when the
  * limit is then at least need, -EMFILE when not, -errno on failure.
  */

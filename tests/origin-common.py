@@ -191,6 +191,24 @@ def exchange(origin, data, timeout=5):
         s.close()
 
 
+def client_hello(name=None, version=None):
+    """A real ClientHello's bytes for server name `name` (None: no SNI),
+    pinned to one TLS version when given, from python's ssl on memory
+    BIOs."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        ctx.minimum_version = ctx.maximum_version = version
+    out = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 def status_of(data):
     if not data.startswith(b"HTTP/1.1 "):
         return None

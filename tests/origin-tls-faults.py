@@ -25,26 +25,12 @@ PAGE = "/intro/tutorial01.html"
 VERSIONS = [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3]
 
 
-def client_hello(name, version=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if version is not None:
-        ctx.minimum_version = ctx.maximum_version = version
-    out = ssl.MemoryBIO()
-    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
 
 def after_hello(o, name, version=None, timeout=3):
     """Sends a ClientHello for name on a raw socket; returns (bytes back,
     how it ended: 'eof', 'reset' or 'open')."""
     s = o.connect()
-    s.sendall(client_hello(name, version))
+    s.sendall(oc.client_hello(name, version))
     s.settimeout(timeout)
     out = b""
     end = "open"

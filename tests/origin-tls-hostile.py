@@ -24,19 +24,6 @@ spec.loader.exec_module(oc)
 oc.setup(sys.argv)
 
 
-def client_hello(name=None):
-    """A real ClientHello's bytes, from python's ssl on memory BIOs."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    out = ssl.MemoryBIO()
-    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
 
 def records(msg_type, body, version=b"\x03\x01"):
     """A handshake message in records of at most 16 KiB."""
@@ -159,7 +146,7 @@ def test_handshake_then_silence():
         assert 0.45 <= time.monotonic() - t0 < 2.5
         s.close()
         t0 = time.monotonic()
-        out, closed = answer(o, client_hello())
+        out, closed = answer(o, oc.client_hello())
         assert closed and out[:1] == b"\x16"
         assert 0.65 <= time.monotonic() - t0 < 3
         assert serves(o)
@@ -216,7 +203,7 @@ def test_two_thousand_half_open():
                    tls=True) as o:
         assert serves(o)
         before = rss_kib(o.proc.pid)
-        hello = client_hello("localhost")
+        hello = oc.client_hello("localhost")
         socks = []
         for _ in range(n):
             s = o.connect()

@@ -271,19 +271,6 @@ def test_curl_rtt():
         assert 0.15 <= first < 0.15 + SLACK * 2, first
 
 
-def client_hello(name=None):
-    """A real ClientHello's bytes, from python's ssl on memory BIOs."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    out = ssl.MemoryBIO()
-    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
 
 def first_bytes(s, timeout):
     s.settimeout(timeout)
@@ -313,7 +300,7 @@ def test_handshake_timeout_and_slots():
     until a slot frees."""
     with oc.Origin("--corpus", "synthetic", "--handshake-timeout", "1000",
                    "--max-handshakes", "2", tls=True) as o:
-        hello = client_hello()
+        hello = oc.client_hello()
         t0 = time.monotonic()
         a, b, c = o.connect(), o.connect(), o.connect()
         for s in (a, b):

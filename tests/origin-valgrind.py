@@ -71,18 +71,6 @@ def load(o):
     return busy
 
 
-def client_hello(name=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    out = ssl.MemoryBIO()
-    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
 
 def load_tls(o):
     v12, v13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -137,7 +125,7 @@ def load_tls(o):
     busy = [c, o.connect_tls(timeout=30)]
     for name in ["localhost", "tls-stall.localhost", "localhost", "localhost"]:
         c = o.connect()
-        c.sendall(client_hello(name))
+        c.sendall(oc.client_hello(name))
         busy.append(c)
     busy.append(o.connect())
     time.sleep(0.5)

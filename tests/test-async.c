@@ -404,12 +404,13 @@ static void test_cancel_before(void **state) {
  * `resource` (out of descriptors, not the server's fault: issue 11), saying
  * the limit; no crash, one result per URL, the run returns 0.
  */
-static int nofile_child(void) {
+static int nofile_child(void *arg) {
   struct rlimit rl;
   struct run r;
   size_t per_url = 0;
   int rc;
 
+  (void)arg;
   /* Only the soft limit: valgrind refuses to change the hard one. */
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 2;
@@ -447,20 +448,8 @@ static int nofile_child(void) {
 }
 
 static void test_nofile(void **state) {
-  int status = 0;
-  pid_t pid;
-
   (void)state;
-  fflush(NULL);
-  pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0)
-    _exit(nofile_child());
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  if (WIFSIGNALED(status))
-    fail_msg("child killed by signal %d", WTERMSIG(status));
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(fx_in_child(nofile_child, NULL, NULL), 0);
 }
 
 /* --- scale --------------------------------------------------------------- */

@@ -762,12 +762,13 @@ static void test_cancel_before(void **state) {
  * `resource`, naming the limit; no crash, one result per URL, the run
  * returns 0 and the loop closes.
  */
-static int nofile_child(void) {
+static int nofile_child(void *arg) {
   struct rlimit rl;
   struct fx_run r;
   const struct fb_result *res = NULL;
   int rc;
 
+  (void)arg;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 2;
   rl.rlim_cur = 256;
@@ -793,20 +794,8 @@ static int nofile_child(void) {
 }
 
 static void test_nofile(void **state) {
-  int status = 0;
-  pid_t pid;
-
   (void)state;
-  fflush(NULL);
-  pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0)
-    _exit(nofile_child());
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  if (WIFSIGNALED(status))
-    fail_msg("child killed by signal %d", WTERMSIG(status));
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(fx_in_child(nofile_child, NULL, NULL), 0);
 }
 
 /* --- scale --------------------------------------------------------------- */

@@ -297,10 +297,18 @@ static void test_agree_fresh(void **state) {
 #define NOFILE_LIMIT 64
 #define NOFILE_URLS 400
 
-/* In a child, so that the limit stays there. Returns the child's exit
- * status: 0 when the run held up.
+struct nofile_arg {
+  const struct fb_engine *e;
+  unsigned workers;
+};
+
+/* In a child (fx_in_child), so that the limit stays there. Returns the
+ * child's exit status: 0 when the run held up.
  */
-static int nofile_child(const struct fb_engine *e, unsigned workers) {
+
+static int nofile_child(void *arg) {
+  const struct fb_engine *e = ((const struct nofile_arg *)arg)->e;
+  unsigned workers = ((const struct nofile_arg *)arg)->workers;
   struct fb_urlset *u =
       fx_urls_pages(&fx_synthetic, 0, NOFILE_URLS, "?delay=200");
   struct fb_collector *c = NULL;
@@ -352,20 +360,10 @@ static int nofile_child(const struct fb_engine *e, unsigned workers) {
 
 static void run_nofile(const char *name, unsigned workers) {
   const struct fb_engine *e = fb_engine_find(name);
-  int status = 0;
-  pid_t pid;
+  struct nofile_arg a = {e, workers};
 
   assert_non_null(e);
-  fflush(NULL);
-  pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0)
-    _exit(nofile_child(e, workers));
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  if (WIFSIGNALED(status))
-    fail_msg("%s: child killed by signal %d", name, WTERMSIG(status));
-  assert_true(WIFEXITED(status));
-  if (WEXITSTATUS(status) != 0)
+  if (fx_in_child(nofile_child, &a, name) != 0)
     fail_msg("%s: the run did not hold up under the open-files limit", name);
 }
 

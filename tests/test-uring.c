@@ -444,9 +444,12 @@ static int said(const char *what, const char *text, const char *needle) {
  * run of it fails the same way, every URL not_run with the reason; then
  * the fetchbench command: `run -e uring` exits 2 naming the errno,
  * `compare` leaves uring out with one line and runs raw, `compare` with
- * uring alone exits 2, and --help says it. Returns 0 when all held.
+ * uring alone exits 2, and --help says it; arg points to the errno, the
+ * URLs are the scratch urls.txt. Returns 0 when all held.
  */
-static int refused_child(int err, const char *urls_path) {
+static int refused_child(void *arg) {
+  int err = *(const int *)arg;
+  const char *urls_path = scratch_path("urls.txt");
   const char *bin = getenv("FB_BIN");
   char why[FB_MESSAGE_MAX], want[FB_MESSAGE_MAX], stopped[FB_MESSAGE_MAX + 64];
   char cmd[2048], *out = malloc(1 << 16);
@@ -511,24 +514,16 @@ static int refused_child(int err, const char *urls_path) {
 
 static void refused(int err) {
   char urls[4096] = "";
-  int status = 0;
-  pid_t pid;
+  int status;
 
   for (int i = 0; i < 4; i++)
     snprintf(urls + strlen(urls), sizeof(urls) - strlen(urls),
              "%s/intro/tutorial01.html\n", fx_synthetic.proc.base_url);
   scratch_write("urls.txt", urls, strlen(urls));
-  fflush(NULL);
-  pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0)
-    _exit(refused_child(err, scratch_path("urls.txt")));
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  if (WIFSIGNALED(status))
-    fail_msg("child killed by signal %d", WTERMSIG(status));
-  if (WEXITSTATUS(status) == 77)
+  status = fx_in_child(refused_child, &err, NULL);
+  if (status == 77)
     skip();
-  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_int_equal(status, 0);
 }
 
 static void test_refused_eperm(void **state) {
